@@ -1,0 +1,39 @@
+"""Size limits that keep rule parsing and evaluation bounded (exceeding one raises RuleLimitError)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DEFAULT_LIMITS", "Limits"]
+
+
+class Limits(BaseModel):
+    """Bounds on the size of a rule.
+
+    Parameters
+    ----------
+    max_text_length:
+        Characters of rule text.
+    max_depth:
+        Nesting depth of the AST (parentheses, ``not``, calls, arithmetic). ``and``/``or`` chains are flat
+        and add one level however long they are.
+    max_nodes:
+        Nodes in the AST.
+    max_list_items:
+        Items in one list literal.
+
+    Examples
+    --------
+    >>> Limits().max_depth
+    64
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_text_length: int = Field(default=1_000_000, ge=1)
+    max_depth: int = Field(default=64, ge=1, le=500)
+    max_nodes: int = Field(default=200_000, ge=1)
+    max_list_items: int = Field(default=100_000, ge=1)
+
+
+DEFAULT_LIMITS = Limits()
