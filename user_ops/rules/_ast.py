@@ -79,6 +79,14 @@ class DecimalLit(_Node):
     kind: Literal["decimal"] = "decimal"
     value: Annotated[Decimal, Field(allow_inf_nan=False)]
 
+    @field_validator("value")
+    @classmethod
+    def _bounded(cls, value: Decimal) -> Decimal:
+        # Bounded exponents keep arithmetic inside the decimal context (no Overflow deep inside).
+        if value != 0 and not -1000 <= value.adjusted() <= 1000:
+            raise ValueError(f"decimal literal {value} is out of range (|exponent| > 1000)")
+        return value
+
 
 class StrLit(_Node):
     """A string literal (``"北京"``)."""

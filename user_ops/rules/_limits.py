@@ -31,7 +31,7 @@ class Limits(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_text_length: int = Field(default=1_000_000, ge=1)
-    max_depth: int = Field(default=64, ge=1, le=500)
+    max_depth: int = Field(default=64, ge=1, le=200)
     max_nodes: int = Field(default=200_000, ge=1)
     max_list_items: int = Field(default=100_000, ge=1)
 
