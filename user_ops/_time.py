@@ -35,6 +35,7 @@ __all__ = [
     "days_from_epoch",
     "get_tz",
     "local_date",
+    "local_midnight",
     "local_days",
     "parse_duration",
     "require_aware",
@@ -222,6 +223,11 @@ def as_utc_us(instant: datetime) -> int:
 def days_from_epoch(day: date) -> int:
     """Days since 1970-01-01 for a calendar date."""
     return (day - _EPOCH_DATE).days
+
+
+def local_midnight(day: date, tz: tzinfo) -> datetime:
+    """The instant a calendar day starts in ``tz`` (after the gap when midnight does not exist)."""
+    return _from_wall_clock(datetime(day.year, day.month, day.day), tz)
 
 
 def local_date(instant: datetime, tz: tzinfo) -> date:

@@ -23,11 +23,16 @@ __all__ = [
     "RuleSyntaxError",
     "RuleTypeError",
     "UserOpsError",
+    "UserOpsWarning",
 ]
 
 
 class UserOpsError(Exception):
     """Root of every error raised on purpose by ``user_ops``."""
+
+
+class UserOpsWarning(UserWarning):
+    """Warnings from ``user_ops`` (e.g. a plugin function without a batch implementation runs row by row)."""
 
 
 class DataError(UserOpsError, ValueError):

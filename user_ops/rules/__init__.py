@@ -1,6 +1,78 @@
-"""The rule language: parse, type-check, evaluate (one record or a whole table) and explain."""
+"""The rule language: parse, type-check, evaluate (one record or a whole table) and explain.
 
+Rules are written as text (``orders_90d >= 3 and city in ["北京", "上海"]``), as the canonical JSON AST
+(the node models exported here), or imported from JsonLogic. See ``docs/rules.md`` for the reference.
+"""
+
+from user_ops.rules._ast import (
+    AndNode,
+    ArithNode,
+    BoolLit,
+    CallNode,
+    CmpNode,
+    DateLit,
+    DateTimeLit,
+    DecimalLit,
+    DurationLit,
+    FieldNode,
+    InNode,
+    IntLit,
+    IsNullNode,
+    ListLit,
+    NegNode,
+    Node,
+    NotNode,
+    NullLit,
+    OrNode,
+    StrLit,
+)
+from user_ops.rules._explain import Explanation, ExplainNode, NodeStats, PopulationExplanation
+from user_ops.rules._functions import REGISTRY as _REGISTRY
 from user_ops.rules._limits import DEFAULT_LIMITS, Limits
-from user_ops.rules._schema import Schema
+from user_ops.rules._rule import Rule
+from user_ops.rules._schema import FIELD_TYPES, FieldType, Schema
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "Schema"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "FIELD_TYPES",
+    "AndNode",
+    "ArithNode",
+    "BoolLit",
+    "CallNode",
+    "CmpNode",
+    "DateLit",
+    "DateTimeLit",
+    "DecimalLit",
+    "DurationLit",
+    "ExplainNode",
+    "Explanation",
+    "FieldNode",
+    "FieldType",
+    "InNode",
+    "IntLit",
+    "IsNullNode",
+    "Limits",
+    "ListLit",
+    "NegNode",
+    "Node",
+    "NodeStats",
+    "NotNode",
+    "NullLit",
+    "OrNode",
+    "PopulationExplanation",
+    "Rule",
+    "Schema",
+    "StrLit",
+    "functions",
+]
+
+
+def functions() -> dict[str, str]:
+    """Every function rules can call, with its one-line description.
+
+    Examples
+    --------
+    >>> "days_since" in functions()
+    True
+    """
+    return {name: spec.doc for name in _REGISTRY.names() if (spec := _REGISTRY.get(name)) is not None}

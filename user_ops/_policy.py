@@ -1,0 +1,40 @@
+"""``PolicyModel``: the base of every policy (frozen pydantic, no unknown fields, JSON, content hash)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["PolicyModel"]
+
+P = TypeVar("P", bound="PolicyModel")
+
+
+class PolicyModel(BaseModel):
+    """A frozen policy document: ``to_json``/``from_json`` round-trip, ``json_schema()``, ``content_hash()``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-compatible dict of this policy."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_json(cls: type[P], data: dict[str, Any] | str | bytes) -> P:
+        """Rebuild from :meth:`to_json` output (a dict or a JSON string)."""
+        if isinstance(data, (str, bytes)):
+            return cls.model_validate_json(data)
+        return cls.model_validate(data)
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """JSON Schema of the policy document (for admin UIs)."""
+        return cls.model_json_schema()
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON (sorted keys): equal policies hash equal, across processes."""
+        canonical = json.dumps(self.to_json(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

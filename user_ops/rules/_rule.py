@@ -1,0 +1,446 @@
+"""``Rule``: a parsed, type-checked condition over a customer, with a scalar and a batch evaluator."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
+
+from user_ops._table import Table
+from user_ops._time import TzLike, get_tz, require_aware
+from user_ops.exceptions import DataError, RuleTypeError
+from user_ops.rules import _ast as A
+from user_ops.rules._compile import TNode, compile_node, evaluate_batch
+from user_ops.rules._limits import DEFAULT_LIMITS, Limits
+from user_ops.rules._runtime import (
+    BatchContext,
+    ScalarContext,
+    is_missing,
+    lookup,
+    missing_field_error,
+    value_type,
+)
+from user_ops.rules._schema import Schema
+
+if TYPE_CHECKING:
+    from user_ops.rules._explain import Explanation, PopulationExplanation
+
+__all__ = ["Rule"]
+
+_CACHE_SIZE = 256
+
+
+class Rule:
+    """A condition over one customer record, evaluated for one record or a whole table.
+
+    Build one with :meth:`parse` (text), :meth:`from_json` (the canonical JSON AST) or
+    :meth:`from_jsonlogic`. Without a schema a rule is type-checked against the data it meets (the
+    record's values, the table's columns); with one, when it is built.
+
+    Parameters
+    ----------
+    node:
+        The AST (see ``user_ops.rules`` node classes).
+    schema:
+        Field types to type-check against now (optional).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> rule = Rule.parse("orders_90d >= 3 and spend_90d > 1000")
+    >>> rule.evaluate_one({"orders_90d": 4, "spend_90d": 1500.0},
+    ...                   as_of=datetime(2024, 6, 30, tzinfo=timezone.utc))
+    True
+    >>> rule.evaluate({"orders_90d": [1, 5], "spend_90d": [2000.0, 1200.0]},
+    ...               as_of=datetime(2024, 6, 30, tzinfo=timezone.utc))
+    array([False,  True])
+    """
+
+    __slots__ = (
+        "_batch_cache",
+        "_fields",
+        "_node",
+        "_scalar_cache",
+        "_schema",
+        "_source",
+        "_spans",
+        "_typed",
+    )
+
+    def __init__(
+        self,
+        node: A.Node,
+        *,
+        schema: Schema | Mapping[str, str] | None = None,
+        source: str | None = None,
+        spans: dict[int, tuple[int, int]] | None = None,
+    ) -> None:
+        if not isinstance(node, A._Node):
+            raise TypeError(
+                f"Rule() takes an AST node; use Rule.parse(text) or Rule.from_json(obj), got {node!r}"
+            )
+        self._node: A.Node = node
+        self._source = source
+        self._spans = spans or {}
+        self._fields = _field_names(node)
+        self._scalar_cache: OrderedDict[tuple[Any, ...], TNode] = OrderedDict()
+        self._batch_cache: OrderedDict[tuple[Any, ...], TNode] = OrderedDict()
+        self._schema: Schema | None = None
+        self._typed: TNode | None = None
+        if schema is not None:
+            self._schema = schema if isinstance(schema, Schema) else Schema(schema)
+            self._typed = self._compile(self._schema.fields, strict_fields=False)
+
+    # -- construction -------------------------------------------------------------------------------
+    @classmethod
+    def parse(
+        cls, text: str, schema: Schema | Mapping[str, str] | None = None, *, limits: Limits = DEFAULT_LIMITS
+    ) -> Rule:
+        """Parse rule text such as ``'orders_90d >= 3 and city in ["北京", "上海"]'``.
+
+        Raises
+        ------
+        RuleSyntaxError, RuleLimitError, RuleTypeError
+            With line, column and a caret under the offending text.
+        """
+        from user_ops.rules._parser import parse_text
+
+        if not isinstance(text, str):
+            from user_ops.exceptions import RuleSyntaxError
+
+            raise RuleSyntaxError(f"rule text must be a string, got {type(text).__name__}")
+        parsed = parse_text(text, limits=limits)
+        return cls(parsed.node, schema=schema, source=text, spans=parsed.spans)
+
+    @classmethod
+    def from_json(
+        cls, obj: Any, schema: Schema | Mapping[str, str] | None = None, *, limits: Limits = DEFAULT_LIMITS
+    ) -> Rule:
+        """Build from the canonical JSON AST (a dict, or a JSON string); errors carry a JSON path."""
+        from user_ops.rules._json import node_from_json
+
+        return cls(node_from_json(obj, limits=limits), schema=schema)
+
+    @classmethod
+    def from_jsonlogic(
+        cls, obj: Any, schema: Schema | Mapping[str, str] | None = None, *, limits: Limits = DEFAULT_LIMITS
+    ) -> Rule:
+        """Import a JsonLogic rule (the subset the language covers); evaluated with user_ops semantics."""
+        from user_ops.rules._jsonlogic import node_from_jsonlogic
+
+        return cls(node_from_jsonlogic(obj, limits=limits), schema=schema)
+
+    def to_text(self) -> str:
+        """Canonical text; parses back to an equal rule."""
+        from user_ops.rules._printer import to_text
+
+        return to_text(self._node)
+
+    def to_json(self) -> dict[str, Any]:
+        """The canonical JSON AST as a JSON-compatible dict."""
+        from user_ops.rules._json import node_to_json
+
+        return node_to_json(self._node)
+
+    def to_jsonlogic(self) -> Any:
+        """JsonLogic form; raises RuleError for constructs JsonLogic cannot express."""
+        from user_ops.rules._jsonlogic import node_to_jsonlogic
+
+        return node_to_jsonlogic(self._node)
+
+    def with_schema(self, schema: Schema | Mapping[str, str]) -> Rule:
+        """The same rule, type-checked against ``schema`` now."""
+        return Rule(self._node, schema=schema, source=self._source, spans=self._spans)
+
+    # -- properties ---------------------------------------------------------------------------------
+    @property
+    def node(self) -> A.Node:
+        """The AST."""
+        return self._node
+
+    @property
+    def schema(self) -> Schema | None:
+        """The schema given when building, if any."""
+        return self._schema
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Names of the fields the rule reads, in order of first use."""
+        return self._fields
+
+    @property
+    def source(self) -> str | None:
+        """The text the rule was parsed from, if any."""
+        return self._source
+
+    # -- evaluation ---------------------------------------------------------------------------------
+    def evaluate_one(
+        self,
+        record: Mapping[str, Any],
+        *,
+        as_of: datetime,
+        tz: TzLike | None = None,
+        tags: frozenset[str] | set[str] | None = None,
+    ) -> bool:
+        """Whether one record matches (an unknown result does not match).
+
+        Parameters
+        ----------
+        record:
+            Field name to value; dotted names may also reach into nested mappings.
+        as_of:
+            The evaluation instant (timezone-aware).
+        tz:
+            Business time zone for calendar days and date parts; default: ``as_of``'s zone.
+        tags:
+            Tags the customer already has (used by ``has_tag``; a TagSet passes them).
+        """
+        return self.value_one(record, as_of=as_of, tz=tz, tags=tags) is True
+
+    def value_one(
+        self,
+        record: Mapping[str, Any],
+        *,
+        as_of: datetime,
+        tz: TzLike | None = None,
+        tags: frozenset[str] | set[str] | None = None,
+    ) -> bool | None:
+        """Three-valued result for one record: True, False or None (unknown)."""
+        ctx = _scalar_context(as_of, tz, tags)
+        if not isinstance(record, Mapping):
+            raise DataError(f"a record must be a mapping, got {type(record).__name__}")
+        result: bool | None = self._typed_for_record(record).scalar()(record, ctx)
+        return result
+
+    def evaluate(
+        self, table: Any, *, as_of: datetime, tz: TzLike | None = None, tags: Mapping[str, Any] | None = None
+    ) -> npt.NDArray[np.bool_]:
+        """Which rows match, as a boolean array (unknown results do not match).
+
+        Parameters
+        ----------
+        table:
+            A Table or anything ``Table.coerce`` accepts (dict of columns, list of records, DataFrame).
+        as_of, tz:
+            As for :meth:`evaluate_one`.
+        tags:
+            Tag name to boolean column (used by ``has_tag``; a TagSet passes them).
+        """
+        values, nulls = self.values(table, as_of=as_of, tz=tz, tags=tags)
+        return values & ~nulls
+
+    def values(
+        self, table: Any, *, as_of: datetime, tz: TzLike | None = None, tags: Mapping[str, Any] | None = None
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Three-valued batch result: ``(values, unknown)`` boolean arrays."""
+        ctx = self._batch_context(table, as_of, tz, tags)
+        vec = evaluate_batch(self._typed_for_table(ctx.table), ctx)
+        values = np.broadcast_to(np.asarray(vec.values, dtype=np.bool_), (ctx.n,)).copy()
+        nulls = (
+            np.zeros(ctx.n, dtype=np.bool_)
+            if vec.nulls is None
+            else np.broadcast_to(vec.nulls, (ctx.n,)).copy()
+        )
+        values &= ~nulls
+        return values, nulls
+
+    def explain_one(
+        self,
+        record: Mapping[str, Any],
+        *,
+        as_of: datetime,
+        tz: TzLike | None = None,
+        tags: frozenset[str] | set[str] | None = None,
+    ) -> Explanation:
+        """The value of every node for one record, with the leaves that made the rule fail marked."""
+        from user_ops.rules._explain import explain_record
+
+        ctx = _scalar_context(as_of, tz, tags)
+        return explain_record(self._typed_for_record(record), record, ctx, self._source)
+
+    def explain(
+        self, table: Any, *, as_of: datetime, tz: TzLike | None = None, tags: Mapping[str, Any] | None = None
+    ) -> PopulationExplanation:
+        """For a population: how many rows each node passed, failed or left unknown."""
+        from user_ops.rules._explain import explain_table
+
+        ctx = self._batch_context(table, as_of, tz, tags)
+        return explain_table(self._typed_for_table(ctx.table), ctx)
+
+    def check(self, schema: Schema | Mapping[str, str]) -> None:
+        """Type-check against ``schema`` without keeping it; raises RuleTypeError on a problem."""
+        fields = schema.fields if isinstance(schema, Schema) else dict(schema)
+        self._compile(fields, strict_fields=False)
+
+    # -- typing -------------------------------------------------------------------------------------
+    def _compile(self, fields: Mapping[str, str], *, strict_fields: bool) -> TNode:
+        typed = compile_node(self._node, fields, self._locate, strict_fields=strict_fields)
+        if typed.type not in ("bool", "null"):
+            raise RuleTypeError(
+                f"a rule must be a condition (true/false), but this expression gives a {typed.type} value",
+                **self._locate(self._node, "$"),
+            )
+        return typed
+
+    def _typed_for_record(self, record: Mapping[str, Any]) -> TNode:
+        if self._typed is not None:
+            return self._typed
+        signature = []
+        for name in self._fields:
+            value = lookup(record, name)
+            if is_missing(value):
+                raise missing_field_error(name, record)
+            signature.append(value_type(value, name))
+        key = tuple(signature)
+        typed = self._scalar_cache.get(key)
+        if typed is None:
+            typed = self._compile(dict(zip(self._fields, key)), strict_fields=True)
+            _remember(self._scalar_cache, key, typed)
+        return typed
+
+    def _typed_for_table(self, table: Table) -> TNode:
+        if self._typed is not None:
+            return self._typed
+        kinds = {name: table.kind(name) for name in self._fields if name in table}
+        key = tuple(kinds.get(name, "") for name in self._fields)
+        typed = self._batch_cache.get(key)
+        if typed is None:
+            schema = {name: table.kind(name) for name in table.columns}
+            typed = self._compile(schema, strict_fields=True)
+            _remember(self._batch_cache, key, typed)
+        return typed
+
+    def _batch_context(
+        self, table: Any, as_of: datetime, tz: TzLike | None, tags: Mapping[str, Any] | None
+    ) -> BatchContext:
+        aware = require_aware(as_of)
+        zone = get_tz(tz) if tz is not None else _zone_of(aware)
+        data = Table.coerce(table)
+        tag_columns = None
+        if tags is not None:
+            tag_columns = {name: _tag_column(name, column, len(data)) for name, column in tags.items()}
+        return BatchContext(data, aware, zone, tag_columns)
+
+    def _locate(self, node: A.Node, path: str) -> dict[str, Any]:
+        span = self._spans.get(id(node))
+        if span is None or self._source is None:
+            return {"path": path}
+        from user_ops.rules._parser import line_col
+
+        line, column = line_col(self._source, span[0])
+        end_line, end_column = line_col(self._source, max(span[0], span[1] - 1))
+        end = end_column + 1 if end_line == line else None
+        return {"text": self._source, "line": line, "column": column, "end_column": end}
+
+    # -- protocol -----------------------------------------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Rule) and self._node == other._node
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_json(), sort_keys=True))
+
+    def __repr__(self) -> str:
+        return f"Rule({self.to_text()!r})"
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_html_(self) -> str:
+        return f"<code class='user-ops-rule'>{html.escape(self.to_text())}</code>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rule_from_json, (self.to_json(), self._schema))
+
+    # pydantic: a Rule field accepts rule text, a JSON AST dict or a Rule, and serializes to text.
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            _coerce_rule,
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda r: r.to_text()),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "anyOf": [
+                {"type": "string", "description": "rule text, e.g. orders_90d >= 3 and spend_90d > 1000"},
+                {"type": "object", "description": "the rule's canonical JSON AST (kind-tagged nodes)"},
+            ],
+            "title": "Rule",
+        }
+
+
+def _rule_from_json(obj: Any, schema: Schema | None) -> Rule:
+    return Rule.from_json(obj, schema)
+
+
+def _coerce_rule(value: Any) -> Rule:
+    if isinstance(value, Rule):
+        return value
+    if isinstance(value, str):
+        return Rule.parse(value)
+    if isinstance(value, Mapping):
+        return Rule.from_json(dict(value))
+    raise ValueError(f"a rule must be rule text or a JSON AST object, got {type(value).__name__}")
+
+
+def _remember(cache: OrderedDict[tuple[Any, ...], TNode], key: tuple[Any, ...], typed: TNode) -> None:
+    cache[key] = typed
+    if len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+
+
+def _field_names(node: A.Node) -> tuple[str, ...]:
+    names: dict[str, None] = {}
+    stack: list[A.Node] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, A.FieldNode):
+            names.setdefault(current.name)
+        stack.extend(child for _, child in reversed(A.children(current)))
+    return tuple(names)
+
+
+def _zone_of(as_of: datetime) -> tzinfo:
+    zone = as_of.tzinfo
+    assert zone is not None
+    return zone
+
+
+# One (as_of, tz, context) triple, replaced as a whole so concurrent callers never see a mixed state.
+_last_context: tuple[Any, Any, ScalarContext | None] = (None, None, None)
+
+
+def _scalar_context(as_of: datetime, tz: TzLike | None, tags: Any) -> ScalarContext:
+    # A backend evaluates many rules at one instant: reuse the context for the same as_of and zone.
+    global _last_context
+    last_as_of, last_tz, last = _last_context
+    if tags is None and last is not None and as_of is last_as_of and tz is last_tz:
+        return last
+    aware = require_aware(as_of)
+    zone = get_tz(tz) if tz is not None else _zone_of(aware)
+    if tags is not None:
+        return ScalarContext(aware, zone, frozenset(tags))
+    context = ScalarContext(aware, zone, None)
+    _last_context = (as_of, tz, context)
+    return context
+
+
+def _tag_column(name: str, column: Any, n: int) -> npt.NDArray[np.bool_]:
+    values = np.asarray(column)
+    if values.shape != (n,) or values.dtype != np.bool_:
+        raise DataError(f"tag column {name!r} must be a boolean array of length {n}")
+    return values

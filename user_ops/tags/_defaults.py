@@ -1,0 +1,107 @@
+"""The ready-made tags of the seeds (标签化管理), with their thresholds as parameters."""
+
+from __future__ import annotations
+
+from user_ops.tags._tagset import TagRule, TagSet
+
+__all__ = ["METRIC_FIELDS", "default_tags"]
+
+#: The per-customer metric columns the default tags read (produced by the metrics room).
+METRIC_FIELDS: dict[str, str] = {
+    "frequency": "int — number of orders (F)",
+    "monetary": "float — total spend net of refunds (M)",
+    "recency_days": "int — calendar days since the last order (R); null for never-bought customers",
+    "orders_90d": "int — orders in the last 90 days",
+    "spend_90d": "float — spend in the last 90 days",
+    "max_order_value": "float — largest single order (最大单笔消费金额)",
+    "promo_spend_share": "float 0..1 — share of spend on discounted items (特价商品消费占比)",
+    "top_price_share": "float 0..1 — share of spend on the shop's top-priced items (最高单价商品消费占比)",
+    "repurchase_cycle_days": "float — median days between orders; null with fewer than 2 orders (复购周期)",
+    "registered_at": "datetime — when the customer registered or first made contact",
+    "first_order_at": "datetime — first order; null for never-bought customers",
+}
+
+
+def default_tags(
+    *,
+    frequency_high: int = 4,
+    spend_high: float = 2000,
+    spend_medium: float = 500,
+    recent_days: int = 30,
+    lapsed_days: int = 180,
+    new_member_window: str = "1mo",
+    promo_share: float = 0.5,
+    top_price_share: float = 0.3,
+    big_ticket: float = 1000,
+) -> TagSet:
+    """The seeds' ready-made tags over the metric columns (see ``METRIC_FIELDS``).
+
+    Parameters
+    ----------
+    frequency_high:
+        Orders from which purchase frequency is high (消费频次高); fewer, but at least one, is low.
+    spend_high, spend_medium:
+        Total spend from which spend is high (消费金额高) or medium; any lower positive spend is low.
+    recent_days:
+        A purchase within this many days makes a recent buyer (近期购买).
+    lapsed_days:
+        No purchase for this many days makes a lapsed buyer (久未购买).
+    new_member_window:
+        Registered within this duration: a new member (进店一个月).
+    promo_share:
+        Share of spend on discounted items from which a customer is promotion-driven (活动喜好型).
+    top_price_share:
+        Share of spend on top-priced items from which a customer is premium-minded (高价偏好).
+    big_ticket:
+        Largest single order from which a customer has high latent purchasing power (大单潜力).
+
+    Examples
+    --------
+    >>> tags = default_tags(spend_high=5000)
+    >>> tags["spend_high"].when.to_text()
+    'monetary >= 5000'
+    >>> tags.groups()["spend_level"]
+    ('spend_high', 'spend_medium', 'spend_low')
+    """
+    def number(value: float) -> str:
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+    return TagSet([
+        TagRule(name="frequency_high", when=f"frequency >= {int(frequency_high)}", group="purchase_frequency",
+                priority=2, label_en="High purchase frequency", label_zh="消费频次高",
+                description=f"{int(frequency_high)} or more orders."),
+        TagRule(name="frequency_low", when="frequency >= 1", group="purchase_frequency", priority=1,
+                label_en="Low purchase frequency", label_zh="消费频次低",
+                description=f"At least one order but fewer than {int(frequency_high)}."),
+        TagRule(name="spend_high", when=f"monetary >= {number(spend_high)}", group="spend_level", priority=3,
+                label_en="High spend", label_zh="消费金额高",
+                description=f"Total spend of {number(spend_high)} or more."),
+        TagRule(name="spend_medium", when=f"monetary >= {number(spend_medium)}", group="spend_level",
+                priority=2, label_en="Medium spend", label_zh="消费金额中",
+                description=f"Total spend from {number(spend_medium)} up to the high level."),
+        TagRule(name="spend_low", when="monetary > 0", group="spend_level", priority=1,
+                label_en="Low spend", label_zh="消费金额低", description="Some spend, below the medium level."),
+        TagRule(name="repeat_buyer", when="frequency >= 2", label_en="Repeat buyer", label_zh="复购用户",
+                description="Two or more orders."),
+        TagRule(name="never_bought", when="frequency == 0 or first_order_at is null",
+                label_en="Registered, never bought", label_zh="未购买用户",
+                description="Registered or followed, but no order yet."),
+        TagRule(name="recent_buyer", when=f"recency_days <= {int(recent_days)}", label_en="Recent buyer",
+                label_zh="近期购买", description=f"Bought within the last {int(recent_days)} days."),
+        TagRule(name="lapsed_buyer", when=f"recency_days > {int(lapsed_days)}", label_en="Lapsed buyer",
+                label_zh="久未购买", description=f"No order for more than {int(lapsed_days)} days."),
+        TagRule(name="repurchase_due", when="recency_days >= repurchase_cycle_days",
+                label_en="Due to repurchase", label_zh="到复购周期",
+                description="As long since the last order as the customer's usual gap between orders."),
+        TagRule(name="new_member", when=f"registered_at within {new_member_window}", label_en="New member",
+                label_zh="进店一个月", description=f"Registered within the last {new_member_window}."),
+        TagRule(name="promotion_driven", when=f"promo_spend_share >= {number(promo_share)}",
+                label_en="Promotion-driven", label_zh="活动喜好型",
+                description=f"At least {float(promo_share):.0%} of spend on discounted items."),
+        TagRule(name="premium_minded", when=f"top_price_share >= {number(top_price_share)}",
+                label_en="Premium-minded", label_zh="高价偏好",
+                description=f"At least {float(top_price_share):.0%} of spend on the shop's top-priced items."),
+        TagRule(name="big_ticket", when=f"max_order_value >= {number(big_ticket)}",
+                label_en="High latent purchasing power", label_zh="大单潜力",
+                description=f"A single order of {number(big_ticket)} or more."),
+    ])

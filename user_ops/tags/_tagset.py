@@ -1,0 +1,368 @@
+"""``TagRule`` and ``TagSet``: named rules over a customer, with groups, priorities and tag-of-tag rules."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from user_ops._policy import PolicyModel
+from user_ops._table import Table
+from user_ops._time import TzLike
+from user_ops.rules import CallNode, Explanation, Rule, StrLit
+from user_ops.rules import _ast as A
+
+__all__ = ["TagExplanation", "TagRule", "TagSet", "TagTable"]
+
+
+class TagRule(PolicyModel):
+    """A tag (标签): a named condition over one customer.
+
+    Parameters
+    ----------
+    name:
+        The tag's code (an identifier, e.g. ``high_spender``).
+    when:
+        The condition, as rule text or a JSON AST; may use ``has_tag("other_tag")``.
+    label_en, label_zh:
+        What a person reads (default: the name).
+    description:
+        A longer explanation for people.
+    group:
+        Tags sharing a group are mutually exclusive: a customer gets the matching one with the
+        highest ``priority``.
+    priority:
+        Rank inside the group (higher wins); ties inside a group are rejected.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> tag = TagRule(name="vip", when="spend_365d >= 5000", label_zh="贵宾")
+    >>> tag.when.evaluate_one({"spend_365d": 6000.0}, as_of=datetime(2024, 6, 30, tzinfo=timezone.utc))
+    True
+    """
+
+    name: str = Field(min_length=1, max_length=100)
+    when: Rule
+    label_en: str | None = None
+    label_zh: str | None = None
+    description: str = ""
+    group: str | None = None
+    priority: int = 0
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, name: str) -> str:
+        if not name.isidentifier():
+            raise ValueError(f"tag name must be an identifier like 'high_spender', got {name!r}")
+        return name
+
+    def label(self, lang: str = "en") -> str:
+        """The label in ``"en"`` or ``"zh"`` (falling back to the other, then to the name)."""
+        first, second = (self.label_zh, self.label_en) if lang == "zh" else (self.label_en, self.label_zh)
+        return first or second or self.name
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Tags this rule reads with ``has_tag``."""
+        return _has_tag_names(self.when.node)
+
+
+def _has_tag_names(node: A.Node) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    stack: list[A.Node] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, CallNode) and current.fn == "has_tag":
+            if len(current.args) == 1 and isinstance(current.args[0], StrLit):
+                found.setdefault(current.args[0].value)
+        stack.extend(child for _, child in A.children(current))
+    return tuple(found)
+
+
+class TagSet(PolicyModel):
+    """A set of tags evaluated together: one customer at a time, or a whole table at once.
+
+    Built as ``TagSet([TagRule(...), ...])``. Checked when built: unique names, ``has_tag`` references
+    to tags of the set, no reference cycles (the error names the cycle), no priority ties inside a
+    group. Tags are evaluated in dependency order; ``has_tag("x")`` sees ``x`` after its group was
+    resolved.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> tags = TagSet([
+    ...     TagRule(name="spend_high", when="monetary >= 2000", group="spend", priority=2),
+    ...     TagRule(name="spend_low", when="monetary > 0", group="spend", priority=1),
+    ...     TagRule(name="big_loyal", when='has_tag("spend_high") and frequency >= 5'),
+    ... ])
+    >>> as_of = datetime(2024, 6, 30, tzinfo=timezone.utc)
+    >>> sorted(tags.evaluate_one({"monetary": 3000.0, "frequency": 6}, as_of=as_of))
+    ['big_loyal', 'spend_high']
+    >>> tags.evaluate({"monetary": [3000.0, 50.0], "frequency": [6, 9]}, as_of=as_of).counts()
+    {'spend_high': 1, 'spend_low': 1, 'big_loyal': 1}
+    """
+
+    tags: tuple[TagRule, ...]
+    _order: tuple[tuple[str, ...], ...] = PrivateAttr(default=())
+
+    def __init__(self, tags: Sequence[TagRule] | None = None, /, **data: Any) -> None:
+        if tags is not None:
+            data["tags"] = tuple(tags)
+        super().__init__(**data)
+
+    @model_validator(mode="after")
+    def _check(self) -> TagSet:
+        names = [t.name for t in self.tags]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate tag names: {duplicates}")
+        by_name = {t.name: t for t in self.tags}
+        for tag in self.tags:
+            unknown = [r for r in tag.references if r not in by_name]
+            if unknown:
+                raise ValueError(f"tag {tag.name!r} uses has_tag() on unknown tag(s) {unknown}")
+        _check_priorities(self.tags)
+        self._order_units()  # raises on a cycle
+        return self
+
+    def model_post_init(self, context: Any) -> None:
+        self._order = self._order_units()
+
+    # -- structure ----------------------------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Tag names in definition order."""
+        return tuple(t.name for t in self.tags)
+
+    def __getitem__(self, name: str) -> TagRule:
+        for tag in self.tags:
+            if tag.name == name:
+                return tag
+        raise KeyError(f"no tag {name!r} in this set (tags: {', '.join(self.names)})")
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """Group name to its tags, highest priority first."""
+        out: dict[str, list[TagRule]] = {}
+        for tag in self.tags:
+            if tag.group is not None:
+                out.setdefault(tag.group, []).append(tag)
+        return {g: tuple(t.name for t in sorted(ts, key=lambda t: -t.priority)) for g, ts in out.items()}
+
+    def _units(self) -> list[tuple[str, ...]]:
+        """Evaluation units: a group (members by priority) or a single ungrouped tag."""
+        units: list[tuple[str, ...]] = []
+        seen_groups = set()
+        groups = self.groups()
+        for tag in self.tags:
+            if tag.group is None:
+                units.append((tag.name,))
+            elif tag.group not in seen_groups:
+                seen_groups.add(tag.group)
+                units.append(groups[tag.group])
+        return units
+
+    def _order_units(self) -> tuple[tuple[str, ...], ...]:
+        units = self._units()
+        unit_of = {name: index for index, unit in enumerate(units) for name in unit}
+        by_name = {t.name: t for t in self.tags}
+        needs = {
+            index: sorted({unit_of[r] for name in unit for r in by_name[name].references})
+            for index, unit in enumerate(units)
+        }
+        order: list[int] = []
+        state: dict[int, int] = {}  # 1: visiting, 2: done
+        for start in range(len(units)):
+            _visit(start, needs, state, order, units, by_name)
+        return tuple(units[i] for i in order)
+
+    # -- evaluation ---------------------------------------------------------------------------------
+    def evaluate_one(self, record: Mapping[str, Any], *, as_of: datetime, tz: TzLike | None = None) -> frozenset[str]:
+        """The tags one customer has.
+
+        Parameters
+        ----------
+        record:
+            The customer's fields (see the metric names in the docs).
+        as_of:
+            Evaluation instant (timezone-aware).
+        tz:
+            Business time zone (default: ``as_of``'s zone).
+        """
+        have: set[str] = set()
+        for unit in self._order:
+            for name in unit:  # highest priority first: the first match wins its group
+                if self[name].when.evaluate_one(record, as_of=as_of, tz=tz, tags=frozenset(have)):
+                    have.add(name)
+                    break
+        return frozenset(have)
+
+    def evaluate(self, table: Any, *, as_of: datetime, tz: TzLike | None = None) -> TagTable:
+        """One boolean column per tag (in definition order) for every row of ``table``."""
+        data = Table.coerce(table)
+        columns: dict[str, npt.NDArray[np.bool_]] = {}
+        for unit in self._order:
+            taken = np.zeros(len(data), dtype=np.bool_)
+            for name in unit:
+                matched = self[name].when.evaluate(data, as_of=as_of, tz=tz, tags=columns)
+                columns[name] = matched & ~taken
+                taken |= matched
+        ordered = {name: columns[name] for name in self.names}
+        result = TagTable._trusted(ordered)
+        result.tag_set = self
+        return result
+
+    def explain_one(self, record: Mapping[str, Any], tag: str, *, as_of: datetime,
+                    tz: TzLike | None = None) -> TagExplanation:
+        """Why one customer has ``tag`` or not: its rule explained, and the tag that won its group."""
+        rule = self[tag]
+        earlier = self._tags_before(tag, record, as_of=as_of, tz=tz)
+        explanation = rule.when.explain_one(record, as_of=as_of, tz=tz, tags=earlier)
+        have = self.evaluate_one(record, as_of=as_of, tz=tz)
+        shadowed_by = None
+        if explanation.matched and tag not in have and rule.group is not None:
+            shadowed_by = next(n for n in self.groups()[rule.group] if n in have)
+        return TagExplanation(tag=tag, has_tag=tag in have, rule=explanation, shadowed_by=shadowed_by)
+
+    def _tags_before(self, tag: str, record: Mapping[str, Any], *, as_of: datetime,
+                     tz: TzLike | None) -> frozenset[str]:
+        have: set[str] = set()
+        for unit in self._order:
+            if tag in unit:
+                break
+            for name in unit:
+                if self[name].when.evaluate_one(record, as_of=as_of, tz=tz, tags=frozenset(have)):
+                    have.add(name)
+                    break
+        return frozenset(have)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td><code>{html.escape(t.name)}</code></td><td>{html.escape(t.label('en'))}</td>"
+            f"<td>{html.escape(t.label('zh'))}</td><td>{html.escape(t.group or '')}</td><td>{t.priority}</td>"
+            f"<td><code>{html.escape(t.when.to_text())}</code></td></tr>"
+            for t in self.tags
+        )
+        return (
+            "<table class='user-ops-tagset'><thead><tr><th>tag</th><th>label</th><th>标签</th><th>group</th>"
+            f"<th>priority</th><th>when</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+
+
+def _visit(index: int, needs: dict[int, list[int]], state: dict[int, int], order: list[int],
+           units: list[tuple[str, ...]], by_name: Mapping[str, TagRule]) -> None:
+    # Iterative depth-first search: a deep chain of has_tag references must not hit the recursion limit.
+    stack: list[tuple[int, int]] = [(index, 0)]
+    path: list[int] = []
+    while stack:
+        node, position = stack.pop()
+        if position == 0:
+            if state.get(node) == 2:
+                continue
+            if state.get(node) == 1:
+                cycle = path[path.index(node):] + [node]
+                raise ValueError("has_tag() references form a cycle: " + _cycle_text(cycle, units, by_name))
+            state[node] = 1
+            path.append(node)
+        if position < len(needs[node]):
+            stack.append((node, position + 1))
+            target = needs[node][position]
+            if state.get(target) == 1:
+                cycle = path[path.index(target):] + [target]
+                raise ValueError("has_tag() references form a cycle: " + _cycle_text(cycle, units, by_name))
+            if state.get(target) != 2:
+                stack.append((target, 0))
+        else:
+            state[node] = 2
+            path.pop()
+            order.append(node)
+
+
+def _cycle_text(cycle: list[int], units: list[tuple[str, ...]], by_name: Mapping[str, TagRule]) -> str:
+    def label(index: int) -> str:
+        unit = units[index]
+        group = by_name[unit[0]].group
+        return unit[0] if len(unit) == 1 and group is None else f"group {group!r} ({', '.join(unit)})"
+
+    return " → ".join(label(i) for i in cycle)
+
+
+def _check_priorities(tags: Sequence[TagRule]) -> None:
+    seen: dict[tuple[str, int], str] = {}
+    for tag in tags:
+        if tag.group is None:
+            continue
+        key = (tag.group, tag.priority)
+        if key in seen:
+            raise ValueError(
+                f"tags {seen[key]!r} and {tag.name!r} in group {tag.group!r} share priority {tag.priority}; "
+                "give them different priorities (higher wins)"
+            )
+        seen[key] = tag.name
+
+
+class TagTable(Table):
+    """The result of :meth:`TagSet.evaluate`: one boolean column per tag, plus counts and a summary."""
+
+    __slots__ = ("tag_set",)
+    tag_set: TagSet | None
+
+    def counts(self) -> dict[str, int]:
+        """Customers per tag, in tag order."""
+        return {name: int(np.count_nonzero(self[name])) for name in self.columns}
+
+    def summary(self) -> Table:
+        """A table: tag, English and Chinese labels, group, count and share of customers."""
+        counts = self.counts()
+        total = max(len(self), 1)
+        tag_set = getattr(self, "tag_set", None)
+        rules = {t.name: t for t in tag_set.tags} if tag_set is not None else {}
+        names = list(counts)
+        return Table({
+            "tag": names,
+            "label_en": [rules[n].label("en") if n in rules else n for n in names],
+            "label_zh": [rules[n].label("zh") if n in rules else n for n in names],
+            "group": [rules[n].group if n in rules else None for n in names],
+            "count": [counts[n] for n in names],
+            "share": [counts[n] / total for n in names],
+        })
+
+
+@dataclass(frozen=True)
+class TagExplanation:
+    """Why a customer has a tag or not.
+
+    Attributes
+    ----------
+    tag:
+        The tag explained.
+    has_tag:
+        Whether the customer has it.
+    rule:
+        The explanation of the tag's rule for this customer.
+    shadowed_by:
+        When the rule matched but a higher-priority tag of the same group won, that tag.
+    """
+
+    tag: str
+    has_tag: bool
+    rule: Explanation
+    shadowed_by: str | None = None
+
+    def __str__(self) -> str:
+        head = f"{self.tag}: {'yes' if self.has_tag else 'no'}"
+        if self.shadowed_by is not None:
+            head += f" (its rule matched, but {self.shadowed_by!r} has a higher priority in the group)"
+        return f"{head}\n{self.rule}"
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>{html.escape(str(self).splitlines()[0])}</b></p>{self.rule._repr_html_()}"
