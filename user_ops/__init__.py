@@ -1,4 +1,17 @@
-"""user_ops: decision logic for private-domain user operations (私域用户运营)."""
+"""user_ops: decision logic for private-domain user operations (私域用户运营).
+
+Who a customer is (tags, RFM, lifecycle stage), what they have earned (membership tier, points) and
+what they may be offered (coupons), as pure functions: the host passes data and ``as_of`` in and gets
+decisions, with their reasons, out.
+
+Examples
+--------
+>>> from datetime import datetime, timezone
+>>> import user_ops
+>>> rule = user_ops.Rule.parse("orders_90d >= 3")
+>>> rule.evaluate_one({"orders_90d": 5}, as_of=datetime(2024, 6, 30, tzinfo=timezone.utc))
+True
+"""
 
 from user_ops._table import Table
 from user_ops._version import __version__
@@ -12,18 +25,27 @@ from user_ops.exceptions import (
     RuleSyntaxError,
     RuleTypeError,
     UserOpsError,
+    UserOpsWarning,
 )
+from user_ops.rules import Rule, Schema
+from user_ops.tags import TagRule, TagSet, default_tags
 
 __all__ = [
     "ConfigError",
     "DataError",
     "NotFittedError",
     "PluginError",
+    "Rule",
     "RuleError",
     "RuleLimitError",
     "RuleSyntaxError",
     "RuleTypeError",
+    "Schema",
     "Table",
+    "TagRule",
+    "TagSet",
     "UserOpsError",
+    "UserOpsWarning",
     "__version__",
+    "default_tags",
 ]

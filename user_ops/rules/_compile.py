@@ -32,6 +32,7 @@ from user_ops.rules._runtime import (
     INT64_MAX,
     INT64_MIN,
     BatchContext,
+    Retype,
     ScalarContext,
     Vec,
     convert_scalar,
@@ -41,6 +42,7 @@ from user_ops.rules._runtime import (
     or_nulls,
     placeholders,
     read_column,
+    value_type,
 )
 
 __all__ = ["Locator", "TNode", "compile_node", "evaluate_batch"]
@@ -57,6 +59,7 @@ _CMP: dict[str, Callable[[Any, Any], Any]] = {
 }
 _ORDERED = frozenset({"int", "float", "decimal", "str", "datetime", "date", "duration"})
 _US_PER_DAY = 86_400_000_000
+_ABSENT = object()
 
 
 # -- typed nodes ------------------------------------------------------------------------------------
@@ -124,6 +127,10 @@ class TField(TNode):
                 if strict:
                     raise missing_field_error(name, record)
                 return None
+            if value is None:
+                return None
+            if strict and value_type(value, name) != declared:
+                raise Retype  # typed from other records: the caller picks the tree for these types
             if declared == "float" and type(value) is float:
                 return None if value != value else value
             return convert_scalar(value, declared, name)
@@ -181,6 +188,9 @@ class TCompare(TNode):
             return lambda record, ctx: None
         if isinstance(self.right, TConst) and (rt == target or target != "datetime"):
             constant = cast_scalar(self.right.value, rt, target, None)  # type: ignore[arg-type]
+            fused = self._fused_field_constant(compare, constant)
+            if fused is not None:
+                return fused
             if lt == target:
 
                 def compare_const(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
@@ -205,6 +215,23 @@ class TCompare(TNode):
             return compare(cast_scalar(a, lt, target, ctx), cast_scalar(b, rt, target, ctx))
 
         return compare_values
+
+    def _fused_field_constant(self, compare: Callable[[Any, Any], Any], constant: Any) -> ScalarFn | None:
+        """``field op constant`` in one closure: the most common leaf, so the hot path is one call."""
+        left = self.left
+        fast = {"int": int, "str": str, "float": float}.get(left.type)
+        if not isinstance(left, TField) or "." in left.name or fast is None or left.type != self.target:
+            return None
+        name, read, is_float = left.name, left.scalar(), left.type == "float"
+
+        def field_op_constant(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
+            value = record.get(name, _ABSENT)
+            if type(value) is fast and (not is_float or value == value):
+                return compare(value, constant)
+            value = read(record, ctx)  # the full reader: missing fields, None, NaN, conversions, errors
+            return None if value is None else compare(value, constant)
+
+        return field_op_constant
 
     def _batch(self, ctx: BatchContext, memo: dict[int, Vec] | None) -> Vec:
         a, b = self.left.batch(ctx, memo), self.right.batch(ctx, memo)
@@ -524,7 +551,7 @@ class TCall(TNode):
         if self.spec.propagate_nulls and any(
             t == "null" for i, t in enumerate(self.types) if i not in self.consts
         ):
-            return _all_null(ctx)
+            return Vec(placeholders(self.type, ctx.n), np.ones(ctx.n, dtype=np.bool_))
         if self.spec.batch is None:
             return self._rowwise(ctx, vecs)
         if not self.spec.propagate_nulls:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +19,11 @@ from user_ops._table import Table
 from user_ops._time import TzLike, get_tz, require_aware
 from user_ops.exceptions import DataError, RuleTypeError
 from user_ops.rules import _ast as A
-from user_ops.rules._compile import TNode, compile_node, evaluate_batch
+from user_ops.rules._compile import ScalarFn, TNode, compile_node, evaluate_batch
 from user_ops.rules._limits import DEFAULT_LIMITS, Limits
 from user_ops.rules._runtime import (
     BatchContext,
+    Retype,
     ScalarContext,
     is_missing,
     lookup,
@@ -67,10 +68,13 @@ class Rule:
 
     __slots__ = (
         "_batch_cache",
+        "_by_rule_types",
         "_fields",
         "_node",
         "_scalar_cache",
+        "_scalar_fn",
         "_schema",
+        "_signature",
         "_source",
         "_spans",
         "_typed",
@@ -92,13 +96,17 @@ class Rule:
         self._source = source
         self._spans = spans or {}
         self._fields = _field_names(node)
-        self._scalar_cache: OrderedDict[tuple[Any, ...], TNode] = OrderedDict()
-        self._batch_cache: OrderedDict[tuple[Any, ...], TNode] = OrderedDict()
+        self._signature = _signature_function(self._fields)
+        self._scalar_cache: OrderedDict[Any, tuple[TNode, ScalarFn, bool]] = OrderedDict()
+        self._by_rule_types: OrderedDict[Any, tuple[TNode, ScalarFn, bool]] = OrderedDict()
+        self._batch_cache: OrderedDict[Any, TNode] = OrderedDict()
         self._schema: Schema | None = None
         self._typed: TNode | None = None
+        self._scalar_fn: ScalarFn | None = None
         if schema is not None:
             self._schema = schema if isinstance(schema, Schema) else Schema(schema)
             self._typed = self._compile(self._schema.fields, strict_fields=False)
+            self._scalar_fn = self._typed.scalar()
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
@@ -204,7 +212,18 @@ class Rule:
         tags:
             Tags the customer already has (used by ``has_tag``; a TagSet passes them).
         """
-        return self.value_one(record, as_of=as_of, tz=tz, tags=tags) is True
+        last = _last_context
+        if as_of is last[0] and tz is last[1] and tags is None and last[2] is not None:
+            ctx = last[2]  # the hot path of a backend: many records at one instant
+        else:
+            ctx = _scalar_context(as_of, tz, tags)
+        evaluate = self._scalar_fn
+        if evaluate is not None:
+            try:
+                return evaluate(record, ctx) is True
+            except Retype:
+                pass
+        return self._scalar_for_record(record)(record, ctx) is True
 
     def value_one(
         self,
@@ -216,9 +235,14 @@ class Rule:
     ) -> bool | None:
         """Three-valued result for one record: True, False or None (unknown)."""
         ctx = _scalar_context(as_of, tz, tags)
-        if not isinstance(record, Mapping):
-            raise DataError(f"a record must be a mapping, got {type(record).__name__}")
-        result: bool | None = self._typed_for_record(record).scalar()(record, ctx)
+        evaluate = self._scalar_fn
+        if evaluate is not None:
+            try:
+                result: bool | None = evaluate(record, ctx)
+                return result
+            except Retype:
+                pass
+        result = self._scalar_for_record(record)(record, ctx)
         return result
 
     def evaluate(
@@ -294,6 +318,21 @@ class Rule:
     def _typed_for_record(self, record: Mapping[str, Any]) -> TNode:
         if self._typed is not None:
             return self._typed
+        return self._compiled_for_record(record)[0]
+
+    def _scalar_for_record(self, record: Mapping[str, Any]) -> ScalarFn:
+        # Without a schema the Python types of the record's fields pick the compiled tree.
+        if type(record) is dict:
+            hit = self._scalar_cache.get(self._signature(record))
+            if hit is not None:
+                if hit[2]:
+                    self._scalar_fn = hit[1]
+                return hit[1]
+        return self._compiled_for_record(record)[1]
+
+    def _compiled_for_record(self, record: Mapping[str, Any]) -> tuple[TNode, ScalarFn, bool]:
+        if not isinstance(record, Mapping):
+            raise DataError(f"a record must be a mapping, got {type(record).__name__}")
         signature = []
         for name in self._fields:
             value = lookup(record, name)
@@ -301,11 +340,18 @@ class Rule:
                 raise missing_field_error(name, record)
             signature.append(value_type(value, name))
         key = tuple(signature)
-        typed = self._scalar_cache.get(key)
-        if typed is None:
+        compiled = self._by_rule_types.get(key)
+        if compiled is None:
             typed = self._compile(dict(zip(self._fields, key)), strict_fields=True)
-            _remember(self._scalar_cache, key, typed)
-        return typed
+            compiled = (typed, typed.scalar(), "null" not in key)
+            _remember(self._by_rule_types, key, compiled)
+        if type(record) is dict and all("." not in name for name in self._fields):
+            _remember(self._scalar_cache, self._signature(record), compiled)
+        if compiled[2]:
+            # Try this tree first next time; its readers raise Retype on other types. A tree with a
+            # null-typed field never reads that field, so it could not notice a value there.
+            self._scalar_fn = compiled[1]
+        return compiled
 
     def _typed_for_table(self, table: Table) -> TNode:
         if self._typed is not None:
@@ -397,10 +443,24 @@ def _coerce_rule(value: Any) -> Rule:
     raise ValueError(f"a rule must be rule text or a JSON AST object, got {type(value).__name__}")
 
 
-def _remember(cache: OrderedDict[tuple[Any, ...], TNode], key: tuple[Any, ...], typed: TNode) -> None:
-    cache[key] = typed
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    cache[key] = value
     if len(cache) > _CACHE_SIZE:
         cache.popitem(last=False)
+
+
+_ABSENT = object()
+
+
+def _signature_function(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
+    """Key of a record's field types (Python classes, cheap to compute) for the compiled-tree cache."""
+    if len(fields) == 1:
+        (only,) = fields
+        return lambda record: type(record.get(only, _ABSENT))
+    if len(fields) == 2:
+        first, second = fields
+        return lambda record: (type(record.get(first, _ABSENT)), type(record.get(second, _ABSENT)))
+    return lambda record: tuple([type(record.get(name, _ABSENT)) for name in fields])
 
 
 def _field_names(node: A.Node) -> tuple[str, ...]:

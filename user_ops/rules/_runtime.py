@@ -54,6 +54,10 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 BoolArray = npt.NDArray[np.bool_]
 
 
+class Retype(Exception):  # noqa: N818 - a signal, not an error: never escapes the Rule
+    """A record's field types differ from those the running tree was compiled for."""
+
+
 class Vec(NamedTuple):
     """A batch value: ``values`` (length n, or 0-d for a constant) and a null mask (``None``: no nulls)."""
 

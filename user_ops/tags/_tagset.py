@@ -132,8 +132,11 @@ class TagSet(PolicyModel):
         self._order_units()  # raises on a cycle
         return self
 
-    def model_post_init(self, context: Any) -> None:
-        self._order = self._order_units()
+    @property
+    def _evaluation_order(self) -> tuple[tuple[str, ...], ...]:
+        if not self._order:  # computed on first use: validation has checked there is no cycle
+            self._order = self._order_units()
+        return self._order
 
     # -- structure ----------------------------------------------------------------------------------
     @property
@@ -199,7 +202,7 @@ class TagSet(PolicyModel):
             Business time zone (default: ``as_of``'s zone).
         """
         have: set[str] = set()
-        for unit in self._order:
+        for unit in self._evaluation_order:
             for name in unit:  # highest priority first: the first match wins its group
                 if self[name].when.evaluate_one(record, as_of=as_of, tz=tz, tags=frozenset(have)):
                     have.add(name)
@@ -210,7 +213,7 @@ class TagSet(PolicyModel):
         """One boolean column per tag (in definition order) for every row of ``table``."""
         data = Table.coerce(table)
         columns: dict[str, npt.NDArray[np.bool_]] = {}
-        for unit in self._order:
+        for unit in self._evaluation_order:
             taken = np.zeros(len(data), dtype=np.bool_)
             for name in unit:
                 matched = self[name].when.evaluate(data, as_of=as_of, tz=tz, tags=columns)
@@ -236,7 +239,7 @@ class TagSet(PolicyModel):
     def _tags_before(self, tag: str, record: Mapping[str, Any], *, as_of: datetime,
                      tz: TzLike | None) -> frozenset[str]:
         have: set[str] = set()
-        for unit in self._order:
+        for unit in self._evaluation_order:
             if tag in unit:
                 break
             for name in unit:
