@@ -1,0 +1,140 @@
+"""The command line: ``python -m user_ops``."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from user_ops import __version__
+from user_ops.cli import DEMO_SECTIONS, main
+from user_ops.datasets import synthetic_customers
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _value(output: str, label: str) -> str:
+    """The value printed on the row whose label is ``label``."""
+    match = re.search(rf"^  {re.escape(label)} +(\S+)", output, flags=re.MULTILINE)
+    assert match is not None, f"no row {label!r} in:\n{output}"
+    return match.group(1)
+
+
+def _terminal_columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _number(output: str, label: str) -> int:
+    return int(_value(output, label).replace(",", ""))
+
+
+def test_demo_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--customers", "300"]) == 0
+    out = capsys.readouterr().out
+    for title in ("Customers 用户", "Spend 消费 (CNY)", "Customers per city 城市分布"):
+        assert f"\n{title}\n" in out
+    assert "300 customers, seed 7, as of 2024-06-30 00:00+08:00" in out
+
+
+def test_demo_numbers_match_the_data(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--customers", "300", "--seed", "5"]) == 0
+    out = capsys.readouterr().out
+    table = synthetic_customers(300, seed=5)
+    buyers = int((table["frequency"] > 0).sum())
+    assert _number(out, "rows 行数") == 300
+    assert _number(out, "buyers 购买用户") == buyers
+    assert _number(out, "prospects 潜在用户") == 300 - buyers
+    assert _value(out, "total spend 消费总额") == f"¥{table['monetary'].sum():,.2f}"
+    median = np.median(table["frequency"][table["frequency"] > 0])
+    assert float(_value(out, "median frequency 消费频次中位数")) == median
+    city_rows = out.split("Customers per city 城市分布\n")[1].strip().splitlines()
+    counts = [int(row.split()[1]) for row in city_rows]
+    assert sum(counts) == 300
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_demo_rows_are_aligned(capsys: pytest.CaptureFixture[str]) -> None:
+    # Chinese characters take two columns: every value must still end in the same column.
+    main(["demo", "--customers", "400"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert len(rows) > 12
+    ends = set()
+    for row in rows:
+        # label, 2+ spaces, value (single-spaced words such as "67.1 %"), then 2+ spaces or the end
+        match = re.match(r"  \S.*?\s{2,}\S+(?: \S+)*?(?=\s{2,}|$)", row)
+        assert match is not None, row
+        ends.add(_terminal_columns(match.group(0)))
+    assert len(ends) == 1, ends
+
+
+def test_demo_sections_print_to_the_given_stream() -> None:
+    table = synthetic_customers(50)
+    for section in DEMO_SECTIONS:
+        stream = io.StringIO()
+        section(table, stream)
+        text = stream.getvalue()
+        assert text.startswith("\n") and len(text.strip().splitlines()) >= 2, section.__name__
+
+
+def test_demo_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["demo", "--customers", "250", "--seed", "9"])
+    first = capsys.readouterr().out
+    main(["demo", "--customers", "250", "--seed", "9"])
+    assert capsys.readouterr().out == first
+    main(["demo", "--customers", "250", "--seed", "10"])
+    assert capsys.readouterr().out != first
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"user_ops {__version__}"
+
+
+def test_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "demo" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["nope"],
+        ["demo", "--customers", "0"],
+        ["demo", "--customers", "-3"],
+        ["demo", "--customers", "many"],
+        ["demo", "--seed", "-1"],
+        ["demo", "--unknown"],
+    ],
+)
+def test_bad_arguments_exit_with_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "usage:" in captured.err
+    assert captured.out == ""
+
+
+def test_library_errors_exit_with_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--customers", "10000001"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("user_ops: error:") and "Traceback" not in err
+
+
+def test_python_dash_m_runs_the_demo() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "user_ops", "demo", "--customers", "200"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
+    out = result.stdout.decode("utf-8")
+    assert "buyers 购买用户" in out
+    assert _number(out, "rows 行数") == 200

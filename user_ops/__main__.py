@@ -1,0 +1,6 @@
+"""``python -m user_ops``: see :mod:`user_ops.cli`."""
+
+from user_ops.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,217 @@
+"""Command line: ``python -m user_ops`` (or the ``user-ops`` script).
+
+Examples
+--------
+>>> main(["--version"])  # doctest: +ELLIPSIS
+user_ops ...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import unicodedata
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+import numpy as np
+
+from user_ops._table import Table
+from user_ops._version import __version__
+from user_ops.datasets import DEFAULT_AS_OF, synthetic_customers
+from user_ops.exceptions import UserOpsError
+from user_ops.tags import default_tags
+
+__all__ = ["DEMO_SECTIONS", "main"]
+
+_LABEL_WIDTH = 42  # display columns (a Chinese character takes two)
+_VALUE_WIDTH = 14
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit code.
+
+    Exit codes: 0 success, 1 a ``user_ops`` error (message on stderr), 2 bad usage.
+
+    Examples
+    --------
+    >>> main(["demo", "--customers", "0"])
+    2
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors: return the code, don't exit
+        return _exit_code(exc)
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        print("user_ops: error: choose a command, e.g. 'demo' (see --help)", file=sys.stderr)
+        return 2
+    out = _tolerant(sys.stdout)
+    try:
+        code: int = args.run(args, out)
+    except UserOpsError as exc:
+        print(f"user_ops: error: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="user_ops",
+        description="Decision logic for private-domain user operations (私域用户运营).",
+    )
+    parser.add_argument("--version", action="version", version=f"user_ops {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo",
+        help="summarise the synthetic shop data set",
+        description="Build the synthetic shop data set and print a short summary of it.",
+    )
+    demo.add_argument(
+        "--customers", type=_positive_int, default=2000, metavar="N", help="number of customers (2000)"
+    )
+    demo.add_argument("--seed", type=_non_negative_int, default=7, help="random seed (7)")
+    demo.set_defaults(run=_run_demo)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def _exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    return exc.code if isinstance(exc.code, int) else 1
+
+
+def _tolerant(stream: TextIO) -> TextIO:
+    """Let a console that cannot show Chinese print replacement marks instead of failing."""
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    reconfigure = getattr(stream, "reconfigure", None)
+    if encoding not in ("utf8", "utf16", "utf32", "gb18030") and reconfigure is not None:
+        reconfigure(errors="replace")
+    return stream
+
+
+# -- demo -------------------------------------------------------------------------------------------
+Section = Callable[[Table, TextIO], None]
+
+
+def _run_demo(args: argparse.Namespace, out: TextIO) -> int:
+    table = synthetic_customers(args.customers, seed=args.seed)
+    as_of = DEFAULT_AS_OF.isoformat(sep=" ", timespec="minutes")
+    print(f"user_ops {__version__} demo: synthetic shop 合成店铺数据", file=out)
+    print(f"{_count(len(table))} customers, seed {args.seed}, as of {as_of}", file=out)
+    for section in DEMO_SECTIONS:
+        section(table, out)
+    return 0
+
+
+def _section_customers(table: Table, out: TextIO) -> None:
+    """Rows, buyers vs prospects, and how often buyers buy."""
+    frequency = table["frequency"]
+    buyers = frequency > 0
+    n, n_buyers = len(table), int(buyers.sum())
+    _title(out, "Customers 用户")
+    _row(out, "rows 行数", _count(n))
+    _row(out, "buyers 购买用户", _count(n_buyers), _percent(n_buyers, n))
+    _row(out, "prospects 潜在用户", _count(n - n_buyers), _percent(n - n_buyers, n) + " never bought")
+    if n_buyers:
+        once = int((frequency[buyers] == 1).sum())
+        _row(out, "one-time buyers 一次购买用户", _count(once), _percent(once, n_buyers) + " of buyers")
+        _row(out, "median frequency 消费频次中位数", f"{np.median(frequency[buyers]):g}", "orders per buyer")
+
+
+def _section_spend(table: Table, out: TextIO) -> None:
+    """Total spend and how concentrated it is (the 80/20 rule, 二八法则)."""
+    monetary = table["monetary"]
+    total = float(monetary.sum())
+    _title(out, "Spend 消费 (CNY)")
+    _row(out, "total spend 消费总额", _money(total))
+    buyer_spend = np.sort(monetary[table["frequency"] > 0])[::-1]
+    if len(buyer_spend) and total > 0:
+        top = buyer_spend[: max(1, len(buyer_spend) // 5)]
+        _row(out, "median per buyer 人均消费中位数", _money(float(np.median(buyer_spend))))
+        _row(out, "top 20 % of buyers 前20%购买用户", _percent(float(top.sum()), total), "of spend 二八法则")
+
+
+def _section_cities(table: Table, out: TextIO) -> None:
+    """Customers per city, most customers first."""
+    names, counts = np.unique(table["city"].astype(str), return_counts=True)
+    _title(out, "Customers per city 城市分布")
+    for position in np.lexsort((names, -counts)):
+        count = int(counts[position])
+        _row(out, str(names[position]), _count(count), _percent(count, len(table)))
+
+
+def _section_tags(table: Table, out: TextIO) -> None:
+    """The default tags (标签) over the customers: how many have each, then why one customer lacks one."""
+    tags = default_tags()
+    result = tags.evaluate(table, as_of=DEFAULT_AS_OF)
+    _title(out, "Default tags 默认标签")
+    for tag, count in result.counts().items():
+        rule = tags[tag]
+        label = f"{rule.label('en')} {rule.label('zh')}"
+        _row(out, label, _count(count), f"{_percent(count, len(table))}  {tag}")
+    missing = np.flatnonzero(~result["frequency_high"] & (table["frequency"] > 0))
+    if len(missing):
+        record = table.row(int(missing[0]))
+        why = tags.explain_one(record, "frequency_high", as_of=DEFAULT_AS_OF)
+        _title(out, f"Why customer {record['customer_id']} is not 'frequency_high' 为什么不是消费频次高")
+        for line in str(why.rule).splitlines():
+            print(f"  {line}", file=out)
+
+
+DEMO_SECTIONS: list[Section] = [_section_customers, _section_spend, _section_cities, _section_tags]
+"""The demo's sections, in order; each prints a titled block about the customer table to a stream."""
+
+
+# -- formatting -------------------------------------------------------------------------------------
+def _title(out: TextIO, text: str) -> None:
+    print(f"\n{text}", file=out)
+
+
+def _row(out: TextIO, label: str, value: str, note: str = "") -> None:
+    line = f"  {_pad(label, _LABEL_WIDTH)}{value:>{_VALUE_WIDTH}}"
+    print(f"{line}  {note}".rstrip(), file=out)
+
+
+def _display_width(text: str) -> int:
+    """Terminal columns of ``text``: wide (CJK) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(1, width - _display_width(text))
+
+
+def _count(value: int) -> str:
+    return f"{value:,}"
+
+
+def _percent(part: float, whole: float) -> str:
+    return f"{100.0 * part / whole:5.1f} %" if whole else "  n/a"
+
+
+def _money(value: float) -> str:
+    return f"¥{value:,.2f}"
