@@ -53,7 +53,7 @@ def test_demo_numbers_match_the_data(capsys: pytest.CaptureFixture[str]) -> None
     assert _value(out, "total spend 消费总额") == f"¥{table['monetary'].sum():,.2f}"
     median = np.median(table["frequency"][table["frequency"] > 0])
     assert float(_value(out, "median frequency 消费频次中位数")) == median
-    city_rows = out.split("Customers per city 城市分布\n")[1].strip().splitlines()
+    city_rows = out.split("Customers per city 城市分布\n")[1].split("\n\n")[0].strip().splitlines()
     counts = [int(row.split()[1]) for row in city_rows]
     assert sum(counts) == 300
     assert counts == sorted(counts, reverse=True)
@@ -62,7 +62,8 @@ def test_demo_numbers_match_the_data(capsys: pytest.CaptureFixture[str]) -> None
 def test_demo_rows_are_aligned(capsys: pytest.CaptureFixture[str]) -> None:
     # Chinese characters take two columns: every value must still end in the same column.
     main(["demo", "--customers", "400"])
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith("  ") and not line.startswith("   ")]
     assert len(rows) > 12
     ends = set()
     for row in rows:
@@ -138,3 +139,17 @@ def test_python_dash_m_runs_the_demo() -> None:
     out = result.stdout.decode("utf-8")
     assert "buyers 购买用户" in out
     assert _number(out, "rows 行数") == 200
+
+
+def test_demo_prints_the_default_tag_counts_and_an_explanation(capsys: pytest.CaptureFixture[str]) -> None:
+    from user_ops import default_tags
+    from user_ops.datasets import DEFAULT_AS_OF
+
+    assert main(["demo", "--customers", "300", "--seed", "5"]) == 0
+    out = capsys.readouterr().out
+    counts = default_tags().evaluate(synthetic_customers(300, seed=5), as_of=DEFAULT_AS_OF).counts()
+    section = out.split("Default tags 默认标签\n")[1].split("\n\n")[0].splitlines()
+    parsed = [re.search(r"\s([\d,]+)\s+[\d.]+ %\s+(\w+)$", row) for row in section]
+    printed = {m.group(2): int(m.group(1).replace(",", "")) for m in parsed if m is not None}
+    assert printed == counts
+    assert "frequency >= 4 → false (frequency = " in out

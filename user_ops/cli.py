@@ -179,7 +179,7 @@ def _section_tags(table: Table, out: TextIO) -> None:
         why = tags.explain_one(record, "frequency_high", as_of=DEFAULT_AS_OF)
         _title(out, f"Why customer {record['customer_id']} is not 'frequency_high' 为什么不是消费频次高")
         for line in str(why.rule).splitlines():
-            print(f"  {line}", file=out)
+            print(f"    {line}", file=out)
 
 
 DEMO_SECTIONS: list[Section] = [_section_customers, _section_spend, _section_cities, _section_tags]
