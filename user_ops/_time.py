@@ -78,7 +78,8 @@ class Duration:
     def text(self) -> str:
         """Canonical text: the largest units first, e.g. ``"1y6mo"``, ``"2w"``, ``"90min"``."""
         years, months = divmod(self.months, 12)
-        weeks, days = divmod(self.days, 7)
+        # Whole weeks print as weeks ("14d" is "2w"); any other day count stays in days ("30d").
+        weeks, days = divmod(self.days, 7) if self.days % 7 == 0 else (0, self.days)
         hours, rest = divmod(self.seconds, 3600)
         minutes, seconds = divmod(rest, 60)
         counts = (years, months, weeks, days, hours, minutes, seconds)
@@ -302,7 +303,8 @@ def _first_instant_with_offset(before: int, after: int, offset: int, tz: tzinfo)
 def local_days(instants_us: npt.NDArray[np.int64], tz: tzinfo) -> npt.NDArray[np.int64]:
     """Local calendar day (days since 1970-01-01) of each UTC instant in ``tz``."""
     local = np.asarray(instants_us, dtype=np.int64) + utc_offsets(instants_us, tz)
-    return np.floor_divide(local, _US_PER_DAY)
+    days: npt.NDArray[np.int64] = np.floor_divide(local, _US_PER_DAY)
+    return days
 
 
 def local_us(instants_us: npt.NDArray[np.int64], tz: tzinfo) -> npt.NDArray[np.int64]:

@@ -7,7 +7,7 @@ decimals or durations, round-trips exactly.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 
@@ -132,8 +132,6 @@ class DateLit(_Node):
     @field_validator("value", mode="before")
     @classmethod
     def _date_only(cls, value: object) -> object:
-        from datetime import datetime
-
         if isinstance(value, datetime):
             raise ValueError("a date literal must not carry a time; use a datetime literal")
         return value
@@ -144,6 +142,16 @@ class DateTimeLit(_Node):
 
     kind: Literal["datetime"] = "datetime"
     value: AwareDatetime
+
+    @field_validator("value")
+    @classmethod
+    def _whole_minute_offset(cls, value: datetime) -> datetime:
+        # JSON writes offsets to the minute: an offset with seconds (historical LMT) would move the
+        # instant on a round trip, so such a value is kept in UTC instead.
+        offset = value.utcoffset()
+        if offset is not None and (offset.seconds % 60 or offset.microseconds):
+            return value.astimezone(timezone.utc)
+        return value
 
 
 class ListLit(_Node):
