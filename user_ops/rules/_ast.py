@@ -150,7 +150,10 @@ class DateTimeLit(_Node):
         # instant on a round trip, so such a value is kept in UTC instead.
         offset = value.utcoffset()
         if offset is not None and (offset.seconds % 60 or offset.microseconds):
-            return value.astimezone(timezone.utc)
+            try:
+                return value.astimezone(timezone.utc)
+            except OverflowError:
+                raise ValueError(f"datetime literal {value.isoformat()} is out of range in UTC") from None
         return value
 
 
