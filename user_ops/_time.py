@@ -15,6 +15,7 @@ Conventions (see ``docs/concepts.md``):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
@@ -28,18 +29,21 @@ from dateutil.relativedelta import relativedelta
 from user_ops.exceptions import DataError
 
 __all__ = [
-    "Duration",
     "EPOCH",
+    "Duration",
     "TzLike",
     "as_utc_us",
     "days_from_epoch",
+    "dense_codes",
     "get_tz",
     "local_date",
-    "local_midnight",
     "local_days",
+    "local_midnight",
     "parse_duration",
     "require_aware",
     "utc_offsets",
+    "wall_offsets",
+    "wall_to_utc_us",
 ]
 
 TzLike = str | tzinfo
@@ -49,7 +53,12 @@ _US_PER_S = 1_000_000
 _US_PER_DAY = 86_400 * _US_PER_S
 
 _UNIT_ORDER = ("y", "mo", "w", "d", "h", "min", "s")
-_PART = re.compile(r"(\d{1,6})(y|mo|w|d|h|min|s)")
+_PART = re.compile(r"(\d{1,12})(y|mo|w|d|h|min|s)")
+# Bounds on the whole duration (10,000 years), so every canonical text parses back and no window
+# arithmetic leaves the datetime range by orders of magnitude.
+_MAX_MONTHS = 12 * 10_000
+_MAX_DAYS = 366 * 10_000
+_MAX_SECONDS = 86_400 * 366 * 10_000
 
 
 @dataclass(frozen=True)
@@ -94,23 +103,28 @@ class Duration:
 
     def subtract_from(self, instant: datetime, tz: tzinfo) -> datetime:
         """``instant`` minus this duration: calendar parts on ``tz``'s wall clock, the rest elapsed."""
-        local = instant.astimezone(tz)
-        if self.is_calendar:
-            wall = local.replace(tzinfo=None) - relativedelta(months=self.months, days=self.days)
-            local = _from_wall_clock(wall, tz)
-        return (local - timedelta(seconds=self.seconds)).astimezone(timezone.utc)
+        try:
+            local = instant.astimezone(tz)
+            if self.is_calendar:
+                wall = local.replace(tzinfo=None) - relativedelta(months=self.months, days=self.days)
+                local = _from_wall_clock(wall, tz)
+            # Elapsed units are exact: subtract them in UTC (aware arithmetic in one zone is wall-clock).
+            return local.astimezone(timezone.utc) - timedelta(seconds=self.seconds)
+        except (OverflowError, ValueError):
+            raise DataError(f"{instant.isoformat()} minus {self.text} is before the year 1") from None
 
     def __str__(self) -> str:
         return self.text
 
 
 def _from_wall_clock(wall: datetime, tz: tzinfo) -> datetime:
-    """Attach ``tz`` to a wall-clock time; in a DST gap, move forward by the gap (as clocks do)."""
-    aware = wall.replace(tzinfo=tz)
-    round_trip = aware.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None)
-    if round_trip != wall:  # nonexistent local time: take the instant the clock shows after the gap
-        aware = aware.replace(fold=1)
-    return aware
+    """Attach ``tz`` to a naive wall-clock time, normalized; ``fold=0`` semantics decide the odd cases.
+
+    In a DST gap (a time the clock skips) that moves forward by the gap, as the clock does; in an
+    overlap (a time the clock shows twice) it takes the first occurrence. ``wall_to_utc_us`` is the
+    vectorized twin.
+    """
+    return wall.replace(tzinfo=tz, fold=0).astimezone(tz)
 
 
 @lru_cache(maxsize=512)
@@ -160,6 +174,8 @@ def parse_duration(text: str) -> Duration:
         else:
             seconds += count
         pos = match.end()
+    if months > _MAX_MONTHS or days > _MAX_DAYS or seconds > _MAX_SECONDS:
+        raise DataError(f"duration {text!r} is longer than 10,000 years")
     return Duration(months=months, days=days, seconds=seconds)
 
 
@@ -236,16 +252,21 @@ def local_date(instant: datetime, tz: tzinfo) -> date:
     return instant.astimezone(tz).date()
 
 
-_SAMPLE_STEP_US = _US_PER_DAY // 4
+_ONE_US = timedelta(microseconds=1)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_MIN_WALL_US = (datetime.min - _NAIVE_EPOCH) // _ONE_US
+_MAX_WALL_US = (datetime.max - _NAIVE_EPOCH) // _ONE_US
+# Zones change offset at most once in six hours (true of every zone in the tz database since 1900), so
+# a six-hour bucket whose two ends share an offset has that offset throughout.
+_BUCKET_US = 6 * 3600 * _US_PER_S
 
 
 def utc_offsets(instants_us: npt.NDArray[np.int64], tz: tzinfo) -> npt.NDArray[np.int64]:
     """UTC offset in microseconds, per instant, exactly as ``datetime.astimezone(tz)`` gives it.
 
-    Vectorized: the zone's transitions inside the data's range are found once (sampling every six
-    hours, then bisecting each change to the microsecond) and looked up with ``searchsorted``. This
-    assumes a zone changes offset at most once in six hours, true of every zone in the tz database
-    since 1900.
+    Vectorized: the zone is asked once per occupied six-hour bucket (at both ends); only instants in a
+    bucket that holds a transition are asked one by one. The cost follows the data's spread, not its
+    size, and a sentinel date in year 9999 costs two lookups, not a walk across the centuries.
     """
     values = np.asarray(instants_us, dtype=np.int64)
     if values.size == 0:
@@ -253,51 +274,104 @@ def utc_offsets(instants_us: npt.NDArray[np.int64], tz: tzinfo) -> npt.NDArray[n
     fixed = _fixed_offset_us(tz)
     if fixed is not None:
         return np.full(values.shape, fixed, dtype=np.int64)
-    lo, hi = int(values.min()), int(values.max())
-    starts, offsets = _transitions(lo, hi, tz)
-    index = np.searchsorted(starts, values, side="right") - 1
-    return offsets[index]
+    _check_range(values, "instants")
+    occupied, position = dense_codes(values // _BUCKET_US)
+    edges = {b: _offset_at(b * _BUCKET_US, tz) for b in np.union1d(occupied, occupied + 1).tolist()}
+    per_bucket = np.array([edges[b] for b in occupied.tolist()], dtype=np.int64)
+    steady = np.array([edges[b] == edges[b + 1] for b in occupied.tolist()], dtype=np.bool_)
+    offsets = per_bucket[position]
+    for row in np.flatnonzero(~steady[position]).tolist():
+        offsets[row] = _offset_at(int(values[row]), tz)
+    return offsets
+
+
+def wall_offsets(
+    wall_us: npt.NDArray[np.int64],
+    tz: tzinfo,
+    fold: Callable[[int], int] | None = None,
+    *,
+    name: str = "values",
+) -> npt.NDArray[np.int64]:
+    """UTC offset in microseconds of each naive wall-clock time in ``tz``, as ``utcoffset()`` says.
+
+    ``fold(i)`` gives the PEP 495 fold of row ``i`` (default 0: a time the clock skips moves forward by
+    the gap, a time it shows twice is the first occurrence). Bucketed like :func:`utc_offsets`.
+    """
+    wall = np.asarray(wall_us, dtype=np.int64)
+    fixed = _fixed_offset_us(tz)
+    if fixed is not None:
+        return np.full(wall.shape, fixed, dtype=np.int64)
+    if wall.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    _check_range(wall, name)
+    occupied, position = dense_codes(wall // _BUCKET_US)
+    # A bucket is steady when both folds agree at its start and at the next bucket's start: with at
+    # most one transition per six hours, no gap or repeated hour then touches it.
+    edges = {
+        b: (_wall_offset_at(us, 0, tz), _wall_offset_at(us, 1, tz))
+        for b in np.union1d(occupied, occupied + 1).tolist()
+        for us in (min(b * _BUCKET_US, _MAX_WALL_US),)
+    }
+    per_bucket = np.empty(len(occupied), dtype=np.int64)
+    steady = np.empty(len(occupied), dtype=np.bool_)
+    for i, b in enumerate(occupied.tolist()):
+        (start0, start1), (next0, next1) = edges[b], edges[b + 1]
+        per_bucket[i] = start0
+        steady[i] = start0 == start1 == next0 == next1
+    offsets = per_bucket[position]
+    row_fold = fold or (lambda row: 0)
+    for row in np.flatnonzero(~steady[position]).tolist():
+        offsets[row] = _wall_offset_at(int(wall[row]), row_fold(row), tz)
+    return offsets
+
+
+def wall_to_utc_us(wall_us: npt.NDArray[np.int64], tz: tzinfo) -> npt.NDArray[np.int64]:
+    """UTC microseconds of naive wall-clock microseconds in ``tz``, exactly as ``_from_wall_clock``."""
+    wall = np.asarray(wall_us, dtype=np.int64)
+    utc: npt.NDArray[np.int64] = wall - wall_offsets(wall, tz)
+    return utc
+
+
+def dense_codes(keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    """Distinct sorted ``keys`` and each row's index into them (a counting pass when keys are dense)."""
+    low, high = int(keys.min()), int(keys.max())
+    span = high - low + 1
+    if span > 4 * len(keys) + 1024:
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        return distinct, inverse.reshape(-1)
+    shifted = keys - low
+    used = np.zeros(span, dtype=np.bool_)
+    used[shifted] = True
+    index = np.cumsum(used) - 1
+    return np.flatnonzero(used).astype(np.int64) + low, index[shifted]
+
+
+def _check_range(values: npt.NDArray[np.int64], name: str) -> None:
+    if int(values.min()) < _MIN_WALL_US or int(values.max()) > _MAX_WALL_US:
+        raise DataError(f"{name}: a datetime outside years 1..9999 has no offset in a time zone")
 
 
 def _fixed_offset_us(tz: tzinfo) -> int | None:
     if isinstance(tz, timezone):
         off = tz.utcoffset(None)
-        return int(off / timedelta(microseconds=1))
+        return int(off // _ONE_US)
     return None
 
 
 def _offset_at(us: int, tz: tzinfo) -> int:
-    instant = EPOCH + timedelta(microseconds=us)
+    instant = EPOCH + timedelta(microseconds=min(max(us, _MIN_WALL_US), _MAX_WALL_US - _US_PER_DAY))
     off = instant.astimezone(tz).utcoffset()
-    assert off is not None
-    return int(off / timedelta(microseconds=1))
+    if off is None:
+        raise DataError(f"time zone {tz!r} gives no UTC offset for {instant.isoformat()}")
+    return int(off // _ONE_US)
 
 
-@lru_cache(maxsize=64)
-def _transitions(lo: int, hi: int, tz: tzinfo) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Start instants and offsets of the constant-offset periods covering ``[lo, hi]``."""
-    samples = list(range(lo, hi, _SAMPLE_STEP_US)) + [hi]
-    starts = [lo]
-    offsets = [_offset_at(lo, tz)]
-    previous = lo
-    for point in samples[1:]:
-        current = _offset_at(point, tz)
-        if current != offsets[-1]:
-            starts.append(_first_instant_with_offset(previous, point, current, tz))
-            offsets.append(current)
-        previous = point
-    return np.asarray(starts, dtype=np.int64), np.asarray(offsets, dtype=np.int64)
-
-
-def _first_instant_with_offset(before: int, after: int, offset: int, tz: tzinfo) -> int:
-    """Bisect ``(before, after]`` for the first microsecond whose offset is ``offset``."""
-    while after - before > 1:
-        middle = (before + after) // 2
-        if _offset_at(middle, tz) == offset:
-            after = middle
-        else:
-            before = middle
-    return after
+def _wall_offset_at(wall_us: int, fold: int, tz: tzinfo) -> int:
+    local = (_NAIVE_EPOCH + timedelta(microseconds=wall_us)).replace(tzinfo=tz, fold=fold)
+    offset = local.utcoffset()
+    if offset is None:
+        raise DataError(f"time zone {tz!r} gives no UTC offset for {local.isoformat()}")
+    return int(offset // _ONE_US)
 
 
 def local_days(instants_us: npt.NDArray[np.int64], tz: tzinfo) -> npt.NDArray[np.int64]:
