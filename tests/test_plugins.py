@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import warnings
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,10 +28,15 @@ def plugin_names() -> Iterator[list[str]]:
 
 
 def test_plugin_with_batch_agrees_in_both_paths(plugin_names: list[str]) -> None:
-    plugin_names.append(register_function(
-        "clip01", lambda x: min(max(x, 0.0), 1.0), params=["float"], returns="float",
-        batch=lambda x: np.clip(x, 0.0, 1.0),
-    ))
+    plugin_names.append(
+        register_function(
+            "clip01",
+            lambda x: min(max(x, 0.0), 1.0),
+            params=["float"],
+            returns="float",
+            batch=lambda x: np.clip(x, 0.0, 1.0),
+        )
+    )
     rule = Rule.parse("clip01(share) >= 1")
     data = {"share": [0.5, 3.0, None, -1.0]}
     scalar = [rule.value_one({"share": v}, as_of=AS_OF) for v in data["share"]]
@@ -58,8 +62,9 @@ def test_plugin_is_type_checked_like_a_built_in(plugin_names: list[str]) -> None
 
 
 def test_plugin_results_are_checked(plugin_names: list[str]) -> None:
-    plugin_names.append(register_function("bad", lambda x: "oops", params=["int"], returns="int",
-                                          batch=lambda x: np.zeros(3)))
+    plugin_names.append(
+        register_function("bad", lambda x: "oops", params=["int"], returns="int", batch=lambda x: np.zeros(3))
+    )
     rule = Rule.parse("bad(x) > 0")
     with pytest.raises(DataError, match="returned a bad value"):
         rule.evaluate_one({"x": 1}, as_of=AS_OF)
@@ -79,7 +84,12 @@ def test_plugin_results_are_checked(plugin_names: list[str]) -> None:
     ],
 )
 def test_bad_registrations_raise_plugin_error(kwargs: dict[str, object], message: str) -> None:
-    options: dict[str, object] = {"name": "ok_name", "scalar": lambda x: x, "params": ["int"], "returns": "int"}
+    options: dict[str, object] = {
+        "name": "ok_name",
+        "scalar": lambda x: x,
+        "params": ["int"],
+        "returns": "int",
+    }
     options.update(kwargs)
     with pytest.raises(PluginError, match=message):
         register_function(options.pop("name"), options.pop("scalar"), **options)  # type: ignore[arg-type]
@@ -105,7 +115,16 @@ def test_missing_entry_point_is_named() -> None:
 
 
 def test_example_plugin_installs_and_loads_from_its_entry_point(tmp_path: Path) -> None:
-    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(EXAMPLE)]
+    install = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        str(EXAMPLE),
+    ]
     subprocess.run(install, check=True, capture_output=True, timeout=300)
     try:
         script = textwrap.dedent(
@@ -122,17 +141,22 @@ def test_example_plugin_installs_and_loads_from_its_entry_point(tmp_path: Path) 
             assert not rule.evaluate_one({"spend": 500.0, "orders": 0, "email": "a@qq.com"}, as_of=as_of)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                got = rule.evaluate({"spend": [500.0, 50.0], "orders": [2, 0], "email": ["a@qq.com", "b@qq.com"]},
+                data = {"spend": [500.0, 50.0], "orders": [2, 0], "email": ["a@qq.com", "b@qq.com"]}
+                got = rule.evaluate(data,
                                     as_of=as_of)
             assert got.tolist() == [True, False]
             assert any("row by row" in str(w.message) for w in caught)
             print("ok")
             """
         )
-        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                                cwd=tmp_path)
+        result = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path
+        )
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == "ok"
     finally:
-        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "user-ops-example-plugin"],
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "uninstall", "-q", "-y", "user-ops-example-plugin"],
+            capture_output=True,
+            timeout=120,
+        )

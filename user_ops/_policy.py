@@ -14,7 +14,7 @@ P = TypeVar("P", bound="PolicyModel")
 
 
 class PolicyModel(BaseModel):
-    """A frozen policy document: ``to_json``/``from_json`` round-trip, ``json_schema()``, ``content_hash()``."""
+    """A frozen policy: ``to_json``/``from_json`` round-trip, ``json_schema()``, ``content_hash()``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -241,7 +241,9 @@ def conditions(depth: int) -> list[st.SearchStrategy[Node]]:
             ),
             st.booleans(),
         ),
-        st.builds(lambda l, s: CallNode(fn="contains", args=(l, s)), field("list[str]"), expr("str", depth)),
+        st.builds(
+            lambda items, s: CallNode(fn="contains", args=(items, s)), field("list[str]"), expr("str", depth)
+        ),
         st.builds(lambda s, t: CallNode(fn="contains", args=(s, t)), expr("str", depth), expr("str", depth)),
         st.builds(
             lambda t, d: CallNode(fn="within", args=(t, DurationLit(value=d))),
@@ -348,12 +350,27 @@ def test_int_overflow_raises_in_both_paths() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(node=rules, rows=st.lists(st.fixed_dictionaries({
-    name: st.one_of(st.none(), VALUES[kind], *(
-        [small_ints.map(float)] if kind == "int" else [st.booleans()] if kind == "str" else []))
-    for name, kind in FIELDS.items()
-}), min_size=1, max_size=8), as_of=as_ofs)
-def test_answers_do_not_depend_on_earlier_records(node: Node, rows: list[dict[str, Any]], as_of: datetime) -> None:
+@given(
+    node=rules,
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                name: st.one_of(
+                    st.none(),
+                    VALUES[kind],
+                    *([small_ints.map(float)] if kind == "int" else [st.booleans()] if kind == "str" else []),
+                )
+                for name, kind in FIELDS.items()
+            }
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    as_of=as_ofs,
+)
+def test_answers_do_not_depend_on_earlier_records(
+    node: Node, rows: list[dict[str, Any]], as_of: datetime
+) -> None:
     """A reused Rule (which remembers trees compiled for earlier records' types) answers like a fresh one."""
     reused = Rule(node)
     for row in rows:

@@ -18,13 +18,15 @@ AS_OF = datetime(2024, 6, 30, tzinfo=timezone.utc)
 
 
 def spend_tags() -> TagSet:
-    return TagSet([
-        TagRule(name="spend_high", when="monetary >= 2000", group="spend", priority=3),
-        TagRule(name="spend_medium", when="monetary >= 500", group="spend", priority=2),
-        TagRule(name="spend_low", when="monetary > 0", group="spend", priority=1),
-        TagRule(name="loyal_big", when='has_tag("spend_high") and frequency >= 5'),
-        TagRule(name="not_big", when='not has_tag("loyal_big")'),
-    ])
+    return TagSet(
+        [
+            TagRule(name="spend_high", when="monetary >= 2000", group="spend", priority=3),
+            TagRule(name="spend_medium", when="monetary >= 500", group="spend", priority=2),
+            TagRule(name="spend_low", when="monetary > 0", group="spend", priority=1),
+            TagRule(name="loyal_big", when='has_tag("spend_high") and frequency >= 5'),
+            TagRule(name="not_big", when='not has_tag("loyal_big")'),
+        ]
+    )
 
 
 def test_group_gives_the_highest_priority_match_only() -> None:
@@ -35,41 +37,49 @@ def test_group_gives_the_highest_priority_match_only() -> None:
 
 
 def test_priority_decides_not_definition_order() -> None:
-    tags = TagSet([
-        TagRule(name="low", when="x > 0", group="g", priority=1),
-        TagRule(name="high", when="x > 10", group="g", priority=5),
-    ])
+    tags = TagSet(
+        [
+            TagRule(name="low", when="x > 0", group="g", priority=1),
+            TagRule(name="high", when="x > 10", group="g", priority=5),
+        ]
+    )
     assert tags.evaluate_one({"x": 20}, as_of=AS_OF) == {"high"}
     assert tags.groups() == {"g": ("high", "low")}
 
 
 def test_tag_of_tag_is_evaluated_after_its_dependency_whatever_the_order() -> None:
-    tags = TagSet([
-        TagRule(name="b", when='has_tag("a") and y > 1'),
-        TagRule(name="a", when="x > 1"),
-    ])
+    tags = TagSet(
+        [
+            TagRule(name="b", when='has_tag("a") and y > 1'),
+            TagRule(name="a", when="x > 1"),
+        ]
+    )
     assert tags.evaluate_one({"x": 2, "y": 2}, as_of=AS_OF) == {"a", "b"}
     assert tags.evaluate({"x": [2, 0], "y": [2, 2]}, as_of=AS_OF).counts() == {"b": 1, "a": 1}
 
 
 def test_cycle_is_rejected_and_named() -> None:
     with pytest.raises(ValidationError, match=r"cycle: a → b → c → a"):
-        TagSet([
-            TagRule(name="a", when='has_tag("b")'),
-            TagRule(name="b", when='has_tag("c")'),
-            TagRule(name="c", when='has_tag("a")'),
-        ])
+        TagSet(
+            [
+                TagRule(name="a", when='has_tag("b")'),
+                TagRule(name="b", when='has_tag("c")'),
+                TagRule(name="c", when='has_tag("a")'),
+            ]
+        )
     with pytest.raises(ValidationError, match="cycle"):
         TagSet([TagRule(name="a", when='has_tag("a")')])
 
 
 def test_cycle_through_a_group_is_rejected() -> None:
     with pytest.raises(ValidationError, match="group 'g'"):
-        TagSet([
-            TagRule(name="x", when='has_tag("other")', group="g", priority=1),
-            TagRule(name="other", when='has_tag("y")'),
-            TagRule(name="y", when="v > 0", group="g", priority=2),
-        ])
+        TagSet(
+            [
+                TagRule(name="x", when='has_tag("other")', group="g", priority=1),
+                TagRule(name="other", when='has_tag("y")'),
+                TagRule(name="y", when="v > 0", group="g", priority=2),
+            ]
+        )
 
 
 def test_long_dependency_chain_does_not_recurse() -> None:
@@ -84,8 +94,10 @@ def test_long_dependency_chain_does_not_recurse() -> None:
     [
         (lambda: [TagRule(name="a", when="x > 0"), TagRule(name="a", when="x > 1")], "duplicate tag names"),
         (lambda: [TagRule(name="a", when='has_tag("nope")')], "unknown tag"),
-        (lambda: [TagRule(name="a", when="x > 0", group="g"), TagRule(name="b", when="x > 1", group="g")],
-         "share priority 0"),
+        (
+            lambda: [TagRule(name="a", when="x > 0", group="g"), TagRule(name="b", when="x > 1", group="g")],
+            "share priority 0",
+        ),
     ],
 )
 def test_bad_sets_are_rejected_with_the_reason(tags: Any, message: str) -> None:
@@ -109,10 +121,12 @@ def test_has_tag_outside_a_tag_set_is_a_clear_error() -> None:
         Rule.parse('has_tag("vip")').evaluate_one({}, as_of=AS_OF)
 
 
-records = st.fixed_dictionaries({
-    "monetary": st.one_of(st.none(), st.floats(-10, 5000, allow_nan=False)),
-    "frequency": st.one_of(st.none(), st.integers(0, 12)),
-})
+records = st.fixed_dictionaries(
+    {
+        "monetary": st.one_of(st.none(), st.floats(-10, 5000, allow_nan=False)),
+        "frequency": st.one_of(st.none(), st.integers(0, 12)),
+    }
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -138,8 +152,17 @@ def test_json_round_trip_and_hash() -> None:
 
 
 def test_rule_accepts_the_json_ast_in_documents() -> None:
-    tag = TagRule.model_validate({"name": "a", "when": {"kind": "cmp", "op": ">", "left": {"kind": "field", "name": "x"},
-                                                        "right": {"kind": "int", "value": 1}}})
+    tag = TagRule.model_validate(
+        {
+            "name": "a",
+            "when": {
+                "kind": "cmp",
+                "op": ">",
+                "left": {"kind": "field", "name": "x"},
+                "right": {"kind": "int", "value": 1},
+            },
+        }
+    )
     assert tag.when.to_text() == "x > 1"
 
 
@@ -156,13 +179,22 @@ def test_explain_one_names_the_failing_leaf_and_the_winner() -> None:
 
 def test_summary_has_labels_counts_and_shares() -> None:
     tags = default_tags()
-    result = tags.evaluate({"frequency": [5, 1], "monetary": [3000.0, 100.0], "recency_days": [3, 400],
-                            "orders_90d": [2, 0], "spend_90d": [1.0, 0.0], "max_order_value": [2000.0, 100.0],
-                            "promo_spend_share": [0.1, 0.9], "top_price_share": [0.5, 0.0],
-                            "repurchase_cycle_days": [30.0, None],
-                            "registered_at": [AS_OF.replace(month=6, day=20), AS_OF.replace(year=2020)],
-                            "first_order_at": [AS_OF.replace(month=6, day=21), AS_OF.replace(year=2021)]},
-                           as_of=AS_OF)
+    result = tags.evaluate(
+        {
+            "frequency": [5, 1],
+            "monetary": [3000.0, 100.0],
+            "recency_days": [3, 400],
+            "orders_90d": [2, 0],
+            "spend_90d": [1.0, 0.0],
+            "max_order_value": [2000.0, 100.0],
+            "promo_spend_share": [0.1, 0.9],
+            "top_price_share": [0.5, 0.0],
+            "repurchase_cycle_days": [30.0, None],
+            "registered_at": [AS_OF.replace(month=6, day=20), AS_OF.replace(year=2020)],
+            "first_order_at": [AS_OF.replace(month=6, day=21), AS_OF.replace(year=2021)],
+        },
+        as_of=AS_OF,
+    )
     summary = result.summary().to_dicts()
     by_tag = {row["tag"]: row for row in summary}
     assert by_tag["spend_high"]["label_zh"] == "消费金额高" and by_tag["spend_high"]["count"] == 1

@@ -37,7 +37,13 @@ from user_ops.exceptions import PluginError
 from user_ops.rules._functions import REGISTRY, FunctionSpec
 from user_ops.rules._schema import FIELD_TYPES
 
-__all__ = ["ENTRY_POINT_GROUP", "function_names", "load_entry_points", "register_function", "unregister_function"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "function_names",
+    "load_entry_points",
+    "register_function",
+    "unregister_function",
+]
 
 ENTRY_POINT_GROUP = "user_ops.plugins"
 _RESERVED = frozenset({"and", "or", "not", "in", "is", "null", "true", "false", "contains", "within"})
@@ -85,7 +91,12 @@ def register_function(
     PluginError
         Bad name or types, a clash with a built-in, or a non-callable implementation.
     """
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.lower() in _RESERVED:
+    if (
+        not isinstance(name, str)
+        or not name.isidentifier()
+        or keyword.iskeyword(name)
+        or name.lower() in _RESERVED
+    ):
         raise PluginError(f"plugin function name must be an identifier that is not a keyword, got {name!r}")
     if not callable(scalar) or (batch is not None and not callable(batch)):
         raise PluginError(f"plugin function {name!r}: scalar (and batch, if given) must be callable")

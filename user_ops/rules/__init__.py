@@ -26,7 +26,7 @@ from user_ops.rules._ast import (
     OrNode,
     StrLit,
 )
-from user_ops.rules._explain import Explanation, ExplainNode, NodeStats, PopulationExplanation
+from user_ops.rules._explain import ExplainNode, Explanation, NodeStats, PopulationExplanation
 from user_ops.rules._functions import REGISTRY as _REGISTRY
 from user_ops.rules._limits import DEFAULT_LIMITS, Limits
 from user_ops.rules._rule import Rule

@@ -17,8 +17,11 @@ from user_ops._time import parse_duration
 from user_ops.exceptions import DataError
 
 __all__ = [
+    "LITERAL_KINDS",
+    "NODE_ADAPTER",
     "AndNode",
     "ArithNode",
+    "ArithOp",
     "BoolLit",
     "CallNode",
     "CmpNode",
@@ -32,14 +35,11 @@ __all__ = [
     "IntLit",
     "IsNullNode",
     "ListLit",
-    "LITERAL_KINDS",
     "NegNode",
     "Node",
-    "NODE_ADAPTER",
     "NotNode",
     "NullLit",
     "OrNode",
-    "ArithOp",
     "StrLit",
     "children",
 ]

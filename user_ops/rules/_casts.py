@@ -82,4 +82,5 @@ def _midnights_us(days: np.ndarray[Any, Any], ctx: BatchContext) -> np.ndarray[A
         dtype=np.int64,
         count=len(unique),
     )
-    return starts[inverse].reshape(days.shape)
+    out: np.ndarray[Any, Any] = starts[inverse].reshape(days.shape)
+    return out

@@ -446,7 +446,12 @@ class TArith(TNode):
             if b is None:
                 return None
             return _scalar_arith(
-                op, cast_scalar(a, lt, operand, ctx), cast_scalar(b, rt, right_target, ctx), operand, result, text
+                op,
+                cast_scalar(a, lt, operand, ctx),
+                cast_scalar(b, rt, right_target, ctx),
+                operand,
+                result,
+                text,
             )
 
         return arith
@@ -459,7 +464,6 @@ class TArith(TNode):
         y = np.broadcast_to(cast_batch(b.values, self.right.type, self._right_target(), ctx), (ctx.n,))
         nulls = or_nulls(a.nulls, b.nulls)
         return _batch_arith(self.op, x, y, nulls, self.operand, self.type, _LazyText(self.node))
-
 
     def _right_target(self) -> str:
         # A duration added to a date or time stays a duration; numbers meet in the operand type.
@@ -572,7 +576,7 @@ class TCall(TNode):
             stacklevel=4,
         )
         columns = [None if v is None else _to_python_values(v, a.type, ctx) for v, a in zip(vecs, self.args)]
-        out = []
+        out: list[Any] = []
         for row in range(ctx.n):
             values = [self.consts[i] if c is None else c[row] for i, c in enumerate(columns)]
             if self.spec.propagate_nulls and any(v is None for c, v in zip(columns, values) if c is not None):
@@ -914,9 +918,10 @@ class _Compiler:
 
     def _in_list(self, node: A.InNode, path: str, item: TNode, values: A.ListLit) -> TNode:
         target = item.type
-        members: list[TNode] = []
+        members: list[TConst] = []
         for index, literal in enumerate(values.items):
             member = self._literal(literal, f"{path}.values.items[{index}]")
+            assert isinstance(member, TConst)
             joined = unify(target, member.type)
             if joined is None or joined == "list[str]":
                 raise self.error(

@@ -15,7 +15,7 @@ from user_ops.rules import _ast as A
 from user_ops.rules._compile import TField, TLogic, TNode, TNot, evaluate_batch
 from user_ops.rules._runtime import BatchContext, ScalarContext, Vec
 
-__all__ = ["Explanation", "ExplainNode", "NodeStats", "PopulationExplanation"]
+__all__ = ["ExplainNode", "Explanation", "NodeStats", "PopulationExplanation"]
 
 
 def _format_value(value: Any) -> str:
@@ -39,8 +39,13 @@ def _format_value(value: Any) -> str:
 
 
 def _result_word(value: Any) -> str:
-    return {True: "true", False: "false"}.get(value, "unknown") if isinstance(value, bool) or value is None \
+    return (
+        ("true" if value else "false")
+        if isinstance(value, bool)
+        else "unknown"
+        if value is None
         else _format_value(value)
+    )
 
 
 @dataclass(frozen=True)
@@ -168,14 +173,17 @@ class PopulationExplanation:
 
 
 # -- one record ---------------------------------------------------------------------------------------
-def explain_record(typed: TNode, record: Mapping[str, Any], ctx: ScalarContext, source: str | None) -> Explanation:
+def explain_record(
+    typed: TNode, record: Mapping[str, Any], ctx: ScalarContext, source: str | None
+) -> Explanation:
     texts = _Texts(source)
     root = _explain_node(typed, record, ctx, texts, expected=True)
     return Explanation(result=root.value, root=root)
 
 
-def _explain_node(node: TNode, record: Mapping[str, Any], ctx: ScalarContext, texts: _Texts,
-                  expected: bool | None) -> ExplainNode:
+def _explain_node(
+    node: TNode, record: Mapping[str, Any], ctx: ScalarContext, texts: _Texts, expected: bool | None
+) -> ExplainNode:
     value = node.scalar()(record, ctx)
     failing = expected is not None and value is not expected
     children: tuple[ExplainNode, ...] = ()
@@ -230,7 +238,8 @@ def _stats(node: TNode, memo: dict[int, Vec], n: int, texts: _Texts, only: int |
     children: tuple[NodeStats, ...] = ()
     if isinstance(node, TLogic):
         children = tuple(
-            _stats(item, memo, n, texts, count) for item, count in zip(node.items, _decisive_counts(node, memo, n))
+            _stats(item, memo, n, texts, count)
+            for item, count in zip(node.items, _decisive_counts(node, memo, n))
         )
     elif isinstance(node, TNot):
         children = (_stats(node.item, memo, n, texts, None),)

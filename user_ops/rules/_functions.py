@@ -33,7 +33,7 @@ from user_ops.rules._runtime import (
     rows_with_hits,
 )
 
-__all__ = ["FunctionSpec", "REGISTRY", "SignatureError", "register", "lookup_function"]
+__all__ = ["REGISTRY", "FunctionSpec", "SignatureError", "lookup_function", "register"]
 
 _US_PER_DAY = 86_400_000_000
 _US_PER_HOUR = 3_600_000_000
@@ -332,7 +332,8 @@ def _parts_of_days(days: np.ndarray[Any, Any], name: str) -> np.ndarray[Any, Any
     if name == "year":
         return months // 12 + 1970
     month_start = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    return days - month_start + 1
+    day_of_month: np.ndarray[Any, Any] = days - month_start + 1
+    return day_of_month
 
 
 _date_part(
@@ -539,7 +540,7 @@ def _coalesce_type(types: tuple[str, ...]) -> str:
     result = "null"
     for position, kind in enumerate(types):
         joined = unify(result, kind)
-        if joined is None or joined == "datetime" and {result, kind} == {"date", "datetime"}:
+        if joined is None or (joined == "datetime" and {result, kind} == {"date", "datetime"}):
             raise SignatureError(f"coalesce() arguments must share a type: {result} and {kind}", position)
         result = joined
     return result

@@ -242,8 +242,8 @@ class Rule:
                 return result
             except Retype:
                 pass
-        result = self._scalar_for_record(record)(record, ctx)
-        return result
+        fallback: bool | None = self._scalar_for_record(record)(record, ctx)
+        return fallback
 
     def evaluate(
         self, table: Any, *, as_of: datetime, tz: TzLike | None = None, tags: Mapping[str, Any] | None = None

@@ -40,7 +40,7 @@ from user_ops._table import Table
 from user_ops._time import as_utc_us, days_from_epoch, local_date, local_days
 from user_ops.exceptions import DataError
 
-__all__ = ["BatchContext", "DECIMAL_CONTEXT", "ScalarContext", "Vec"]
+__all__ = ["DECIMAL_CONTEXT", "BatchContext", "ScalarContext", "Vec"]
 
 # A fixed decimal context: results must not depend on the host's global decimal settings.
 DECIMAL_CONTEXT = decimal.Context(
@@ -127,7 +127,8 @@ def or_nulls(*masks: BoolArray | None) -> BoolArray | None:
 
 def broadcast_bool(values: np.ndarray[Any, Any], n: int) -> BoolArray:
     """A fresh length-n bool array from a possibly 0-d value."""
-    return np.broadcast_to(np.asarray(values, dtype=np.bool_), (n,)).copy()
+    out: BoolArray = np.broadcast_to(np.asarray(values, dtype=np.bool_), (n,)).copy()
+    return out
 
 
 # -- scalar field reading -----------------------------------------------------------------------------

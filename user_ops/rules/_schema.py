@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from user_ops._table import Table
 from user_ops.exceptions import DataError
 
-__all__ = ["FieldType", "Schema", "FIELD_TYPES"]
+__all__ = ["FIELD_TYPES", "FieldType", "Schema"]
 
 FieldType = Literal[
     "int", "float", "decimal", "str", "bool", "datetime", "date", "duration", "list[str]", "null"

@@ -6,7 +6,7 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -79,9 +79,10 @@ def _has_tag_names(node: A.Node) -> tuple[str, ...]:
     stack: list[A.Node] = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, CallNode) and current.fn == "has_tag":
-            if len(current.args) == 1 and isinstance(current.args[0], StrLit):
-                found.setdefault(current.args[0].value)
+        if isinstance(current, CallNode) and current.fn == "has_tag" and len(current.args) == 1:
+            argument = current.args[0]
+            if isinstance(argument, StrLit):
+                found.setdefault(argument.value)
         stack.extend(child for _, child in A.children(current))
     return tuple(found)
 
@@ -189,7 +190,9 @@ class TagSet(PolicyModel):
         return tuple(units[i] for i in order)
 
     # -- evaluation ---------------------------------------------------------------------------------
-    def evaluate_one(self, record: Mapping[str, Any], *, as_of: datetime, tz: TzLike | None = None) -> frozenset[str]:
+    def evaluate_one(
+        self, record: Mapping[str, Any], *, as_of: datetime, tz: TzLike | None = None
+    ) -> frozenset[str]:
         """The tags one customer has.
 
         Parameters
@@ -220,12 +223,13 @@ class TagSet(PolicyModel):
                 columns[name] = matched & ~taken
                 taken |= matched
         ordered = {name: columns[name] for name in self.names}
-        result = TagTable._trusted(ordered)
+        result = cast(TagTable, TagTable._trusted(ordered))
         result.tag_set = self
         return result
 
-    def explain_one(self, record: Mapping[str, Any], tag: str, *, as_of: datetime,
-                    tz: TzLike | None = None) -> TagExplanation:
+    def explain_one(
+        self, record: Mapping[str, Any], tag: str, *, as_of: datetime, tz: TzLike | None = None
+    ) -> TagExplanation:
         """Why one customer has ``tag`` or not: its rule explained, and the tag that won its group."""
         rule = self[tag]
         earlier = self._tags_before(tag, record, as_of=as_of, tz=tz)
@@ -236,8 +240,9 @@ class TagSet(PolicyModel):
             shadowed_by = next(n for n in self.groups()[rule.group] if n in have)
         return TagExplanation(tag=tag, has_tag=tag in have, rule=explanation, shadowed_by=shadowed_by)
 
-    def _tags_before(self, tag: str, record: Mapping[str, Any], *, as_of: datetime,
-                     tz: TzLike | None) -> frozenset[str]:
+    def _tags_before(
+        self, tag: str, record: Mapping[str, Any], *, as_of: datetime, tz: TzLike | None
+    ) -> frozenset[str]:
         have: set[str] = set()
         for unit in self._evaluation_order:
             if tag in unit:
@@ -261,8 +266,14 @@ class TagSet(PolicyModel):
         )
 
 
-def _visit(index: int, needs: dict[int, list[int]], state: dict[int, int], order: list[int],
-           units: list[tuple[str, ...]], by_name: Mapping[str, TagRule]) -> None:
+def _visit(
+    index: int,
+    needs: dict[int, list[int]],
+    state: dict[int, int],
+    order: list[int],
+    units: list[tuple[str, ...]],
+    by_name: Mapping[str, TagRule],
+) -> None:
     # Iterative depth-first search: a deep chain of has_tag references must not hit the recursion limit.
     stack: list[tuple[int, int]] = [(index, 0)]
     path: list[int] = []
@@ -272,7 +283,7 @@ def _visit(index: int, needs: dict[int, list[int]], state: dict[int, int], order
             if state.get(node) == 2:
                 continue
             if state.get(node) == 1:
-                cycle = path[path.index(node):] + [node]
+                cycle = path[path.index(node) :] + [node]
                 raise ValueError("has_tag() references form a cycle: " + _cycle_text(cycle, units, by_name))
             state[node] = 1
             path.append(node)
@@ -280,7 +291,7 @@ def _visit(index: int, needs: dict[int, list[int]], state: dict[int, int], order
             stack.append((node, position + 1))
             target = needs[node][position]
             if state.get(target) == 1:
-                cycle = path[path.index(target):] + [target]
+                cycle = path[path.index(target) :] + [target]
                 raise ValueError("has_tag() references form a cycle: " + _cycle_text(cycle, units, by_name))
             if state.get(target) != 2:
                 stack.append((target, 0))
@@ -330,14 +341,16 @@ class TagTable(Table):
         tag_set = getattr(self, "tag_set", None)
         rules = {t.name: t for t in tag_set.tags} if tag_set is not None else {}
         names = list(counts)
-        return Table({
-            "tag": names,
-            "label_en": [rules[n].label("en") if n in rules else n for n in names],
-            "label_zh": [rules[n].label("zh") if n in rules else n for n in names],
-            "group": [rules[n].group if n in rules else None for n in names],
-            "count": [counts[n] for n in names],
-            "share": [counts[n] / total for n in names],
-        })
+        return Table(
+            {
+                "tag": names,
+                "label_en": [rules[n].label("en") if n in rules else n for n in names],
+                "label_zh": [rules[n].label("zh") if n in rules else n for n in names],
+                "group": [rules[n].group if n in rules else None for n in names],
+                "count": [counts[n] for n in names],
+                "share": [counts[n] / total for n in names],
+            }
+        )
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,20 @@ def _email_domain(email: str) -> str | None:
 
 def register() -> None:
     """Entry point: register this plugin's functions (called by ``user_ops.plugins.load_entry_points``)."""
-    register_function("safe_ratio", _safe_ratio, batch=_safe_ratio_batch, params=["int|float", "int|float"],
-                      returns="float", replace=True, doc="a / b, null when b is 0")
-    register_function("email_domain", _email_domain, params=["str"], returns="str", replace=True,
-                      doc="the domain of an e-mail address, lower-cased")
+    register_function(
+        "safe_ratio",
+        _safe_ratio,
+        batch=_safe_ratio_batch,
+        params=["int|float", "int|float"],
+        returns="float",
+        replace=True,
+        doc="a / b, null when b is 0",
+    )
+    register_function(
+        "email_domain",
+        _email_domain,
+        params=["str"],
+        returns="str",
+        replace=True,
+        doc="the domain of an e-mail address, lower-cased",
+    )

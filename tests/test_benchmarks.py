@@ -1,0 +1,19 @@
+"""The benchmarks' correctness checks: each baseline must compute what the library computes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import bench_rules  # noqa: E402
+
+
+def test_rule_baselines_agree_with_both_paths() -> None:
+    assert bench_rules.check(1500, seed=5) == 1500
+
+
+def test_twenty_rules_are_benchmarked() -> None:
+    assert len(bench_rules.CASES) == 20
