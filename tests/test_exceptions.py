@@ -1,0 +1,58 @@
+"""The error tree and the public names of every room (documentation and other rooms rely on them)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import user_ops
+from user_ops import exceptions
+
+TREE = {
+    "UserOpsError": (Exception,),
+    "DataError": (exceptions.UserOpsError, ValueError),
+    "ConfigError": (exceptions.UserOpsError, ValueError),
+    "NotFittedError": (exceptions.UserOpsError, RuntimeError),
+    "PluginError": (exceptions.UserOpsError, RuntimeError),
+    "RuleError": (exceptions.UserOpsError, ValueError),
+    "RuleSyntaxError": (exceptions.RuleError,),
+    "RuleTypeError": (exceptions.RuleError, TypeError),
+    "RuleLimitError": (exceptions.RuleError,),
+    "UserOpsWarning": (UserWarning,),
+}
+
+
+def test_exceptions_module_exports_exactly_the_tree() -> None:
+    assert sorted(exceptions.__all__) == sorted(TREE)
+
+
+@pytest.mark.parametrize(("name", "bases"), TREE.items())
+def test_each_error_has_its_bases_and_is_exported_at_the_top(name: str, bases: tuple[type, ...]) -> None:
+    cls = getattr(exceptions, name)
+    assert all(issubclass(cls, base) for base in bases)
+    assert getattr(user_ops, name) is cls
+
+
+def test_rule_errors_carry_a_position_and_a_caret() -> None:
+    error = exceptions.RuleSyntaxError("unexpected ')'", text="a > 1)", line=1, column=6, end_column=7)
+    assert (error.line, error.column, error.message) == (1, 6, "unexpected ')'")
+    assert str(error).splitlines()[-2:] == ["    a > 1)", "         ^"]
+    assert exceptions.RuleTypeError("bad", path="$.items[0]").path == "$.items[0]"
+
+
+@pytest.mark.parametrize(
+    ("module", "names"),
+    [
+        ("user_ops", {"Table", "Rule", "Schema", "TagRule", "TagSet", "default_tags", "DataError"}),
+        ("user_ops.rules", {"Rule", "Schema", "Limits", "Explanation", "PopulationExplanation", "functions"}),
+        ("user_ops.tags", {"TagRule", "TagSet", "TagTable", "default_tags", "METRIC_FIELDS"}),
+        ("user_ops.plugins", {"register_function", "unregister_function", "load_entry_points"}),
+        ("user_ops.datasets", {"synthetic_customers", "synthetic_transactions", "load_cdnow"}),
+    ],
+)
+def test_rooms_export_their_public_names(module: str, names: set[str]) -> None:
+    room = importlib.import_module(module)
+    assert names <= set(room.__all__)
+    for name in room.__all__:
+        assert hasattr(room, name), f"{module}.__all__ names {name!r}, which it does not define"
