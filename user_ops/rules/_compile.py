@@ -32,7 +32,6 @@ from user_ops.rules._runtime import (
     INT64_MAX,
     INT64_MIN,
     BatchContext,
-    Retype,
     ScalarContext,
     Vec,
     convert_scalar,
@@ -119,18 +118,20 @@ class TField(TNode):
         name, declared, strict = self.name, self.type, self.strict
         fast: type | None = {"int": int, "str": str, "bool": bool}.get(declared)
 
+        flat = "." not in name
+
         def read(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
-            value = lookup(record, name)
+            value = record.get(name, _ABSENT) if flat else lookup(record, name)
             if fast is not None and type(value) is fast:
                 return value
-            if is_missing(value):
+            if value is _ABSENT or is_missing(value):
                 if strict:
                     raise missing_field_error(name, record)
                 return None
             if value is None:
                 return None
             if strict and value_type(value, name) != declared:
-                raise Retype  # typed from other records: the caller picks the tree for these types
+                raise DataError(f"field {name!r} holds {value_type(value, name)} {value!r}, not {declared}")
             if declared == "float" and type(value) is float:
                 return None if value != value else value
             return convert_scalar(value, declared, name)
@@ -538,6 +539,10 @@ class TCall(TNode):
         extra = {"types": types} if spec.scalar_wants_types else {}
         result_type, name = self.type, spec.name
 
+        fast = self._fast_call(readers, impl, plugin, propagate, extra)
+        if fast is not None:
+            return fast
+
         def call(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
             values = [consts[i] if r is None else r(record, ctx) for i, r in enumerate(readers)]
             if propagate and any(v is None for i, v in enumerate(values) if i not in consts):
@@ -547,6 +552,46 @@ class TCall(TNode):
             return impl(ctx, *values, **extra)
 
         return call
+
+    def _fast_call(
+        self,
+        readers: list[ScalarFn | None],
+        impl: Callable[..., Any],
+        plugin: bool,
+        propagate: bool,
+        extra: dict[str, Any],
+    ) -> ScalarFn | None:
+        """The common built-in shapes f(x), f(x, y) and f(x, literal) without the generic call's lists."""
+        if plugin or not propagate or extra:
+            return None
+        first = readers[0] if readers else None
+        if first is None or len(readers) > 2:
+            return None
+        if len(readers) == 1:
+
+            def call1(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
+                value = first(record, ctx)
+                return None if value is None else impl(ctx, value)
+
+            return call1
+        second = readers[1]
+        if second is None:
+            constant = self.consts[1]
+
+            def call_const(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
+                value = first(record, ctx)
+                return None if value is None else impl(ctx, value, constant)
+
+            return call_const
+
+        def call2(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
+            a = first(record, ctx)
+            if a is None:
+                return None
+            b = second(record, ctx)
+            return None if b is None else impl(ctx, a, b)
+
+        return call2
 
     def _batch(self, ctx: BatchContext, memo: dict[int, Vec] | None) -> Vec:
         vecs: list[Vec | None] = [

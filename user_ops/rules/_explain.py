@@ -173,30 +173,27 @@ class PopulationExplanation:
 
 
 # -- one record ---------------------------------------------------------------------------------------
-def explain_record(
-    typed: TNode, record: Mapping[str, Any], ctx: ScalarContext, source: str | None
-) -> Explanation:
-    texts = _Texts(source)
-    root = _explain_node(typed, record, ctx, texts, expected=True)
+def explain_record(typed: TNode, record: Mapping[str, Any], ctx: ScalarContext) -> Explanation:
+    root = _explain_node(typed, record, ctx, expected=True)
     return Explanation(result=root.value, root=root)
 
 
 def _explain_node(
-    node: TNode, record: Mapping[str, Any], ctx: ScalarContext, texts: _Texts, expected: bool | None
+    node: TNode, record: Mapping[str, Any], ctx: ScalarContext, expected: bool | None
 ) -> ExplainNode:
     value = node.scalar()(record, ctx)
     failing = expected is not None and value is not expected
     children: tuple[ExplainNode, ...] = ()
     if isinstance(node, TLogic):
         children = tuple(
-            _explain_node(item, record, ctx, texts, expected if failing else None) for item in node.items
+            _explain_node(item, record, ctx, expected if failing else None) for item in node.items
         )
     elif isinstance(node, TNot):
         inner_expected = (not expected) if failing and expected is not None else None
-        children = (_explain_node(node.item, record, ctx, texts, inner_expected),)
+        children = (_explain_node(node.item, record, ctx, inner_expected),)
     culprit = failing and not children
     inputs = tuple((f.name, f.scalar()(record, ctx)) for f in _fields_of(node)) if not children else ()
-    return ExplainNode(texts.of(node.node), node.kind, node.type, value, culprit, inputs, children)
+    return ExplainNode(_text_of(node.node), node.kind, node.type, value, culprit, inputs, children)
 
 
 def _fields_of(node: TNode) -> list[TField]:
@@ -207,24 +204,17 @@ def _fields_of(node: TNode) -> list[TField]:
     return list(seen.values())
 
 
-class _Texts:
-    """Node text: the original source slice when the rule came from text, else the printed form."""
+def _text_of(node: A.Node) -> str:
+    from user_ops.rules._printer import to_text
 
-    def __init__(self, source: str | None) -> None:
-        self.source = source
-
-    def of(self, node: A.Node) -> str:
-        from user_ops.rules._printer import to_text
-
-        return to_text(node)
+    return to_text(node)
 
 
 # -- a population -------------------------------------------------------------------------------------
 def explain_table(typed: TNode, ctx: BatchContext) -> PopulationExplanation:
     memo: dict[int, Vec] = {}
     evaluate_batch(typed, ctx, memo)
-    texts = _Texts(None)
-    return PopulationExplanation(rows=ctx.n, root=_stats(typed, memo, ctx.n, texts, None))
+    return PopulationExplanation(rows=ctx.n, root=_stats(typed, memo, ctx.n, None))
 
 
 def _three_way(vec: Vec, n: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -233,18 +223,17 @@ def _three_way(vec: Vec, n: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, 
     return values & ~nulls, ~values & ~nulls
 
 
-def _stats(node: TNode, memo: dict[int, Vec], n: int, texts: _Texts, only: int | None) -> NodeStats:
+def _stats(node: TNode, memo: dict[int, Vec], n: int, only: int | None) -> NodeStats:
     is_true, is_false = _three_way(memo[id(node)], n)
     children: tuple[NodeStats, ...] = ()
     if isinstance(node, TLogic):
         children = tuple(
-            _stats(item, memo, n, texts, count)
-            for item, count in zip(node.items, _decisive_counts(node, memo, n))
+            _stats(item, memo, n, count) for item, count in zip(node.items, _decisive_counts(node, memo, n))
         )
     elif isinstance(node, TNot):
-        children = (_stats(node.item, memo, n, texts, None),)
+        children = (_stats(node.item, memo, n, None),)
     true, false = int(is_true.sum()), int(is_false.sum())
-    return NodeStats(texts.of(node.node), node.kind, true, false, n - true - false, only, children)
+    return NodeStats(_text_of(node.node), node.kind, true, false, n - true - false, only, children)
 
 
 def _decisive_counts(node: TLogic, memo: dict[int, Vec], n: int) -> list[int]:

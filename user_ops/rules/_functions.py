@@ -194,9 +194,7 @@ def _prepare_duration(position: int, value: Any) -> Duration:
 
 # -- time ---------------------------------------------------------------------------------------------
 def _days_scalar(value: date | datetime, ctx: ScalarContext) -> int:
-    if isinstance(value, datetime):
-        return days_from_epoch(value.astimezone(ctx.tz).date())
-    return days_from_epoch(value)
+    return ctx.ordinal(value)
 
 
 def _days_batch(values: np.ndarray[Any, Any], kind: str, ctx: BatchContext) -> np.ndarray[Any, Any]:
@@ -217,7 +215,7 @@ def _days_since_batch(ctx: BatchContext, t: np.ndarray[Any, Any], *, types: tupl
     batch=_days_since_batch,
 )
 def _days_since(ctx: ScalarContext, t: date | datetime) -> int:
-    return days_from_epoch(ctx.today) - _days_scalar(t, ctx)
+    return ctx.today.toordinal() - ctx.ordinal(t)
 
 
 def _days_between_batch(ctx: BatchContext, a: Any, b: Any, *, types: tuple[str, ...]) -> Any:
@@ -268,11 +266,13 @@ def _within_batch(ctx: BatchContext, t: Any, window: Duration, *, types: tuple[s
     prepare=_prepare_duration,
 )
 def _within(ctx: ScalarContext, t: date | datetime, window: Duration) -> bool:
+    bounds = ctx.memo.get(window)
+    if bounds is None:  # once per as_of, zone and window, not once per record
+        start = window.subtract_from(ctx.as_of, ctx.tz)
+        bounds = ctx.memo[window] = (start, ctx.as_of, ctx.ordinal(start), ctx.today.toordinal())
     if isinstance(t, datetime):
-        start, end = _within_bounds_us(ctx, window)
-        return start <= as_utc_us(t) < end
-    first, last = _within_days(ctx, window)
-    return first <= days_from_epoch(t) <= last
+        return bool(bounds[0] <= t < bounds[1])
+    return bool(bounds[2] <= t.toordinal() <= bounds[3])
 
 
 def _now_batch(ctx: BatchContext, *, types: tuple[str, ...]) -> Any:

@@ -23,7 +23,6 @@ from user_ops.rules._compile import ScalarFn, TNode, compile_node, evaluate_batc
 from user_ops.rules._limits import DEFAULT_LIMITS, Limits
 from user_ops.rules._runtime import (
     BatchContext,
-    Retype,
     ScalarContext,
     is_missing,
     lookup,
@@ -97,8 +96,8 @@ class Rule:
         self._spans = spans or {}
         self._fields = _field_names(node)
         self._signature = _signature_function(self._fields)
-        self._scalar_cache: OrderedDict[Any, tuple[TNode, ScalarFn, bool]] = OrderedDict()
-        self._by_rule_types: OrderedDict[Any, tuple[TNode, ScalarFn, bool]] = OrderedDict()
+        self._scalar_cache: OrderedDict[Any, tuple[TNode, ScalarFn]] = OrderedDict()
+        self._by_rule_types: OrderedDict[Any, tuple[TNode, ScalarFn]] = OrderedDict()
         self._batch_cache: OrderedDict[Any, TNode] = OrderedDict()
         self._schema: Schema | None = None
         self._typed: TNode | None = None
@@ -217,13 +216,8 @@ class Rule:
             ctx = last[2]  # the hot path of a backend: many records at one instant
         else:
             ctx = _scalar_context(as_of, tz, tags)
-        evaluate = self._scalar_fn
-        if evaluate is not None:
-            try:
-                return evaluate(record, ctx) is True
-            except Retype:
-                pass
-        return self._scalar_for_record(record)(record, ctx) is True
+        evaluate = self._scalar_fn or self._scalar_for_record(record)
+        return evaluate(record, ctx) is True
 
     def value_one(
         self,
@@ -234,16 +228,19 @@ class Rule:
         tags: frozenset[str] | set[str] | None = None,
     ) -> bool | None:
         """Three-valued result for one record: True, False or None (unknown)."""
-        ctx = _scalar_context(as_of, tz, tags)
-        evaluate = self._scalar_fn
-        if evaluate is not None:
-            try:
-                result: bool | None = evaluate(record, ctx)
-                return result
-            except Retype:
-                pass
-        fallback: bool | None = self._scalar_for_record(record)(record, ctx)
-        return fallback
+        return self._value_in(record, _scalar_context(as_of, tz, tags))
+
+    @staticmethod
+    def _context(as_of: datetime, tz: TzLike | None) -> ScalarContext:
+        """A fresh context for evaluating several rules for one record (a TagSet sets its ``tags``)."""
+        aware = require_aware(as_of)
+        return ScalarContext(aware, get_tz(tz) if tz is not None else _zone_of(aware), frozenset())
+
+    def _value_in(self, record: Mapping[str, Any], ctx: ScalarContext) -> bool | None:
+        """Three-valued result in a given context."""
+        evaluate = self._scalar_fn or self._scalar_for_record(record)
+        result: bool | None = evaluate(record, ctx)
+        return result
 
     def evaluate(
         self, table: Any, *, as_of: datetime, tz: TzLike | None = None, tags: Mapping[str, Any] | None = None
@@ -289,7 +286,7 @@ class Rule:
         from user_ops.rules._explain import explain_record
 
         ctx = _scalar_context(as_of, tz, tags)
-        return explain_record(self._typed_for_record(record), record, ctx, self._source)
+        return explain_record(self._typed_for_record(record), record, ctx)
 
     def explain(
         self, table: Any, *, as_of: datetime, tz: TzLike | None = None, tags: Mapping[str, Any] | None = None
@@ -321,16 +318,15 @@ class Rule:
         return self._compiled_for_record(record)[0]
 
     def _scalar_for_record(self, record: Mapping[str, Any]) -> ScalarFn:
-        # Without a schema the Python types of the record's fields pick the compiled tree.
+        # Without a schema each record is its own schema: the Python classes of its fields pick the
+        # compiled tree (a cheap key), so an answer never depends on which records came before.
         if type(record) is dict:
             hit = self._scalar_cache.get(self._signature(record))
             if hit is not None:
-                if hit[2]:
-                    self._scalar_fn = hit[1]
                 return hit[1]
         return self._compiled_for_record(record)[1]
 
-    def _compiled_for_record(self, record: Mapping[str, Any]) -> tuple[TNode, ScalarFn, bool]:
+    def _compiled_for_record(self, record: Mapping[str, Any]) -> tuple[TNode, ScalarFn]:
         if not isinstance(record, Mapping):
             raise DataError(f"a record must be a mapping, got {type(record).__name__}")
         signature = []
@@ -343,14 +339,10 @@ class Rule:
         compiled = self._by_rule_types.get(key)
         if compiled is None:
             typed = self._compile(dict(zip(self._fields, key)), strict_fields=True)
-            compiled = (typed, typed.scalar(), "null" not in key)
+            compiled = (typed, typed.scalar())
             _remember(self._by_rule_types, key, compiled)
         if type(record) is dict and all("." not in name for name in self._fields):
             _remember(self._scalar_cache, self._signature(record), compiled)
-        if compiled[2]:
-            # Try this tree first next time; its readers raise Retype on other types. A tree with a
-            # null-typed field never reads that field, so it could not notice a value there.
-            self._scalar_fn = compiled[1]
         return compiled
 
     def _typed_for_table(self, table: Table) -> TNode:

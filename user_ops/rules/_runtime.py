@@ -54,10 +54,6 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 BoolArray = npt.NDArray[np.bool_]
 
 
-class Retype(Exception):  # noqa: N818 - a signal, not an error: never escapes the Rule
-    """A record's field types differ from those the running tree was compiled for."""
-
-
 class Vec(NamedTuple):
     """A batch value: ``values`` (length n, or 0-d for a constant) and a null mask (``None``: no nulls)."""
 
@@ -73,6 +69,7 @@ class ScalarContext:
     tz: tzinfo
     tags: frozenset[str] | None = None
     _today: date | None = field(default=None, repr=False)
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)  # values derived from as_of and tz
 
     @property
     def today(self) -> date:
@@ -80,6 +77,14 @@ class ScalarContext:
         if self._today is None:
             self._today = local_date(self.as_of, self.tz)
         return self._today
+
+    def ordinal(self, value: date) -> int:
+        """Proleptic ordinal of a date, or of the local date of an instant in the business zone."""
+        if isinstance(value, datetime):
+            if value.tzinfo is not self.tz:
+                value = value.astimezone(self.tz)
+            return value.toordinal()
+        return value.toordinal()
 
 
 @dataclass
@@ -239,9 +244,11 @@ def convert_scalar(value: Any, declared: str, name: str) -> Any:
         return value
     if declared == "list[str]":
         items = tuple(sorted(value)) if isinstance(value, (set, frozenset)) else tuple(value)
-        for item in items:
-            if not isinstance(item, str):
-                raise DataError(f"field {name!r}: lists must hold strings, got {item!r}")
+        try:
+            "".join(items)  # a C-speed check that every item is a str
+        except TypeError:
+            bad = next(item for item in items if not isinstance(item, str))
+            raise DataError(f"field {name!r}: lists must hold strings, got {bad!r}") from None
         return items
     return value
 

@@ -112,6 +112,7 @@ class TagSet(PolicyModel):
 
     tags: tuple[TagRule, ...]
     _order: tuple[tuple[str, ...], ...] = PrivateAttr(default=())
+    _by_name: dict[str, TagRule] = PrivateAttr(default_factory=dict)
 
     def __init__(self, tags: Sequence[TagRule] | None = None, /, **data: Any) -> None:
         if tags is not None:
@@ -146,10 +147,10 @@ class TagSet(PolicyModel):
         return tuple(t.name for t in self.tags)
 
     def __getitem__(self, name: str) -> TagRule:
-        for tag in self.tags:
-            if tag.name == name:
-                return tag
-        raise KeyError(f"no tag {name!r} in this set (tags: {', '.join(self.names)})")
+        tag = self._rules_by_name.get(name)
+        if tag is None:
+            raise KeyError(f"no tag {name!r} in this set (tags: {', '.join(self.names)})")
+        return tag
 
     def __len__(self) -> int:
         return len(self.tags)
@@ -204,13 +205,30 @@ class TagSet(PolicyModel):
         tz:
             Business time zone (default: ``as_of``'s zone).
         """
+        return self._tags_until(record, None, as_of=as_of, tz=tz)
+
+    def _tags_until(
+        self, record: Mapping[str, Any], stop: str | None, *, as_of: datetime, tz: TzLike | None
+    ) -> frozenset[str]:
+        """Tags of one customer from the units before the one holding ``stop`` (all units if None)."""
+        ctx = Rule._context(as_of, tz)  # one context: windows and dates are derived once per customer
+        rules = self._rules_by_name
         have: set[str] = set()
         for unit in self._evaluation_order:
+            if stop in unit:
+                break
+            ctx.tags = frozenset(have)
             for name in unit:  # highest priority first: the first match wins its group
-                if self[name].when.evaluate_one(record, as_of=as_of, tz=tz, tags=frozenset(have)):
+                if rules[name].when._value_in(record, ctx) is True:
                     have.add(name)
                     break
         return frozenset(have)
+
+    @property
+    def _rules_by_name(self) -> dict[str, TagRule]:
+        if not self._by_name:
+            self._by_name = {tag.name: tag for tag in self.tags}
+        return self._by_name
 
     def evaluate(self, table: Any, *, as_of: datetime, tz: TzLike | None = None) -> TagTable:
         """One boolean column per tag (in definition order) for every row of ``table``."""
@@ -232,26 +250,13 @@ class TagSet(PolicyModel):
     ) -> TagExplanation:
         """Why one customer has ``tag`` or not: its rule explained, and the tag that won its group."""
         rule = self[tag]
-        earlier = self._tags_before(tag, record, as_of=as_of, tz=tz)
+        earlier = self._tags_until(record, tag, as_of=as_of, tz=tz)
         explanation = rule.when.explain_one(record, as_of=as_of, tz=tz, tags=earlier)
         have = self.evaluate_one(record, as_of=as_of, tz=tz)
         shadowed_by = None
         if explanation.matched and tag not in have and rule.group is not None:
             shadowed_by = next(n for n in self.groups()[rule.group] if n in have)
         return TagExplanation(tag=tag, has_tag=tag in have, rule=explanation, shadowed_by=shadowed_by)
-
-    def _tags_before(
-        self, tag: str, record: Mapping[str, Any], *, as_of: datetime, tz: TzLike | None
-    ) -> frozenset[str]:
-        have: set[str] = set()
-        for unit in self._evaluation_order:
-            if tag in unit:
-                break
-            for name in unit:
-                if self[name].when.evaluate_one(record, as_of=as_of, tz=tz, tags=frozenset(have)):
-                    have.add(name)
-                    break
-        return frozenset(have)
 
     def _repr_html_(self) -> str:
         rows = "".join(
