@@ -467,3 +467,22 @@ def test_docstring_examples() -> None:
     result = doctest.testmod(_json, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(node=strategies.nodes())
+def test_rule_json_schema_accepts_every_rule_document(node: Node) -> None:
+    import jsonschema
+
+    from user_ops import Rule
+
+    jsonschema.validate(node_to_json(node), Rule.json_schema())
+
+
+def test_rule_json_schema_rejects_a_malformed_document() -> None:
+    import jsonschema
+
+    from user_ops import Rule
+
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"kind": "cmp", "op": ">"}, Rule.json_schema())

@@ -164,6 +164,18 @@ class Rule:
 
         return node_to_jsonlogic(self._node)
 
+    @staticmethod
+    def json_schema() -> dict[str, Any]:
+        """JSON Schema of the canonical JSON AST (for admin UIs and validators).
+
+        Examples
+        --------
+        >>> sorted(Rule.json_schema()["discriminator"]["mapping"])[:4]
+        ['and', 'arith', 'bool', 'call']
+        """
+        schema: dict[str, Any] = A.NODE_ADAPTER.json_schema()
+        return schema
+
     def with_schema(self, schema: Schema | Mapping[str, str]) -> Rule:
         """The same rule, type-checked against ``schema`` now."""
         return Rule(self._node, schema=schema, source=self._source, spans=self._spans)
