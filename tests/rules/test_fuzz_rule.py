@@ -130,7 +130,7 @@ def _exercise(rule: Rule) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rule.value_one(RECORD, as_of=AS_OF)
-        rule.values(Table.from_records([RECORD, {k: None for k in RECORD}]), as_of=AS_OF)
+        rule.values(Table.from_records([RECORD, dict.fromkeys(RECORD)]), as_of=AS_OF)
         rule.explain_one(RECORD, as_of=AS_OF)
         Rule.parse(rule.to_text())
 

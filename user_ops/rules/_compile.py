@@ -31,17 +31,16 @@ from user_ops.rules._runtime import (
     DECIMAL_CONTEXT,
     INT64_MAX,
     INT64_MIN,
+    MISSING,
     BatchContext,
     ScalarContext,
     Vec,
     convert_scalar,
-    is_missing,
     lookup,
     missing_field_error,
     or_nulls,
     placeholders,
     read_column,
-    value_type,
 )
 
 __all__ = ["Locator", "TNode", "compile_node", "evaluate_batch"]
@@ -121,19 +120,25 @@ class TField(TNode):
         flat = "." not in name
 
         def read(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
-            value = record.get(name, _ABSENT) if flat else lookup(record, name)
+            value = record.get(name, MISSING) if flat else lookup(record, name)
             if fast is not None and type(value) is fast:
                 return value
-            if value is _ABSENT or is_missing(value):
+            if value is None:
+                return None
+            if value is MISSING:
                 if strict:
                     raise missing_field_error(name, record)
                 return None
-            if value is None:
-                return None
-            if strict and value_type(value, name) != declared:
-                raise DataError(f"field {name!r} holds {value_type(value, name)} {value!r}, not {declared}")
+            # Without a schema the record's own field classes chose this tree, so the value has the
+            # declared type; with one, convert_scalar below checks it.
             if declared == "float" and type(value) is float:
                 return None if value != value else value
+            if declared == "list[str]" and type(value) in (tuple, list):
+                try:
+                    "".join(value)  # every item a str: the sequence is used as it is, not copied
+                    return value
+                except TypeError:
+                    pass  # convert_scalar names the offending item
             return convert_scalar(value, declared, name)
 
         return read

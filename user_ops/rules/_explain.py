@@ -33,7 +33,7 @@ def _format_value(value: Any) -> str:
         return str(value)
     if isinstance(value, timedelta):
         return str(value)
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return "[" + ", ".join(_format_value(v) for v in value) + "]"
     return repr(value)
 

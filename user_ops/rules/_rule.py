@@ -96,7 +96,7 @@ class Rule:
         self._spans = spans or {}
         self._fields = _field_names(node)
         self._signature = _signature_function(self._fields)
-        self._scalar_cache: OrderedDict[Any, tuple[TNode, ScalarFn]] = OrderedDict()
+        self._scalar_cache: dict[Any, tuple[TNode, ScalarFn]] = {}
         self._by_rule_types: OrderedDict[Any, tuple[TNode, ScalarFn]] = OrderedDict()
         self._batch_cache: OrderedDict[Any, TNode] = OrderedDict()
         self._schema: Schema | None = None
@@ -228,7 +228,10 @@ class Rule:
             ctx = last[2]  # the hot path of a backend: many records at one instant
         else:
             ctx = _scalar_context(as_of, tz, tags)
-        evaluate = self._scalar_fn or self._scalar_for_record(record)
+        evaluate = self._scalar_fn
+        if evaluate is None:  # _scalar_for_record, inlined: this is the hot path of a backend
+            hit = self._scalar_cache.get(self._signature(record)) if type(record) is dict else None
+            evaluate = hit[1] if hit is not None else self._compiled_for_record(record)[1]
         return evaluate(record, ctx) is True
 
     def value_one(
@@ -354,7 +357,9 @@ class Rule:
             compiled = (typed, typed.scalar())
             _remember(self._by_rule_types, key, compiled)
         if type(record) is dict and all("." not in name for name in self._fields):
-            _remember(self._scalar_cache, self._signature(record), compiled)
+            if len(self._scalar_cache) >= _CACHE_SIZE:  # records with ever new type mixes: start over
+                self._scalar_cache.clear()
+            self._scalar_cache[self._signature(record)] = compiled
         return compiled
 
     def _typed_for_table(self, table: Table) -> TNode:

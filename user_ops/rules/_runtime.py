@@ -137,7 +137,8 @@ def broadcast_bool(values: np.ndarray[Any, Any], n: int) -> BoolArray:
 
 
 # -- scalar field reading -----------------------------------------------------------------------------
-_MISSING = object()
+MISSING = object()  # what lookup() returns for a field the record does not have
+_MISSING = MISSING
 
 
 def lookup(record: Mapping[str, Any], name: str) -> Any:
