@@ -285,6 +285,10 @@ class Table:
             self._cache[key] = compute()
         return self._cache[key]
 
+    def peek(self, key: Any) -> Any:
+        """A memoized value if :meth:`cached` has computed it, else ``None`` (computes nothing)."""
+        return self._cache.get(key)
+
     def select(self, names: Iterable[str]) -> Table:
         """A table with only ``names``, in that order (columns are shared, not copied)."""
         return Table._trusted({name: self[name] for name in names})

@@ -260,3 +260,13 @@ def test_rule_protocols() -> None:
     assert "<code" in rule._repr_html_()
     assert rule.fields == ("x",)
     assert np.array_equal(rule.evaluate([{"x": 2}, {"x": 0}], as_of=AS_OF), [True, False])
+
+
+def test_repeated_evaluation_does_not_grow_the_tables_cache() -> None:
+    table = Table({"tags": [["a"], None, ["b"]], "other": [["x"], ["a"], None]})
+    rule = Rule.parse('coalesce(tags, other) contains "a" or tags contains "b"')
+    first = rule.evaluate(table, as_of=AS_OF).tolist()
+    size = len(table._cache)
+    for _ in range(5):
+        assert rule.evaluate(table, as_of=AS_OF).tolist() == first == [True, True, True]
+    assert len(table._cache) == size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from datetime import datetime, timezone
 from typing import Any
@@ -136,10 +137,8 @@ def _exercise(rule: Rule) -> None:
 
 
 def _only_ours(build: Any) -> None:
-    try:
+    with contextlib.suppress(UserOpsError):
         _exercise(build())
-    except UserOpsError:
-        pass
 
 
 @settings(max_examples=600, deadline=None)

@@ -29,6 +29,7 @@ from user_ops.rules._runtime import (
     FlatLists,
     ScalarContext,
     Vec,
+    column_of,
     flatten_lists,
     rows_with_hits,
 )
@@ -411,9 +412,11 @@ def _upper_scalar(ctx: ScalarContext, s: str) -> str:
 
 
 def flat_of(ctx: BatchContext, values: np.ndarray[Any, Any]) -> FlatLists:
-    """The flattened form of a list column, computed once per table and array."""
-    entry = ctx.table.cached(("flat", id(values)), lambda: (values, flatten_lists(values)))
-    flat: FlatLists = entry[1]
+    """The flattened form of a list array: once per table for its columns, each time for temporaries."""
+    name = column_of(ctx.table, values)
+    if name is None:  # e.g. coalesce(tags, other): caching it would grow the table's cache per call
+        return flatten_lists(values)
+    flat: FlatLists = ctx.table.cached(("flat", name), lambda: flatten_lists(values))
     return flat
 
 

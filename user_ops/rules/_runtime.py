@@ -298,6 +298,15 @@ def _read_column(table: Table, name: str) -> Vec:
     return Vec(data, nulls)
 
 
+def column_of(table: Table, values: np.ndarray[Any, Any]) -> str | None:
+    """The name of the column whose batch values are ``values`` (the very array), if any."""
+    for name in table.columns:
+        vec = table.peek(("vec", name))
+        if vec is not None and vec.values is values:
+            return name
+    return None
+
+
 class FlatLists(NamedTuple):
     """A list[str] column flattened once: every item, the row it belongs to, and row lengths."""
 

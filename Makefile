@@ -1,0 +1,13 @@
+# Developer shortcuts; the README's two commands need none of these.
+.PHONY: test bench docs
+
+test:
+	python -m pytest
+
+# Benchmarks are not timed tests: they print figures for docs/performance.md.
+bench:
+	python benchmarks/bench_rules.py
+	python benchmarks/bench_table.py
+
+docs:
+	mkdocs build --strict
