@@ -153,3 +153,19 @@ def test_demo_prints_the_default_tag_counts_and_an_explanation(capsys: pytest.Ca
     printed = {m.group(2): int(m.group(1).replace(",", "")) for m in parsed if m is not None}
     assert printed == counts
     assert "frequency >= 4 → false (frequency = " in out
+
+
+def test_demo_whose_reader_has_gone_exits_cleanly() -> None:
+    import subprocess
+    import sys
+
+    # The read end is closed before the demo writes, so every write meets a broken pipe.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "user_ops", "demo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    code = process.wait(timeout=120)
+    stderr = process.stderr.read().decode()
+    assert code == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr

@@ -10,6 +10,7 @@ user_ops ...
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -54,6 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserOpsError as exc:
         print(f"user_ops: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`... | head`): not an error. Point stdout at devnull so the
+        # interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     return code
 
 
