@@ -270,3 +270,12 @@ def test_repeated_evaluation_does_not_grow_the_tables_cache() -> None:
     for _ in range(5):
         assert rule.evaluate(table, as_of=AS_OF).tolist() == first == [True, True, True]
     assert len(table._cache) == size
+
+
+def test_batch_results_are_the_callers_own_arrays() -> None:
+    table = Table({"vip": [True, False], "x": [1, 2]})
+    for text in ("vip", "true", "x > 0", "x > 0 and vip"):
+        result = Rule.parse(text).evaluate(table, as_of=AS_OF)
+        result[:] = False  # writable, and writing to it leaves the table alone
+    assert table["vip"].tolist() == [True, False]
+    assert Rule.parse("vip").evaluate(table, as_of=AS_OF).tolist() == [True, False]

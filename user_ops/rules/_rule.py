@@ -271,8 +271,15 @@ class Rule:
         tags:
             Tag name to boolean column (used by ``has_tag``; a TagSet passes them).
         """
-        values, nulls = self.values(table, as_of=as_of, tz=tz, tags=tags)
-        return values & ~nulls
+        ctx = self._batch_context(table, as_of, tz, tags)
+        vec = evaluate_batch(self._typed_for_table(ctx.table), ctx)
+        values = np.asarray(vec.values, dtype=np.bool_)
+        if vec.nulls is not None:
+            matched: npt.NDArray[np.bool_] = np.broadcast_to(values & ~vec.nulls, (ctx.n,)).copy()
+            return matched
+        if values.shape == (ctx.n,) and values.flags.writeable and values.flags.owndata:
+            return values  # a fresh result of this evaluation: no copy needed
+        return np.array(np.broadcast_to(values, (ctx.n,)))  # a column or a constant: the caller gets its own
 
     def values(
         self, table: Any, *, as_of: datetime, tz: TzLike | None = None, tags: Mapping[str, Any] | None = None
