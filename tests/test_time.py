@@ -291,3 +291,15 @@ def test_as_utc_us_is_exact(instant: datetime) -> None:
 def test_duration_is_a_value() -> None:
     assert Duration(months=1) == parse_duration("1mo")
     assert hash(parse_duration("7d")) == hash(parse_duration("1w"))
+
+
+def test_offsets_of_a_constant_keep_its_shape() -> None:
+    from zoneinfo import ZoneInfo
+
+    from user_ops._time import utc_offsets, wall_offsets
+
+    zone = ZoneInfo("Asia/Shanghai")
+    constant = np.asarray(0, dtype=np.int64)
+    assert utc_offsets(constant, zone).shape == ()
+    assert int(utc_offsets(constant, zone)) == 8 * 3600 * 10**6
+    assert wall_offsets(np.zeros((2, 2), dtype=np.int64), zone).shape == (2, 2)

@@ -268,7 +268,10 @@ def utc_offsets(instants_us: npt.NDArray[np.int64], tz: tzinfo) -> npt.NDArray[n
     bucket that holds a transition are asked one by one. The cost follows the data's spread, not its
     size, and a sentinel date in year 9999 costs two lookups, not a walk across the centuries.
     """
-    values = np.asarray(instants_us, dtype=np.int64)
+    given = np.asarray(instants_us, dtype=np.int64)
+    if given.ndim != 1:  # a constant (0-d) or any other shape: work on the flat values
+        return utc_offsets(given.reshape(-1), tz).reshape(given.shape)
+    values = given
     if values.size == 0:
         return np.zeros(0, dtype=np.int64)
     fixed = _fixed_offset_us(tz)
@@ -298,6 +301,8 @@ def wall_offsets(
     the gap, a time it shows twice is the first occurrence). Bucketed like :func:`utc_offsets`.
     """
     wall = np.asarray(wall_us, dtype=np.int64)
+    if wall.ndim != 1:
+        return wall_offsets(wall.reshape(-1), tz, fold, name=name).reshape(wall.shape)
     fixed = _fixed_offset_us(tz)
     if fixed is not None:
         return np.full(wall.shape, fixed, dtype=np.int64)
