@@ -8,6 +8,7 @@ test:
 bench:
 	python benchmarks/bench_rules.py
 	python benchmarks/bench_table.py
+	python benchmarks/bench_rfm.py
 
 docs:
 	mkdocs build --strict

@@ -169,3 +169,19 @@ def test_demo_whose_reader_has_gone_exits_cleanly() -> None:
     stderr = process.stderr.read().decode()
     assert code == 0, stderr
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_demo_prints_rfm_segments_and_the_pareto_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    from user_ops import RFMModel
+    from user_ops.rfm import pareto
+
+    assert main(["demo", "--customers", "400", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    section = out.split("RFM segments RFM分层 (quantile, 5 bins)\n")[1].split("\n\n")[0].splitlines()
+    counts = [int(re.search(r"\s([\d,]+)\s+[\d.]+ %", row).group(1).replace(",", "")) for row in section]  # type: ignore[union-attr]
+    assert sum(counts) == 400
+    table = synthetic_customers(400, seed=3)
+    scores = RFMModel.quantile(bins=5).fit(table).score(table)
+    assert max(counts) == max(scores.counts().values())
+    top20 = pareto(table["monetary"][table["frequency"] > 0]).top20_share
+    assert f"{100 * top20:5.1f} %" in out.split("Revenue concentration 二八法则")[1]

@@ -27,6 +27,7 @@ from user_ops.exceptions import (
     UserOpsError,
     UserOpsWarning,
 )
+from user_ops.rfm import RFMModel, SegmentMap
 from user_ops.rules import Rule, Schema
 from user_ops.tags import TagRule, TagSet, default_tags
 
@@ -35,12 +36,14 @@ __all__ = [
     "DataError",
     "NotFittedError",
     "PluginError",
+    "RFMModel",
     "Rule",
     "RuleError",
     "RuleLimitError",
     "RuleSyntaxError",
     "RuleTypeError",
     "Schema",
+    "SegmentMap",
     "Table",
     "TagRule",
     "TagSet",

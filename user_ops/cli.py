@@ -22,6 +22,7 @@ from user_ops._table import Table
 from user_ops._version import __version__
 from user_ops.datasets import DEFAULT_AS_OF, synthetic_customers
 from user_ops.exceptions import UserOpsError
+from user_ops.rfm import RFMModel, pareto, segment_summary
 from user_ops.tags import default_tags
 
 __all__ = ["DEMO_SECTIONS", "main"]
@@ -189,7 +190,31 @@ def _section_tags(table: Table, out: TextIO) -> None:
             print(f"    {line}", file=out)
 
 
-DEMO_SECTIONS: list[Section] = [_section_customers, _section_spend, _section_cities, _section_tags]
+def _section_rfm(table: Table, out: TextIO) -> None:
+    """Quantile RFM segments (RFM 分层): customers and revenue per segment, and the 80/20 figures."""
+    model = RFMModel.quantile(bins=5).fit(table)
+    summary = segment_summary(model.score(table), table).to_dicts()
+    _title(out, "RFM segments RFM分层 (quantile, 5 bins)")
+    for row in summary:
+        if row["count"]:
+            label = f"{row['label_en']} {row['label_zh']}"
+            note = f"{_percent(row['count'], len(table))}  revenue {100 * row['revenue_share']:5.1f} %"
+            _row(out, label, _count(int(row["count"])), note)
+    buyers = table["monetary"][table["frequency"] > 0]
+    if len(buyers) and float(buyers.sum()) > 0:
+        figures = pareto(buyers)
+        _title(out, "Revenue concentration 二八法则")
+        _row(out, "top 20 % of buyers bring 前20%用户贡献", _percent(figures.top20_share, 1.0), "of revenue")
+        _row(out, "Gini coefficient 基尼系数", f"{figures.gini:.3f}")
+
+
+DEMO_SECTIONS: list[Section] = [
+    _section_customers,
+    _section_spend,
+    _section_cities,
+    _section_tags,
+    _section_rfm,
+]
 """The demo's sections, in order; each prints a titled block about the customer table to a stream."""
 
 
