@@ -9,6 +9,7 @@ bench:
 	python benchmarks/bench_rules.py
 	python benchmarks/bench_table.py
 	python benchmarks/bench_rfm.py
+	python benchmarks/bench_metrics.py
 
 docs:
 	mkdocs build --strict

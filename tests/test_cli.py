@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from user_ops import __version__
-from user_ops.cli import DEMO_SECTIONS, main
-from user_ops.datasets import synthetic_customers
+from user_ops.cli import DEMO_SECTIONS, demo_table, main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +44,7 @@ def test_demo_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
 def test_demo_numbers_match_the_data(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--customers", "300", "--seed", "5"]) == 0
     out = capsys.readouterr().out
-    table = synthetic_customers(300, seed=5)
+    table = demo_table(300, seed=5)
     buyers = int((table["frequency"] > 0).sum())
     assert _number(out, "rows 行数") == 300
     assert _number(out, "buyers 购买用户") == buyers
@@ -75,7 +74,7 @@ def test_demo_rows_are_aligned(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_demo_sections_print_to_the_given_stream() -> None:
-    table = synthetic_customers(50)
+    table = demo_table(50)
     for section in DEMO_SECTIONS:
         stream = io.StringIO()
         section(table, stream)
@@ -147,7 +146,7 @@ def test_demo_prints_the_default_tag_counts_and_an_explanation(capsys: pytest.Ca
 
     assert main(["demo", "--customers", "300", "--seed", "5"]) == 0
     out = capsys.readouterr().out
-    counts = default_tags().evaluate(synthetic_customers(300, seed=5), as_of=DEFAULT_AS_OF).counts()
+    counts = default_tags().evaluate(demo_table(300, seed=5), as_of=DEFAULT_AS_OF).counts()
     section = out.split("Default tags 默认标签\n")[1].split("\n\n")[0].splitlines()
     parsed = [re.search(r"\s([\d,]+)\s+[\d.]+ %\s+(\w+)$", row) for row in section]
     printed = {m.group(2): int(m.group(1).replace(",", "")) for m in parsed if m is not None}
@@ -180,8 +179,20 @@ def test_demo_prints_rfm_segments_and_the_pareto_figures(capsys: pytest.CaptureF
     section = out.split("RFM segments RFM分层 (quantile, 5 bins)\n")[1].split("\n\n")[0].splitlines()
     counts = [int(re.search(r"\s([\d,]+)\s+[\d.]+ %", row).group(1).replace(",", "")) for row in section]  # type: ignore[union-attr]
     assert sum(counts) == 400
-    table = synthetic_customers(400, seed=3)
+    table = demo_table(400, seed=3)
     scores = RFMModel.quantile(bins=5).fit(table).score(table)
     assert max(counts) == max(scores.counts().values())
     top20 = pareto(table["monetary"][table["frequency"] > 0]).top20_share
     assert f"{100 * top20:5.1f} %" in out.split("Revenue concentration 二八法则")[1]
+
+
+def test_demo_metrics_section_matches_customer_metrics(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--customers", "300", "--seed", "5"]) == 0
+    out = capsys.readouterr().out
+    table = demo_table(300, seed=5)
+    buyers = table["frequency"] > 0
+    active = int((table["orders_90d"][buyers] > 0).sum())
+    assert _number(out, "bought in the last 90 days 近90天购买") == active
+    assert float(_value(out, "median recency R 最近消费天数")) == np.median(
+        np.ma.getdata(table["recency_days"])[buyers]
+    )

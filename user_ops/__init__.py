@@ -27,13 +27,22 @@ from user_ops.exceptions import (
     UserOpsError,
     UserOpsWarning,
 )
+from user_ops.metrics import (
+    CustomerMetrics,
+    MetricsReport,
+    Transactions,
+    customer_metrics,
+    customer_metrics_one,
+)
 from user_ops.rfm import RFMModel, SegmentMap
 from user_ops.rules import Rule, Schema
 from user_ops.tags import TagRule, TagSet, default_tags
 
 __all__ = [
     "ConfigError",
+    "CustomerMetrics",
     "DataError",
+    "MetricsReport",
     "NotFittedError",
     "PluginError",
     "RFMModel",
@@ -47,8 +56,11 @@ __all__ = [
     "Table",
     "TagRule",
     "TagSet",
+    "Transactions",
     "UserOpsError",
     "UserOpsWarning",
     "__version__",
+    "customer_metrics",
+    "customer_metrics_one",
     "default_tags",
 ]

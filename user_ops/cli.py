@@ -20,12 +20,13 @@ import numpy as np
 
 from user_ops._table import Table
 from user_ops._version import __version__
-from user_ops.datasets import DEFAULT_AS_OF, synthetic_customers
+from user_ops.datasets import DEFAULT_AS_OF, synthetic_shop
 from user_ops.exceptions import UserOpsError
+from user_ops.metrics import Transactions, customer_metrics
 from user_ops.rfm import RFMModel, pareto, segment_summary
 from user_ops.tags import default_tags
 
-__all__ = ["DEMO_SECTIONS", "main"]
+__all__ = ["DEMO_SECTIONS", "demo_table", "main"]
 
 _LABEL_WIDTH = 42  # display columns (a Chinese character takes two)
 _VALUE_WIDTH = 14
@@ -125,11 +126,32 @@ def _tolerant(stream: TextIO) -> TextIO:
 Section = Callable[[Table, TextIO], None]
 
 
+def demo_table(customers: int = 2000, *, seed: int = 7) -> Table:
+    """What the demo shows: the synthetic shop's order lines turned into per-customer metrics.
+
+    ``synthetic_shop`` → ``Transactions`` → ``customer_metrics`` (as of the data set's ``as_of``), with
+    each customer's city added from the shop's customer table.
+
+    Examples
+    --------
+    >>> table = demo_table(200, seed=1)
+    >>> len(table), "recency_days" in table and "city" in table
+    (200, True)
+    """
+    shop = synthetic_shop(customers, seed=seed)
+    metrics = customer_metrics(Transactions(shop.lines), as_of=shop.as_of, customers=shop.customers)
+    ids = shop.customers["customer_id"]
+    order = np.argsort(ids, kind="stable")
+    rows = order[np.searchsorted(ids, metrics["customer_id"], sorter=order)]
+    return metrics.with_columns({"city": shop.customers["city"][rows]})
+
+
 def _run_demo(args: argparse.Namespace, out: TextIO) -> int:
-    table = synthetic_customers(args.customers, seed=args.seed)
+    table = demo_table(args.customers, seed=args.seed)
     as_of = DEFAULT_AS_OF.isoformat(sep=" ", timespec="minutes")
     print(f"user_ops {__version__} demo: synthetic shop 合成店铺数据", file=out)
     print(f"{_count(len(table))} customers, seed {args.seed}, as of {as_of}", file=out)
+    print("order lines → Transactions → customer_metrics → tags and RFM", file=out)
     for section in DEMO_SECTIONS:
         section(table, out)
     return 0
@@ -172,6 +194,25 @@ def _section_cities(table: Table, out: TextIO) -> None:
         _row(out, str(names[position]), _count(count), _percent(count, len(table)))
 
 
+def _section_metrics(table: Table, out: TextIO) -> None:
+    """Purchase metrics (用户基础数据分析): recency, repurchase cycle, windows, shares."""
+    buyers = table["frequency"] > 0
+    _title(out, "Purchase metrics 消费指标 (buyers)")
+    if not buyers.any():
+        _row(out, "buyers 购买用户", "0")
+        return
+    recency = np.ma.getdata(table["recency_days"])[buyers]
+    _row(out, "median recency R 最近消费天数", f"{np.median(recency):g}", "days")
+    cycle = table["repurchase_cycle_days"][buyers]
+    if np.isfinite(cycle).any():
+        _row(out, "median repurchase cycle 复购周期", f"{np.nanmedian(cycle):.1f}", "days, repeat buyers")
+    active = int((table["orders_90d"][buyers] > 0).sum())
+    _row(out, "bought in the last 90 days 近90天购买", _count(active), _percent(active, int(buyers.sum())))
+    promo = table["promo_spend_share"][buyers]
+    if np.isfinite(promo).any():
+        _row(out, "median promo spend share 特价消费占比", _percent(float(np.nanmedian(promo)), 1.0))
+
+
 def _section_tags(table: Table, out: TextIO) -> None:
     """The default tags (标签) over the customers: how many have each, then why one customer lacks one."""
     tags = default_tags()
@@ -212,6 +253,7 @@ DEMO_SECTIONS: list[Section] = [
     _section_customers,
     _section_spend,
     _section_cities,
+    _section_metrics,
     _section_tags,
     _section_rfm,
 ]

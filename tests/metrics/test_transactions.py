@@ -250,3 +250,14 @@ def test_tables_with_extra_columns_need_a_mapping() -> None:
         "ordered_at",
         "amount",
     )
+
+
+def test_the_synthetic_shops_order_lines_are_a_valid_log() -> None:
+    from user_ops.datasets import synthetic_shop
+    from user_ops.metrics import Transactions, customer_metrics
+
+    shop = synthetic_shop(300, seed=2)
+    metrics = customer_metrics(Transactions(shop.lines), as_of=shop.as_of, customers=shop.customers)
+    assert len(metrics) == len(shop.customers)
+    assert metrics.report.refund_rows == int((shop.lines["amount"] < 0).sum())
+    assert "sku" in Transactions(shop.lines).columns and "line_no" in Transactions(shop.lines).columns

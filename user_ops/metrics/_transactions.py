@@ -21,8 +21,19 @@ from user_ops.exceptions import DataError
 __all__ = ["OPTIONAL_COLUMNS", "REQUIRED_COLUMNS", "Transactions"]
 
 REQUIRED_COLUMNS = ("customer_id", "ordered_at", "amount")
-#: Optional columns; ``quantity``, ``category`` and ``channel`` are carried for the host, not used.
-OPTIONAL_COLUMNS = ("order_id", "discount", "is_promo", "unit_price", "quantity", "category", "channel")
+#: Optional columns; ``quantity``, ``category``, ``channel``, ``sku`` and ``line_no`` are carried for the
+#: host (an order-line log has them), not used by the metrics.
+OPTIONAL_COLUMNS = (
+    "order_id",
+    "discount",
+    "is_promo",
+    "unit_price",
+    "quantity",
+    "category",
+    "channel",
+    "sku",
+    "line_no",
+)
 _KNOWN = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 _ISO_HINT = "an ISO 8601 date or datetime such as '2024-06-30' or '2024-06-30T12:00:00+08:00'"
 
@@ -261,6 +272,8 @@ _EMPTY_DTYPES = {
     "quantity": np.float64,
     "category": object,
     "channel": object,
+    "sku": object,
+    "line_no": np.float64,
 }
 
 
@@ -403,6 +416,8 @@ _CHECKS = {
     "quantity": _quantities,
     "category": _texts,
     "channel": _texts,
+    "sku": _texts,
+    "line_no": _quantities,
 }
 
 
