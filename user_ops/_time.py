@@ -278,14 +278,43 @@ def utc_offsets(instants_us: npt.NDArray[np.int64], tz: tzinfo) -> npt.NDArray[n
     if fixed is not None:
         return np.full(values.shape, fixed, dtype=np.int64)
     _check_range(values, "instants")
-    occupied, position = dense_codes(values // _BUCKET_US)
+    buckets = values // _BUCKET_US
+    odd: npt.NDArray[np.bool_] | None  # rows in a bucket that holds a transition
+    low, high = int(buckets.min()), int(buckets.max())
+    if high - low + 1 > 4 * len(buckets) + 1024:  # sparse buckets: factorize them
+        occupied, position = dense_codes(buckets)
+        del buckets
+        per_bucket, unsteady = _bucket_offsets(occupied, tz)
+        offsets = per_bucket[position]
+        odd = unsteady[position] if unsteady.any() else None
+        del position
+    else:  # dense buckets: look each row's bucket up in a table over the span (two row-long arrays)
+        buckets -= low
+        used = np.zeros(high - low + 1, dtype=np.bool_)
+        used[buckets] = True
+        occupied = np.flatnonzero(used) + low
+        per_bucket, unsteady = _bucket_offsets(occupied, tz)
+        table = np.zeros(len(used), dtype=np.int64)
+        table[occupied - low] = per_bucket
+        offsets = table[buckets]
+        odd_table = np.zeros(len(used), dtype=np.bool_)
+        odd_table[occupied - low] = unsteady
+        odd = odd_table[buckets] if unsteady.any() else None
+        del buckets
+    if odd is not None:
+        for row in np.flatnonzero(odd).tolist():
+            offsets[row] = _offset_at(int(values[row]), tz)
+    return offsets
+
+
+def _bucket_offsets(
+    occupied: npt.NDArray[np.int64], tz: tzinfo
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Each occupied bucket's offset at its start, and whether it may change inside the bucket."""
     edges = {b: _offset_at(b * _BUCKET_US, tz) for b in np.union1d(occupied, occupied + 1).tolist()}
     per_bucket = np.array([edges[b] for b in occupied.tolist()], dtype=np.int64)
-    steady = np.array([edges[b] == edges[b + 1] for b in occupied.tolist()], dtype=np.bool_)
-    offsets = per_bucket[position]
-    for row in np.flatnonzero(~steady[position]).tolist():
-        offsets[row] = _offset_at(int(values[row]), tz)
-    return offsets
+    unsteady = np.array([edges[b] != edges[b + 1] for b in occupied.tolist()], dtype=np.bool_)
+    return per_bucket, unsteady
 
 
 def wall_offsets(
@@ -381,11 +410,18 @@ def _wall_offset_at(wall_us: int, fold: int, tz: tzinfo) -> int:
 
 def local_days(instants_us: npt.NDArray[np.int64], tz: tzinfo) -> npt.NDArray[np.int64]:
     """Local calendar day (days since 1970-01-01) of each UTC instant in ``tz``."""
-    local = np.asarray(instants_us, dtype=np.int64) + utc_offsets(instants_us, tz)
-    days: npt.NDArray[np.int64] = np.floor_divide(local, _US_PER_DAY)
-    return days
+    local = local_us(instants_us, tz)
+    if local.ndim == 0:
+        days: npt.NDArray[np.int64] = np.floor_divide(local, _US_PER_DAY)
+        return days
+    return np.floor_divide(local, _US_PER_DAY, out=local)  # in place: no second row-long array
 
 
 def local_us(instants_us: npt.NDArray[np.int64], tz: tzinfo) -> npt.NDArray[np.int64]:
     """Local wall-clock microseconds since 1970-01-01 (as if the wall clock were UTC)."""
-    return np.asarray(instants_us, dtype=np.int64) + utc_offsets(instants_us, tz)
+    values = np.asarray(instants_us, dtype=np.int64)
+    offsets = utc_offsets(values, tz)  # a new array: the local times are added into it
+    if offsets.ndim == 0:
+        local: npt.NDArray[np.int64] = values + offsets
+        return local
+    return np.add(values, offsets, out=offsets)

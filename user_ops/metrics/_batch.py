@@ -153,17 +153,22 @@ def customer_metrics(
     )
     rows, threshold = _sorted_rows(tx.table, options, top_price_quantile, top_price_threshold)
     orders = _orders(rows)
-    columns = _metric_columns(rows, orders, options, threshold)
-    extra = None if customers is None else _read_customers(customers, tx, rows, options)
-    columns, registered_after = _with_customers(columns, rows, extra, options)
+    rows_used, refund_rows, ids = rows.n, int(rows.n - np.count_nonzero(rows.line)), rows.ids
+    order_count = len(orders.time)
+    columns, line_amount = _row_columns(rows, orders, options)
+    del rows  # the row-long arrays go before the order-level metrics: they need only the orders
+    columns.update(_order_columns(orders, ids, line_amount, options))
+    del orders, line_amount
+    extra = None if customers is None else _read_customers(customers, tx)
+    columns, registered_after = _with_customers(columns, ids, extra, options)
     ordered = {name: columns[name] for name in column_names(options.windows)}
     frequency = ordered["frequency"]
     report = MetricsReport(
         rows=len(tx),
-        rows_used=rows.n,
-        rows_after_as_of=len(tx) - rows.n,
-        refund_rows=int(rows.n - np.count_nonzero(rows.line)),
-        orders=len(orders.time),
+        rows_used=rows_used,
+        rows_after_as_of=len(tx) - rows_used,
+        refund_rows=refund_rows,
+        orders=order_count,
         customers=len(frequency),
         customers_without_orders=int(np.count_nonzero(frequency == 0)),
         customers_registered_after_as_of=registered_after,
@@ -209,25 +214,30 @@ def _sorted_rows(table: Table, options: Options, quantile: Any, fixed: Any) -> t
         column: Array = table[name]
         return column if everything else column[keep]
 
+    # Each filtered column lives only until its sorted copy is made (peak memory follows the log).
+    amount = used("amount")
+    assert amount is not None
+    threshold, top = _top_flags(used("unit_price"), amount, quantile, fixed)
     time = time if everything else time[keep]
     ids, code, order = _customer_order(used("customer_id"), time)
 
     def sort(column: Array | None) -> Array | None:
         return None if column is None else column[order]
 
-    amount = table["amount"] if everything else table["amount"][keep]
-    threshold, top = _top_flags(used("unit_price"), amount, quantile, fixed)
+    time = time[order]
     amount = amount[order]
+    top = sort(top)
+    promo = sort(_promo_flags(used("is_promo"), used("discount")))
     rows = _Rows(
         n=len(time),
         ids=ids,
         code=code,
-        time=time[order],
+        time=time,
         amount=amount,
         line=amount >= 0,
         order_id=sort(used("order_id")),
-        promo=sort(_promo_flags(used("is_promo"), used("discount"))),
-        top=sort(top),
+        promo=promo,
+        top=top,
     )
     return rows, threshold
 
@@ -246,7 +256,7 @@ def _customer_order(customer_id: Array | None, time: Array) -> tuple[Array, Arra
 
     One ``argsort`` of a combined integer key ``customer * n + time rank`` puts rows in (customer,
     time, input position) order; when the log is already in time order (the usual case) the rank is
-    the row number and no time sort is needed.
+    the row number and no time sort is needed. Row-long temporaries are built in chunks.
     """
     assert customer_id is not None
     n = len(time)
@@ -261,8 +271,10 @@ def _customer_order(customer_id: Array | None, time: Array) -> tuple[Array, Arra
         key = codes.astype(np.int64)
         del codes
     key *= n
-    if n > 1 and bool((time[1:] >= time[:-1]).all()):
-        key += np.arange(n, dtype=np.int64)  # already in time order: the rank is the row number
+    if n > 1 and _nondecreasing(time):
+        for start in range(0, n, _CHUNK):  # already in time order: the rank is the row number
+            stop = min(start + _CHUNK, n)
+            key[start:stop] += np.arange(start, stop, dtype=np.int64)
     else:
         rank = np.empty(n, dtype=np.int64)
         rank[np.argsort(time, kind="stable")] = np.arange(n, dtype=np.int64)
@@ -270,15 +282,27 @@ def _customer_order(customer_id: Array | None, time: Array) -> tuple[Array, Arra
         del rank
     order = np.argsort(key)  # keys are distinct, so any sort is stable here
     del key
-    sorted_ids = customer_id[order]
     new = np.empty(n, dtype=np.bool_)
     new[0] = True
-    np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=new[1:])
-    ids = sorted_ids[new] if direct else distinct
-    del sorted_ids
+    for start in range(1, n, _CHUNK):  # a customer starts where the sorted id changes
+        stop = min(start + _CHUNK, n)
+        sorted_ids = customer_id[order[start - 1 : stop]]
+        np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=new[start:stop])
+    ids = customer_id[order[new]] if direct else distinct
     code = np.cumsum(new, dtype=np.intp)
     code -= 1
     return ids, code, order
+
+
+_CHUNK = 1 << 20
+
+
+def _nondecreasing(values: Array) -> bool:
+    for start in range(1, len(values), _CHUNK):
+        stop = min(start + _CHUNK, len(values))
+        if not bool((values[start:stop] >= values[start - 1 : stop - 1]).all()):
+            return False
+    return True
 
 
 def _fits(ids: Array, n: int) -> bool:
@@ -320,12 +344,14 @@ class _Orders:
 
 
 def _orders(rows: _Rows) -> _Orders:
-    line_rows = np.flatnonzero(rows.line)
-    code = rows.code[line_rows]
     if rows.order_id is None:
-        order = _Orders(code, rows.time[line_rows], rows.amount[line_rows], None, code, code)
+        line = rows.line
+        code = rows.code[line]
+        order = _Orders(code, rows.time[line], rows.amount[line], None, code, code)
     else:
-        order = _grouped_orders(rows, line_rows, code)
+        line_rows = np.flatnonzero(rows.line)
+        order = _grouped_orders(rows, line_rows, rows.code[line_rows])
+        del line_rows
     count = np.bincount(order.code, minlength=rows.customers)
     order.count = count
     order.start = np.cumsum(count) - count
@@ -352,15 +378,33 @@ def _grouped_orders(rows: _Rows, line_rows: Array, code: Array) -> _Orders:
 
 
 # -- metrics --------------------------------------------------------------------------------------
-def _metric_columns(
-    rows: _Rows, orders: _Orders, options: Options, threshold: float | None
-) -> dict[str, Array]:
+def _row_columns(rows: _Rows, orders: _Orders, options: Options) -> tuple[dict[str, Array], Array | None]:
+    """The metrics that read the rows (sums over lines and refunds, windows, shares), and the line
+    amounts in row order when orders group several lines (the BTYD spend needs them)."""
     k = rows.customers
     has = orders.count > 0
     out: dict[str, Array] = {"customer_id": rows.ids}
     out["frequency"] = orders.count.astype(np.int64)
     out["monetary"] = _sum(rows.code, rows.amount, k)
-    gross = _sum(rows.code, np.where(rows.line, rows.amount, 0.0), k)
+    # One row-long scratch buffer holds the weights of every masked sum (gross, windows, shares).
+    scratch = np.empty(rows.n, dtype=np.float64)
+    gross = _masked_sum(rows, rows.line, scratch)
+    out["avg_order_value"] = np.where(has, gross / np.maximum(orders.count, 1), np.nan)
+    out.update(_window_columns(rows, orders, options, scratch))
+    out["promo_spend_share"] = _share(rows, rows.promo, gross, scratch)
+    out["top_price_share"] = _share(rows, rows.top, gross, scratch)
+    del scratch
+    line_amount = None if orders.of_line is None else rows.amount[rows.line]
+    return out, line_amount
+
+
+def _order_columns(
+    orders: _Orders, ids: Array, line_amount: Array | None, options: Options
+) -> dict[str, Array]:
+    """The metrics that read only the orders: first / last, recency, tenure, cycle, BTYD."""
+    k = len(ids)
+    has = orders.count > 0
+    out: dict[str, Array] = {}
     day = local_days(orders.time, options.zone)
     today = int(local_days(np.array([options.as_of_us], dtype=np.int64), options.zone)[0])
     first, last = orders.start[has], orders.start[has] + orders.count[has] - 1
@@ -368,15 +412,11 @@ def _metric_columns(
     out["last_order_at"] = _fill_times(k, has, orders.time[last])
     out["recency_days"] = _fill_ints(k, has, today - day[last])
     out["tenure_days"] = _fill_ints(k, has, today - day[first])
-    out["avg_order_value"] = np.where(has, gross / np.maximum(orders.count, 1), np.nan)
     out["max_order_value"] = _fill_floats(k, has, np.maximum.reduceat(orders.value, orders.start[has]))
-    out.update(_window_columns(rows, orders, options))
     cycle = _median_gaps(orders.code, day, k)
     out["repurchase_cycle_days"] = cycle
     out["days_overdue"] = np.ma.getdata(out["recency_days"]) - cycle  # NaN wherever the cycle is null
-    out["promo_spend_share"] = _share(rows, rows.promo, gross)
-    out["top_price_share"] = _share(rows, rows.top, gross)
-    out.update(_btyd_columns(rows, orders, day, options))
+    out.update(_btyd_columns(orders, k, line_amount, day, options))
     return out
 
 
@@ -385,15 +425,22 @@ def _sum(code: Array, weights: Array, k: int) -> Array:
     return np.bincount(code, weights=weights, minlength=k).astype(np.float64)
 
 
-def _share(rows: _Rows, flag: Array | None, gross: Array) -> Array:
+def _masked_sum(rows: _Rows, mask: Array, scratch: Array) -> Array:
+    """Per customer, the sum of the amounts of the rows in ``mask`` (the others add 0.0)."""
+    scratch.fill(0.0)
+    np.copyto(scratch, rows.amount, where=mask)
+    return _sum(rows.code, scratch, rows.customers)
+
+
+def _share(rows: _Rows, flag: Array | None, gross: Array, scratch: Array) -> Array:
     if flag is None:
         return np.full(rows.customers, np.nan)
-    part = _sum(rows.code, np.where(rows.line & flag, rows.amount, 0.0), rows.customers)
+    part = _masked_sum(rows, rows.line & flag, scratch)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(gross > 0, part / gross, np.nan)
 
 
-def _window_columns(rows: _Rows, orders: _Orders, options: Options) -> dict[str, Array]:
+def _window_columns(rows: _Rows, orders: _Orders, options: Options, scratch: Array) -> dict[str, Array]:
     k = rows.customers
     # A line counts in a window when its order was placed there; a refund when it was made there.
     when = rows.time
@@ -403,7 +450,7 @@ def _window_columns(rows: _Rows, orders: _Orders, options: Options) -> dict[str,
     out: dict[str, Array] = {}
     for text, start in zip(options.windows, options.window_starts_us):
         out[f"orders_{text}"] = np.bincount(orders.code[orders.time >= start], minlength=k).astype(np.int64)
-        out[f"spend_{text}"] = _sum(rows.code, np.where(when >= start, rows.amount, 0.0), k)
+        out[f"spend_{text}"] = _masked_sum(rows, when >= start, scratch)
     return out
 
 
@@ -412,57 +459,91 @@ def _median_gaps(code: Array, day: Array, k: int) -> Array:
     out = np.full(k, np.nan)
     if len(day) < 2:
         return out
-    new = np.ones(len(day), dtype=np.bool_)
-    new[1:] = (code[1:] != code[:-1]) | (day[1:] != day[:-1])
-    days, owner = day[new], code[new]
-    same = owner[1:] == owner[:-1]
-    gaps, gap_owner = (days[1:] - days[:-1])[same], owner[1:][same]
+    # A customer's day is constant between its distinct days, so each gap between consecutive
+    # distinct days is the step from the previous order's day where the day changes.
+    step = day[1:] - day[:-1]
+    at = step != 0
+    at &= code[1:] == code[:-1]
+    gaps = step[at]
+    del step
+    key = code[1:][at].astype(np.int64, copy=False)  # the owner of each gap, then the sort key
+    del at
     if len(gaps) == 0:
         return out
-    # One sort of (customer, gap) keys orders each customer's gaps; owners are already grouped.
+    count = np.bincount(key, minlength=k)
+    # One sort of (customer, gap) keys orders each customer's gaps; owners are already grouped, so
+    # after the sort position i still belongs to the same owner. Built and sorted in place.
     width = int(gaps.max()) + 1
-    ordered = np.sort(gap_owner.astype(np.int64) * width + gaps) - gap_owner.astype(np.int64) * width
-    count = np.bincount(gap_owner, minlength=k)
+    key *= width
+    key += gaps
+    del gaps
+    key.sort()
     with_gaps = count > 0
     start = (np.cumsum(count) - count)[with_gaps]
     size = count[with_gaps]
-    low, high = ordered[start + (size - 1) // 2], ordered[start + size // 2]
+    base = np.flatnonzero(with_gaps).astype(np.int64) * width
+    low, high = key[start + (size - 1) // 2] - base, key[start + size // 2] - base
     out[with_gaps] = (low + high) / 2.0
     return out
 
 
-def _btyd_columns(rows: _Rows, orders: _Orders, day: Array, options: Options) -> dict[str, Array]:
-    """lifetimes' ``summary_data_from_transaction_data`` (orders as transactions, order values as money)."""
-    k = rows.customers
+def _btyd_columns(
+    orders: _Orders, k: int, line_amount: Array | None, day: Array, options: Options
+) -> dict[str, Array]:
+    """lifetimes' ``summary_data_from_transaction_data`` (orders as transactions, order values as money).
+
+    ``line_amount``: the lines' amounts in row order, when orders group several lines.
+    """
     seen = orders.time < options.btyd_end_us
+    all_seen = bool(seen.all())
     period = day if options.btyd_period == "D" else (day + 3) // 7
     end_day = int(local_days(np.array([options.btyd_end_us - 1], dtype=np.int64), options.zone)[0])
     last_period = end_day if options.btyd_period == "D" else (end_day + 3) // 7
-    code, per = orders.code[seen], period[seen]
+    code = orders.code if all_seen else orders.code[seen]
+    per = period if all_seen else period[seen]
+    del period
+    # (customer, period) groups of the seen orders, in order.
     new = np.ones(len(per), dtype=np.bool_)
-    new[1:] = (code[1:] != code[:-1]) | (per[1:] != per[:-1])
-    group = np.cumsum(new, dtype=np.intp) - 1  # (customer, period) group of each seen order
-    owner, group_period = code[new], per[new]
-    first_of_customer = np.ones(len(owner), dtype=np.bool_)
-    first_of_customer[1:] = owner[1:] != owner[:-1]
+    np.not_equal(code[1:], code[:-1], out=new[1:])
+    new[1:] |= per[1:] != per[:-1]
+    group = np.cumsum(new, dtype=np.intp)
+    group -= 1
+    groups = int(group[-1]) + 1 if len(group) else 0
     # Period spend: the lines of the period's orders, summed in row order like every other sum.
-    order_group = np.full(len(orders.time), -1, dtype=np.intp)
-    order_group[seen] = group
-    line_group = order_group if orders.of_line is None else order_group[orders.of_line]
-    counted = line_group >= 0
-    spend = np.bincount(line_group[counted], weights=rows.amount[rows.line][counted], minlength=len(owner))
+    if orders.of_line is None:  # one line per order: the order values are the line amounts
+        spend = np.bincount(group, weights=orders.value if all_seen else orders.value[seen], minlength=groups)
+        del group
+    else:
+        assert line_amount is not None
+        order_group = np.full(len(orders.time), -1, dtype=np.intp)
+        order_group[seen] = group
+        del group
+        line_group = order_group[orders.of_line]
+        del order_group
+        counted = line_group >= 0
+        spend = np.bincount(line_group[counted], weights=line_amount[counted], minlength=groups)
+        del line_group, counted
+    owner = code[new]
+    del new
+    first_of_customer = np.ones(len(owner), dtype=np.bool_)
+    np.not_equal(owner[1:], owner[:-1], out=first_of_customer[1:])
     periods = np.bincount(owner, minlength=k)
+    spend[first_of_customer] = 0.0  # a customer's first period is not a repeat
+    repeat_spend = _sum(owner, spend, k)
+    del owner, spend, first_of_customer
     has = periods > 0
     repeats = periods - 1
-    first_period = group_period[first_of_customer]
-    last_of_customer = np.r_[first_of_customer[1:], True] if len(owner) else first_of_customer
-    repeat_spend = _sum(owner, np.where(first_of_customer, 0.0, spend), k)
+    # A customer's first and last groups hold their first and last seen orders.
+    seen_count = orders.count if all_seen else np.bincount(code, minlength=k)
+    seen_start = (np.cumsum(seen_count) - seen_count)[has]
+    first_period = per[seen_start]
+    last_of_period = per[seen_start + seen_count[has] - 1]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(repeats > 0, repeat_spend / np.maximum(repeats, 1), 0.0)
     multiplier = options.btyd_multiplier
     return {
         "repeat_frequency": _fill_ints(k, has, repeats[has]),
-        "recency_age": _fill_floats(k, has, (group_period[last_of_customer] - first_period) / multiplier),
+        "recency_age": _fill_floats(k, has, (last_of_period - first_period) / multiplier),
         "T": _fill_floats(k, has, (last_period - first_period) / multiplier),
         "mean_repeat_spend": np.where(has, mean, np.nan),
     }
@@ -518,7 +599,7 @@ class _Customers:
     known: Array  # registered_at given
 
 
-def _read_customers(customers: Any, tx: Transactions, rows: _Rows, options: Options) -> _Customers:
+def _read_customers(customers: Any, tx: Transactions) -> _Customers:
     table = Table.coerce(customers, tz=tx.tz)
     if "customer_id" not in table:
         raise DataError(f"customers need a 'customer_id' column (got {', '.join(table.columns) or 'none'})")
@@ -569,23 +650,24 @@ def _registered_us(table: Table, tx: Transactions) -> Array:
 
 
 def _with_customers(
-    columns: dict[str, Array], rows: _Rows, extra: _Customers | None, options: Options
+    columns: dict[str, Array], buyers: Array, extra: _Customers | None, options: Options
 ) -> tuple[dict[str, Array], int]:
-    """Add ``registered_at``, ``first_order_cycle_days`` and rows for customers who never bought."""
-    k = rows.customers
+    """Add ``registered_at``, ``first_order_cycle_days`` and rows for customers who never bought
+    (``buyers``: the ids of the customers with rows, one per row of ``columns``)."""
+    k = len(buyers)
     if extra is None:
         columns["registered_at"] = np.full(k, _NAT)
         columns["first_order_cycle_days"] = _fill_ints(k, np.zeros(k, dtype=np.bool_), np.zeros(0, np.int64))
         return columns, 0
-    known_ids = np.isin(extra.ids, rows.ids) if k else np.zeros(len(extra.ids), dtype=np.bool_)
+    known_ids = np.isin(extra.ids, buyers) if k else np.zeros(len(extra.ids), dtype=np.bool_)
     registered = extra.registered_us.view("datetime64[us]")
     late = extra.known & (extra.registered_us >= options.as_of_us) & ~known_ids
     kept = ~late
     ids = extra.ids[kept]
-    all_ids = np.union1d(rows.ids, ids) if k else np.sort(ids)
-    if all_ids.dtype.kind == "O" or rows.ids.dtype.kind == "O":
+    all_ids = np.union1d(buyers, ids) if k else np.sort(ids)
+    if all_ids.dtype.kind == "O" or buyers.dtype.kind == "O":
         all_ids = all_ids.astype(object)
-    at = np.searchsorted(all_ids, rows.ids)
+    at = np.searchsorted(all_ids, buyers)
     out = {name: _spread(values, at, len(all_ids), name) for name, values in columns.items()}
     out["customer_id"] = all_ids
     reg = np.full(len(all_ids), _NAT)
