@@ -10,6 +10,8 @@ bench:
 	python benchmarks/bench_table.py
 	python benchmarks/bench_rfm.py
 	python benchmarks/bench_metrics.py
+	python benchmarks/bench_lifecycle.py
+	python benchmarks/bench_bgnbd.py
 
 docs:
 	mkdocs build --strict

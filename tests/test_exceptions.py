@@ -49,6 +49,18 @@ def test_rule_errors_carry_a_position_and_a_caret() -> None:
         ("user_ops.tags", {"TagRule", "TagSet", "TagTable", "default_tags", "METRIC_FIELDS"}),
         ("user_ops.plugins", {"register_function", "unregister_function", "load_entry_points"}),
         ("user_ops.rfm", {"RFMModel", "SegmentMap", "segment_summary", "pareto"}),
+        (
+            "user_ops.lifecycle",
+            {
+                "LifecyclePolicy",
+                "BGNBD",
+                "aipl_policy",
+                "transitions",
+                "stage_summary",
+                "recall_plan",
+                "engagement_metrics",
+            },
+        ),
         ("user_ops.metrics", {"Transactions", "customer_metrics", "customer_metrics_one", "MetricsReport"}),
         ("user_ops.datasets", {"synthetic_customers", "synthetic_transactions", "load_cdnow"}),
     ],

@@ -27,6 +27,7 @@ from user_ops.exceptions import (
     UserOpsError,
     UserOpsWarning,
 )
+from user_ops.lifecycle import LifecyclePolicy
 from user_ops.metrics import (
     CustomerMetrics,
     MetricsReport,
@@ -42,6 +43,7 @@ __all__ = [
     "ConfigError",
     "CustomerMetrics",
     "DataError",
+    "LifecyclePolicy",
     "MetricsReport",
     "NotFittedError",
     "PluginError",
