@@ -196,3 +196,17 @@ def test_demo_metrics_section_matches_customer_metrics(capsys: pytest.CaptureFix
     assert float(_value(out, "median recency R 最近消费天数")) == np.median(
         np.ma.getdata(table["recency_days"])[buyers]
     )
+
+
+def test_demo_prints_the_lifecycle_stage_table(capsys: pytest.CaptureFixture[str]) -> None:
+    from user_ops import LifecyclePolicy
+    from user_ops.datasets import DEFAULT_AS_OF
+
+    assert main(["demo", "--customers", "300", "--seed", "5"]) == 0
+    out = capsys.readouterr().out
+    section = out.split("Lifecycle stages 生命周期 → action 运营动作\n")[1].split("\n\n")[0].splitlines()
+    table = demo_table(300, seed=5)
+    counts = LifecyclePolicy.default_for(table).classify(table, as_of=DEFAULT_AS_OF).counts()
+    assert sum(int(re.search(r"\s([\d,]+)\s+[\d.]+ %", row).group(1)) for row in section) == 300  # type: ignore[union-attr]
+    assert len(section) == sum(1 for c in counts.values() if c)
+    assert "Wake up" in out or "唤醒" in out

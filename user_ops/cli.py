@@ -22,6 +22,7 @@ from user_ops._table import Table
 from user_ops._version import __version__
 from user_ops.datasets import DEFAULT_AS_OF, synthetic_shop
 from user_ops.exceptions import UserOpsError
+from user_ops.lifecycle import LifecyclePolicy
 from user_ops.metrics import Transactions, customer_metrics
 from user_ops.rfm import RFMModel, pareto, segment_summary
 from user_ops.tags import default_tags
@@ -231,6 +232,18 @@ def _section_tags(table: Table, out: TextIO) -> None:
             print(f"    {line}", file=out)
 
 
+def _section_lifecycle(table: Table, out: TextIO) -> None:
+    """Lifecycle stages (用户生命周期) with the action each calls for, the default cycle-aware policy."""
+    policy = LifecyclePolicy.default_for(table)
+    summary = policy.classify(table, as_of=DEFAULT_AS_OF).summary(table).to_dicts()
+    _title(out, "Lifecycle stages 生命周期 → action 运营动作")
+    for row in summary:
+        if row["count"]:
+            label = f"{row['label_en']} {row['label_zh']}"
+            note = f"{_percent(row['count'], len(table))}  → {row['action_en']} {row['action_zh']}"
+            _row(out, label, _count(int(row["count"])), note)
+
+
 def _section_rfm(table: Table, out: TextIO) -> None:
     """Quantile RFM segments (RFM 分层): customers and revenue per segment, and the 80/20 figures."""
     model = RFMModel.quantile(bins=5).fit(table)
@@ -255,6 +268,7 @@ DEMO_SECTIONS: list[Section] = [
     _section_cities,
     _section_metrics,
     _section_tags,
+    _section_lifecycle,
     _section_rfm,
 ]
 """The demo's sections, in order; each prints a titled block about the customer table to a stream."""
