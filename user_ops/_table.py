@@ -31,6 +31,7 @@ from __future__ import annotations
 import gc
 import html
 import operator
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone, tzinfo
@@ -45,7 +46,7 @@ import numpy.typing as npt
 from user_ops._time import TzLike, get_tz, local_us, wall_offsets
 from user_ops.exceptions import DataError
 
-__all__ = ["ColumnKind", "Table", "column_kind", "normalize_column"]
+__all__ = ["ColumnKind", "Table", "column_kind", "normalize_column", "parse_instants", "wall_clock_to_utc"]
 
 ColumnKind = Literal[
     "int", "bool", "float", "decimal", "str", "datetime", "date", "duration", "list[str]", "null"
@@ -1031,3 +1032,75 @@ def local_wall_clock(column: Array, tz: TzLike) -> Array:
     out: Array = local_us(np.where(nat, 0, raw), get_tz(tz)).view("datetime64[us]").copy()
     out[nat] = np.datetime64("NaT")
     return out
+
+
+_ISO_HINT = "an ISO 8601 date or datetime such as '2024-06-30' or '2024-06-30T12:00:00+08:00'"
+
+
+# -- date strings -----------------------------------------------------------------------------------
+def parse_instants(strings: Array, *, name: str, tz: tzinfo | None) -> Array:
+    """UTC ``datetime64[us]`` of ISO 8601 date / datetime strings (an object array without nulls).
+
+    Strings without a UTC offset are wall-clock times in ``tz``; a date alone is its midnight. The
+    common case (no offsets at all) is parsed by numpy in C; anything else goes value by value through
+    :meth:`datetime.fromisoformat`, which also finds the first bad row for the error.
+
+    Examples
+    --------
+    >>> parse_instants(np.array(["2024-06-30", "2024-06-30T08:00:00+08:00"], dtype=object),
+    ...                name="t", tz=timezone.utc)
+    array(['2024-06-30T00:00:00.000000', '2024-06-30T00:00:00.000000'],
+          dtype='datetime64[us]')
+    """
+    wall = _numpy_wall_clock(strings)
+    if wall is not None:
+        if tz is None:
+            raise DataError(
+                f"column {name!r} row 0 ({strings[0]!r}) has no UTC offset; pass tz= naming the zone "
+                "of the wall-clock times, or give offsets ('+08:00', 'Z')"
+            )
+        return wall_clock_to_utc(wall, tz, name=name)
+    parsed = [_parse_one(text, name, row) for row, text in enumerate(strings.tolist())]
+    result: Array = normalize_column(parsed, name=name, tz=tz)
+    return result
+
+
+def _numpy_wall_clock(strings: Array) -> Array | None:
+    """Naive ``datetime64[us]`` when every string is a plain ``YYYY-MM-DD[Thh:mm[:ss[.f]]]``, else None.
+
+    numpy also reads forms that are not ISO dates ("20240101" as a year, "now", "NaT") and offsets
+    (with a warning), so the shape is checked first and any doubt falls back to the exact path.
+    """
+    if len(strings) == 0:
+        return np.zeros(0, dtype="datetime64[us]")
+    text = np.asarray(strings.tolist(), dtype=str)
+    width = text.dtype.itemsize // 4
+    if width < 10 or width > 32:
+        return None
+    chars = text.view(np.uint32).reshape(len(text), width)
+    dash, digit0, digit9 = ord("-"), ord("0"), ord("9")
+    shaped = (chars[:, 4] == dash) & (chars[:, 7] == dash) & (chars[:, 9] >= digit0) & (chars[:, 9] <= digit9)
+    # An offset or "Z" can only follow the time: any "+", "Z" or "-" after the date part.
+    tail = chars[:, 10:]
+    offset = ((tail == ord("+")) | (tail == ord("Z")) | (tail == ord("z")) | (tail == dash)).any(axis=1)
+    if not shaped.all() or offset.any():
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return text.astype("datetime64[us]")
+    except (ValueError, UserWarning, DeprecationWarning):
+        return None
+
+
+def _parse_one(text: Any, name: str, row: int) -> datetime:
+    if not isinstance(text, str):
+        raise DataError(f"column {name!r} row {row}: {text!r} is not a string")
+    cleaned = text.strip()
+    if cleaned[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read "Z"
+        cleaned = cleaned[:-1] + "+00:00"
+    try:
+        value = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise DataError(f"column {name!r} row {row}: cannot read {text!r} as {_ISO_HINT}") from None
+    return value

@@ -11,7 +11,6 @@ columns; ``docs/aipl.md`` documents the vocabulary and how a host maps its own e
 from __future__ import annotations
 
 import difflib
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -20,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from user_ops._table import Array, Table, _missing_column_message, normalize_column, wall_clock_to_utc
+from user_ops._table import (
+    Array,
+    Table,
+    _missing_column_message,
+    normalize_column,
+    parse_instants,
+    wall_clock_to_utc,
+)
 from user_ops._time import Duration, TzLike, as_utc_us, get_tz, parse_duration, require_aware
 from user_ops.exceptions import DataError
 
@@ -62,7 +68,6 @@ _PURCHASE, _MEMBER_JOIN = _CODE["purchase"], _CODE["member_join"]
 _NAT = np.iinfo(np.int64).min  # int64 view of NaT
 _INT64_MAX = np.iinfo(np.int64).max
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ISO_HINT = "an ISO 8601 date or datetime such as '2024-06-30' or '2024-06-30T12:00:00+08:00'"
 
 
 def engagement_columns(windows: Sequence[str] = DEFAULT_EVENT_WINDOWS) -> tuple[str, ...]:
@@ -300,61 +305,10 @@ def _instants(table: Table, name: str, zone: tzinfo | None) -> Array:
             )
         return wall_clock_to_utc(column.astype("datetime64[us]"), zone, name=name).view(np.int64)
     if kind == "str":
-        return _parse_instants(column, name=name, tz=zone).view(np.int64)
+        return parse_instants(column, name=name, tz=zone).view(np.int64)
     raise DataError(
         f"column {name!r} must hold datetimes or ISO 8601 strings, got {kind} (row 0: {_value(column, 0)})"
     )
-
-
-def _parse_instants(strings: Array, *, name: str, tz: tzinfo | None) -> Array:
-    """UTC ``datetime64[us]`` of ISO 8601 strings; offset-less ones are wall-clock times in ``tz``.
-
-    (The same reading as the metrics room's ``Transactions``: a plain ``YYYY-MM-DD[Thh:mm[:ss[.f]]]``
-    column is parsed by numpy in C; anything else value by value with ``datetime.fromisoformat``.)
-    """
-    wall = _numpy_wall_clock(strings)
-    if wall is not None:
-        if tz is None:
-            raise DataError(
-                f"column {name!r} row 0 ({strings[0]!r}) has no UTC offset; pass tz= naming the zone "
-                "of the wall-clock times, or give offsets ('+08:00', 'Z')"
-            )
-        return wall_clock_to_utc(wall, tz, name=name)
-    parsed = [_parse_one(text, name, row) for row, text in enumerate(strings.tolist())]
-    result: Array = normalize_column(parsed, name=name, tz=tz)
-    return result
-
-
-def _numpy_wall_clock(strings: Array) -> Array | None:
-    text = np.asarray(strings.tolist(), dtype=str)
-    width = text.dtype.itemsize // 4
-    if width < 10 or width > 32:
-        return None
-    chars = text.view(np.uint32).reshape(len(text), width)
-    dash, digit0, digit9 = ord("-"), ord("0"), ord("9")
-    shaped = (chars[:, 4] == dash) & (chars[:, 7] == dash) & (chars[:, 9] >= digit0) & (chars[:, 9] <= digit9)
-    tail = chars[:, 10:]
-    offset = ((tail == ord("+")) | (tail == ord("Z")) | (tail == ord("z")) | (tail == dash)).any(axis=1)
-    if not shaped.all() or offset.any():
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            return text.astype("datetime64[us]")
-    except (ValueError, UserWarning, DeprecationWarning):
-        return None
-
-
-def _parse_one(text: Any, name: str, row: int) -> datetime:
-    if not isinstance(text, str):
-        raise DataError(f"column {name!r} row {row}: {text!r} is not a string")
-    cleaned = text.strip()
-    if cleaned[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read "Z"
-        cleaned = cleaned[:-1] + "+00:00"
-    try:
-        return datetime.fromisoformat(cleaned)
-    except ValueError:
-        raise DataError(f"column {name!r} row {row}: cannot read {text!r} as {_ISO_HINT}") from None
 
 
 def _read_customers(customers: Any, log: _Log) -> Array:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from user_ops._table import Table
+from user_ops._table import Table, parse_instants
 from user_ops._time import TzLike, local_days
 from user_ops.exceptions import DataError
 from user_ops.metrics._options import (
@@ -26,7 +26,7 @@ from user_ops.metrics._options import (
     make_options,
     zone_name,
 )
-from user_ops.metrics._transactions import Transactions, parse_instants
+from user_ops.metrics._transactions import Transactions
 
 __all__ = ["CustomerMetrics", "customer_metrics"]
 
