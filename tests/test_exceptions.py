@@ -70,3 +70,16 @@ def test_rooms_export_their_public_names(module: str, names: set[str]) -> None:
     assert names <= set(room.__all__)
     for name in room.__all__:
         assert hasattr(room, name), f"{module}.__all__ names {name!r}, which it does not define"
+
+
+def test_strict_policies_raise_config_error_naming_class_and_field_once() -> None:
+    from user_ops import ConfigError, RFMModel
+    from user_ops.lifecycle import BGNBD
+
+    with pytest.raises(ConfigError, match=r"^invalid RFMModel: bins: "):
+        RFMModel(method="quantile", bins=0)
+    with pytest.raises(ConfigError, match=r"^invalid BGNBD: penalizer: "):
+        BGNBD(penalizer=-1)
+    with pytest.raises(ConfigError) as caught:
+        RFMModel.from_json('{"method": "nope"}')
+    assert str(caught.value).count("invalid RFMModel") == 1

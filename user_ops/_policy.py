@@ -6,9 +6,11 @@ import hashlib
 import json
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["PolicyModel"]
+from user_ops.exceptions import ConfigError
+
+__all__ = ["PolicyModel", "StrictPolicyModel"]
 
 P = TypeVar("P", bound="PolicyModel")
 
@@ -38,3 +40,36 @@ class PolicyModel(BaseModel):
         """SHA-256 of the canonical JSON (sorted keys): equal policies hash equal, across processes."""
         canonical = json.dumps(self.to_json(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class StrictPolicyModel(PolicyModel):
+    """A policy whose bad options raise :class:`~user_ops.ConfigError` (naming the class and fields).
+
+    For fitted models built in code, where a pydantic ``ValidationError`` would be a leak from
+    inside; rules documents keep pydantic's error.
+    """
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _config_error(type(self).__name__, exc) from None
+
+    @classmethod
+    def from_json(cls: type[P], data: dict[str, Any] | str | bytes) -> P:
+        """Rebuild from :meth:`to_json` output; an inconsistent document raises ``ConfigError``."""
+        try:
+            return super().from_json(data)
+        except ValidationError as exc:
+            raise _config_error(cls.__name__, exc) from None
+
+
+def _config_error(name: str, exc: ValidationError) -> ConfigError:
+    parts = []
+    for error in exc.errors():
+        cause = (error.get("ctx") or {}).get("error")
+        message = str(cause) if cause is not None else error["msg"]
+        message = message.removeprefix("Value error, ").removeprefix(f"invalid {name}: ")  # already said
+        where = ".".join(str(p) for p in error["loc"])
+        parts.append(f"{where}: {message}" if where else message)
+    return ConfigError(f"invalid {name}: " + "; ".join(parts))

@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from user_ops._policy import PolicyModel
+from user_ops._policy import StrictPolicyModel
 from user_ops._table import Table
 from user_ops.exceptions import ConfigError, DataError, NotFittedError
 
@@ -44,7 +44,7 @@ _LOG_BOUND = 30.0  # the optimizer keeps log-parameters in [-30, 30]
 _Z95 = 1.959963984540054
 
 
-class BGNBD(PolicyModel):
+class BGNBD(StrictPolicyModel):
     """The BG/NBD model: who is still a customer (``p_alive``) and how much they will buy.
 
     Each customer buys at a Poisson rate ``λ`` (gamma-distributed across customers: shape ``r``,
@@ -104,20 +104,6 @@ class BGNBD(PolicyModel):
     log_likelihood_: float | None = None
     n_customers_: int | None = Field(default=None, ge=1)
     converged_: bool | None = None
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise _config_error(exc) from None
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | str | bytes) -> BGNBD:
-        """Rebuild from :meth:`to_json` output; an inconsistent document raises ``ConfigError``."""
-        try:
-            return super().from_json(data)
-        except ValidationError as exc:
-            raise _config_error(exc) from None
 
     @classmethod
     def from_params(cls, *, r: float, alpha: float, a: float, b: float, **options: Any) -> BGNBD:
@@ -813,13 +799,3 @@ def _check_one(x: float, tx: float, big_t: float, names: tuple[str, ...]) -> Non
         why = f"{fr} != 0 with {fx} = 0 (no repeat purchase has no recency)"
     if why is not None:
         raise DataError(f"bad BG/NBD input: {why}: {fx}={x}, {fr}={tx}, {ft}={big_t}")
-
-
-def _config_error(exc: ValidationError) -> ConfigError:
-    parts = []
-    for error in exc.errors():
-        cause = (error.get("ctx") or {}).get("error")
-        message = str(cause) if cause is not None else error["msg"]
-        where = ".".join(str(p) for p in error["loc"])
-        parts.append(f"{where}: {message}" if where else message)
-    return ConfigError("invalid BGNBD: " + "; ".join(parts))

@@ -12,11 +12,11 @@ from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from user_ops._policy import PolicyModel
+from user_ops._policy import StrictPolicyModel
 from user_ops._table import Table
-from user_ops.exceptions import ConfigError, DataError, NotFittedError
+from user_ops.exceptions import DataError, NotFittedError
 from user_ops.rfm._binning import MAX_LEVELS, assign, assign_one, check_dimension, fit_mean, fit_quantile
 from user_ops.rfm._segments import CODE_TEXT, NEVER_BOUGHT, SegmentMap
 
@@ -31,7 +31,7 @@ _LETTER = {"recency": "r", "frequency": "f", "monetary": "m"}
 _DEFAULT_BINS = 5
 
 
-class RFMModel(PolicyModel):
+class RFMModel(StrictPolicyModel):
     """RFM scoring (R 最近一次消费, F 消费频率, M 消费金额) with a segment map.
 
     Frozen: :meth:`fit` returns a *new*, fitted model (``model = model.fit(metrics)``). Scores come
@@ -86,20 +86,6 @@ class RFMModel(PolicyModel):
     frequency_scores_: tuple[int, ...] | None = None
     monetary_scores_: tuple[int, ...] | None = None
     n_fitted_: int | None = None
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise _config_error(exc) from None
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | str | bytes) -> RFMModel:
-        """Rebuild from :meth:`to_json` output; an inconsistent document raises ``ConfigError``."""
-        try:
-            return super().from_json(data)
-        except ValidationError as exc:
-            raise _config_error(exc) from None
 
     # -- validation ---------------------------------------------------------------------------------
     @model_validator(mode="before")
@@ -438,16 +424,6 @@ class RFMScores(Table):
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-def _config_error(exc: ValidationError) -> ConfigError:
-    parts = []
-    for error in exc.errors():
-        cause = (error.get("ctx") or {}).get("error")
-        message = str(cause) if cause is not None else error["msg"]
-        where = ".".join(str(p) for p in error["loc"])
-        parts.append(f"{where}: {message}" if where else message)
-    return ConfigError("invalid RFMModel: " + "; ".join(parts))
-
-
 def _check_thresholds(model: RFMModel) -> None:
     for dim in _DIMS:
         cuts = getattr(model, f"{dim}_cuts_")
