@@ -13,6 +13,7 @@ Examples
 True
 """
 
+from user_ops._money import Currency, Money, Rounding
 from user_ops._table import Table
 from user_ops._version import __version__
 from user_ops.exceptions import (
@@ -41,13 +42,16 @@ from user_ops.tags import TagRule, TagSet, default_tags
 
 __all__ = [
     "ConfigError",
+    "Currency",
     "CustomerMetrics",
     "DataError",
     "LifecyclePolicy",
     "MetricsReport",
+    "Money",
     "NotFittedError",
     "PluginError",
     "RFMModel",
+    "Rounding",
     "Rule",
     "RuleError",
     "RuleLimitError",
