@@ -82,6 +82,13 @@ class Rounding(str, Enum):
     ``HALF_UP`` rounds halves away from zero (四舍五入), ``HALF_EVEN`` to the even neighbour (banker's),
     ``HALF_DOWN`` towards zero; ``UP`` is away from zero, ``DOWN`` towards zero (truncate, 抹零),
     ``FLOOR`` towards −∞ and ``CEILING`` towards +∞.
+
+    Examples
+    --------
+    >>> [round_ratio(25, 10, r) for r in Rounding]  # 2.5 in each mode
+    [3, 2, 2, 3, 2, 2, 3]
+    >>> round_ratio(-25, 10, Rounding.FLOOR), Rounding("half_even") is Rounding.HALF_EVEN
+    (-3, True)
     """
 
     HALF_UP = "half_up"

@@ -28,27 +28,103 @@ __all__ = [
 
 
 class UserOpsError(Exception):
-    """Root of every error raised on purpose by ``user_ops``."""
+    """Root of every error raised on purpose by ``user_ops``.
+
+    Catch it at the boundary of a host (a request handler, a CLI) to turn any deliberate ``user_ops``
+    error into a message for the user; errors from bugs (``AttributeError``, ...) are not under it.
+
+    Examples
+    --------
+    >>> from user_ops import Rule
+    >>> try:
+    ...     Rule.parse("orders_90d >= 3 and")
+    ... except UserOpsError as exc:
+    ...     print(type(exc).__name__, "at column", exc.column)
+    RuleSyntaxError at column 20
+    """
 
 
 class UserOpsWarning(UserWarning):
-    """Warnings from ``user_ops`` (e.g. a plugin function without a batch implementation runs row by row)."""
+    """Warnings from ``user_ops`` (e.g. a plugin function without a batch implementation runs row by row).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from datetime import datetime, timezone
+    >>> from user_ops import Rule
+    >>> from user_ops.plugins import register_function, unregister_function
+    >>> _ = register_function("doubled", lambda x: 2 * x, params=["int"], returns="int")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     matched = Rule.parse("doubled(orders) > 2").evaluate(
+    ...         {"orders": [1, 2]}, as_of=datetime(2024, 6, 30, tzinfo=timezone.utc))
+    >>> matched, [w.category.__name__ for w in caught]
+    (array([False,  True]), ['UserOpsWarning'])
+    >>> unregister_function("doubled")
+    """
 
 
 class DataError(UserOpsError, ValueError):
-    """Input data is unusable: naive datetimes, NaN amounts, ragged columns, unknown columns, ..."""
+    """Input data is unusable: naive datetimes, NaN amounts, ragged columns, unknown columns, ...
+
+    The message names the field, value or position at fault. It is also a ``ValueError``.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> from user_ops import Rule
+    >>> try:
+    ...     Rule.parse("orders_90d >= 3").evaluate_one({"orders_90d": 4}, as_of=datetime(2024, 6, 30))
+    ... except DataError as exc:
+    ...     print(exc)
+    as_of is a naive datetime (2024-06-30T00:00:00); pass a timezone-aware datetime or name the time zone
+    it is in (tz=...)
+    """
 
 
 class ConfigError(UserOpsError, ValueError):
-    """A policy or option is inconsistent, or an optional extra it needs is not installed."""
+    """A policy or option is inconsistent, or an optional extra it needs is not installed.
+
+    Strict policy models (e.g. :class:`~user_ops.rfm.RFMModel`) turn validation errors into this error.
+    It is also a ``ValueError``.
+
+    Examples
+    --------
+    >>> from user_ops.rfm import RFMModel
+    >>> try:
+    ...     RFMModel.quantile(bins=12)
+    ... except ConfigError as exc:
+    ...     print(exc)
+    invalid RFMModel: bins: Input should be less than or equal to 9
+    """
 
 
 class NotFittedError(UserOpsError, RuntimeError):
-    """A model was used before it was fitted."""
+    """A model was used before it was fitted.
+
+    Examples
+    --------
+    >>> from user_ops.rfm import RFMModel
+    >>> try:
+    ...     RFMModel.quantile().score_one({"recency_days": 3, "frequency": 1, "monetary": 20.0})
+    ... except NotFittedError as exc:
+    ...     print(str(exc)[:48])
+    this RFMModel (method='quantile') is not fitted
+    """
 
 
 class PluginError(UserOpsError, RuntimeError):
-    """A plugin could not be registered or loaded."""
+    """A plugin could not be registered or loaded.
+
+    Examples
+    --------
+    >>> from user_ops.plugins import register_function
+    >>> try:
+    ...     register_function("and", len, params=["str"], returns="int")
+    ... except PluginError as exc:
+    ...     print(exc)
+    plugin function name must be an identifier that is not a keyword, got 'and'
+    """
 
 
 class RuleError(UserOpsError, ValueError):
@@ -64,6 +140,15 @@ class RuleError(UserOpsError, ValueError):
         1-based column just after the offending text on ``line``.
     path:
         JSON path of the offending node (``"$.items[0].left"``) when the rule came from JSON.
+
+    Examples
+    --------
+    >>> from user_ops import Rule
+    >>> try:
+    ...     Rule.parse("orders_90d >>= 3")
+    ... except RuleError as exc:
+    ...     print(exc.message, "| line", exc.line, "columns", exc.column, "to", exc.end_column)
+    expected an expression after '>', found '>=' | line 1 columns 13 to 15
     """
 
     def __init__(
@@ -95,15 +180,55 @@ class RuleError(UserOpsError, ValueError):
 
 
 class RuleSyntaxError(RuleError):
-    """Rule text, JSON or JsonLogic that cannot be parsed."""
+    """Rule text, JSON or JsonLogic that cannot be parsed.
+
+    ``str(error)`` shows the message, the position and the offending line with a caret under it.
+
+    Examples
+    --------
+    >>> from user_ops import Rule
+    >>> try:
+    ...     Rule.parse("orders_90d >= 3 and")
+    ... except RuleSyntaxError as exc:
+    ...     print(exc)
+    unexpected end of rule: expected an expression after 'and'
+      line 1, column 20:
+        orders_90d >= 3 and
+                           ^
+    """
 
 
 class RuleTypeError(RuleError, TypeError):
-    """A rule that parses but does not type-check: unknown field, type mismatch, wrong arity."""
+    """A rule that parses but does not type-check: unknown field, type mismatch, wrong arity.
+
+    It is also a ``TypeError``.
+
+    Examples
+    --------
+    >>> from user_ops import Rule
+    >>> try:
+    ...     Rule.parse("city > 3", schema={"city": "str"})
+    ... except RuleTypeError as exc:
+    ...     print(exc.message, isinstance(exc, TypeError))
+    cannot compare str with int True
+    """
 
 
 class RuleLimitError(RuleError):
-    """A rule exceeds a size limit (text length, nesting depth, node count, list size)."""
+    """A rule exceeds a size limit (text length, nesting depth, node count, list size).
+
+    The limits are a :class:`~user_ops.rules.Limits`, passed to ``Rule.parse(..., limits=...)``.
+
+    Examples
+    --------
+    >>> from user_ops import Rule
+    >>> from user_ops.rules import Limits
+    >>> try:
+    ...     Rule.parse("not not not not vip", limits=Limits(max_depth=3))
+    ... except RuleLimitError as exc:
+    ...     print(exc.message)
+    rule is nested too deeply: depth 4 exceeds max_depth=3
+    """
 
 
 _SNIPPET_WIDTH = 100

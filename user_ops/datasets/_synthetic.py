@@ -64,12 +64,15 @@ MAX_CUSTOMERS = 10_000_000
 CITIES: tuple[str, ...] = (
     "上海", "北京", "广州", "深圳", "杭州", "成都", "重庆", "武汉", "南京", "西安", "苏州", "长沙",
 )  # fmt: skip
+"""Cities of the synthetic customers (the ``city`` column), most frequent first."""
 _CITY_WEIGHTS = (14, 13, 10, 10, 9, 9, 7, 7, 6, 5, 5, 5)
 
 CHANNELS: tuple[str, ...] = ("wechat_mini", "app", "store", "community")
+"""Registration channels (the ``channel`` column): WeChat mini program, app, store, community group."""
 _CHANNEL_WEIGHTS = (45, 20, 25, 10)
 
 TAGS: tuple[str, ...] = ("wechat_follower", "community_member", "newsletter")
+"""Tags a synthetic customer may carry (the ``tags`` column holds a tuple of them)."""
 # Probability of each tag given the registration channel (rows follow CHANNELS, columns TAGS):
 # people who found the shop in WeChat mostly follow its account, community sign-ups are in a group.
 _TAG_PROBABILITY = np.array(
@@ -84,10 +87,12 @@ _TAG_PROBABILITY = np.array(
 _TAG_RATE_BOOST = (1.15, 1.4, 1.05)
 
 MEMBER_TIERS: tuple[str, ...] = ("red", "silver", "gold", "black")
+"""Membership tiers (the ``member_tier`` column), lowest first; reached by lifetime spend."""
 # Lifetime spend (yuan) needed for each tier above red.
 _TIER_THRESHOLDS_YUAN = (400, 1_500, 5_000)
 
 CATEGORIES: tuple[str, ...] = ("fresh", "snacks", "drinks", "household", "beauty", "premium")
+"""Order categories of :func:`synthetic_transactions` (``premium`` holds the shop's top-priced goods)."""
 _REGULAR_CATEGORY_WEIGHTS = (25, 25, 20, 18, 12)  # percent, every category but "premium"
 _REGULAR_CATEGORY_SLOTS = np.repeat(np.arange(len(_REGULAR_CATEGORY_WEIGHTS)), _REGULAR_CATEGORY_WEIGHTS)
 _PREMIUM = CATEGORIES.index("premium")

@@ -58,6 +58,7 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
 #: The columns of an events log (rename yours with ``columns=``; any other column is ignored).
 EVENT_COLUMNS: tuple[str, ...] = ("customer_id", "event", "occurred_at")
 
+#: The trailing windows :func:`engagement_metrics` counts each event type in by default (``view_30d``, ...).
 DEFAULT_EVENT_WINDOWS: tuple[str, ...] = ("30d", "90d")
 
 _E = len(EVENT_TYPES)
@@ -357,6 +358,18 @@ class EngagementReport:
         Used rows per event type.
     as_of, tz, windows:
         The run's ``as_of``, business time zone (its name) and windows.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> log = {"customer_id": [1, 1, 2, 2], "event": ["view", "purchase", "view", "客服"],
+    ...        "occurred_at": ["2024-06-01", "2024-07-02", "2024-06-03", "2024-06-05"]}
+    >>> report = engagement_metrics(log, as_of=datetime(2024, 7, 1, tzinfo=timezone.utc), tz="UTC",
+    ...                             vocabulary={"客服": None}).report
+    >>> report.rows_used, report.rows_after_as_of, report.rows_ignored, report.events["view"]
+    (2, 1, 1, 2)
+    >>> report.summary()
+    '4 rows: 2 used, 1 at or after as_of (left out), 1 ignored; 2 customers (0 without events)'
     """
 
     rows: int
@@ -371,7 +384,7 @@ class EngagementReport:
     windows: tuple[str, ...]
 
     def summary(self) -> str:
-        """One line for logs."""
+        """One line for logs: rows used, left out and ignored, and customers."""
         return (
             f"{self.rows:,} rows: {self.rows_used:,} used, {self.rows_after_as_of:,} at or after as_of "
             f"(left out), {self.rows_ignored:,} ignored; {self.customers:,} customers "

@@ -455,6 +455,32 @@ class StageTable(Table):
     """The result of :meth:`LifecyclePolicy.classify`: a Table that remembers its policy.
 
     ``index`` holds each row's stage position in the policy (``policy.codes[index]`` is ``stage``).
+
+    Columns: ``customer_id`` (when the input has it), ``stage``, ``stage_en``, ``stage_zh``,
+    ``action``, ``action_en``, ``action_zh``.
+
+    Attributes
+    ----------
+    policy:
+        The :class:`LifecyclePolicy` that classified the rows.
+    index:
+        Each row's stage position in ``policy.codes`` (read-only int array).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> policy = LifecyclePolicy([
+    ...     Stage(code="lapsed", label_en="Lapsed", label_zh="流失", action="win_back",
+    ...           action_en="Win back", action_zh="挽回", when="recency_days > 180"),
+    ...     Stage(code="active", label_en="Active", label_zh="活跃", action="retain",
+    ...           action_en="Retain", action_zh="留存"),
+    ... ])
+    >>> as_of = datetime(2024, 6, 30, tzinfo=timezone.utc)
+    >>> stages = policy.classify({"customer_id": [1, 2, 3], "recency_days": [200, 3, None]}, as_of=as_of)
+    >>> stages["stage_zh"].tolist(), stages.index.tolist()
+    (['流失', '活跃', '活跃'], [0, 1, 1])
+    >>> stages.counts()
+    {'lapsed': 1, 'active': 2}
     """
 
     __slots__ = ("index", "policy")
@@ -510,6 +536,25 @@ class StageResult:
     rejected:
         (computed on first access) ``(stage code, Explanation)`` for every earlier stage, each
         showing why its rule did not match.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> policy = LifecyclePolicy([
+    ...     Stage(code="lapsed", label_en="Lapsed", label_zh="流失", action="win_back",
+    ...           action_en="Win back", action_zh="挽回", when="recency_days > 180"),
+    ...     Stage(code="active", label_en="Active", label_zh="活跃", action="retain",
+    ...           action_en="Retain", action_zh="留存"),
+    ... ])
+    >>> as_of = datetime(2024, 6, 30, tzinfo=timezone.utc)
+    >>> result = policy.classify_one({"recency_days": 20}, as_of=as_of)
+    >>> result.stage, result.action_zh, result.is_fallback
+    ('active', '留存', True)
+    >>> print(result)
+    active (Active 活跃) → retain (Retain 留存)
+    not lapsed:
+      recency_days > 180 → false (recency_days = 20)   ✗
+    active: no earlier stage matched (fallback)
     """
 
     stage: str

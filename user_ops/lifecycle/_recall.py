@@ -25,7 +25,26 @@ class RecallPlan(Table):
     """The result of :func:`recall_plan`: one row per (stage, segment) group, most revenue at stake first.
 
     ``customers(stage, segment)`` gives a group's customer ids (row positions when the tables have no
-    id column) — the audience of a targeted coupon issuance (定向发券).
+    id column) — the audience of a targeted coupon issuance (定向发券). The columns are listed under
+    :func:`recall_plan`.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> from user_ops.lifecycle import LifecyclePolicy
+    >>> from user_ops.rfm import RFMModel
+    >>> as_of = datetime(2024, 6, 30, tzinfo=timezone.utc)
+    >>> metrics = {"customer_id": [1, 2, 3, 4], "frequency": [5, 1, 2, 1], "recency_days": [200, 400, 70, 2],
+    ...            "first_order_at": [as_of.replace(year=2021)] * 4, "monetary": [2000.0, 80.0, 300.0, 50.0],
+    ...            "repurchase_cycle_days": [40.0, None, 30.0, None]}
+    >>> stages = LifecyclePolicy.default().classify(metrics, as_of=as_of)
+    >>> scores = RFMModel.thresholds(recency=[90], frequency=[2], monetary=[500]).score(metrics)
+    >>> plan = recall_plan(stages, scores, metrics)
+    >>> {group: ids.tolist() for group, ids in plan.audiences().items()}
+    {('churn', 'important_retain'): [1], ('dormancy', 'general_value'): [3],
+     ('churn', 'general_winback'): [2]}
+    >>> plan["suggestion_en"][0]
+    'Win back: Reach out before they lapse'
     """
 
     __slots__ = ("_groups", "_ids", "_row_group")

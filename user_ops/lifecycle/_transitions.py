@@ -46,6 +46,19 @@ class Transitions:
         For each of ``ids``, its row and column in ``counts``.
     labels:
         Stage code to ``(label_en, label_zh)``, pseudo-stages included.
+
+    Examples
+    --------
+    >>> before = {"customer_id": [1, 2, 3], "stage": ["active", "active", "lapsed"]}
+    >>> after = {"customer_id": [2, 3, 4], "stage": ["lapsed", "active", "active"]}
+    >>> moves = transitions(before, after)
+    >>> print(moves)
+    from \\ to     active    lapsed      gone
+    active             0         1         1
+    lapsed             1         0         0
+    new                1         0         0
+    >>> moves.customers("active", "lapsed").tolist(), moves.new, moves.gone, moves.total
+    ([2], 1, 1, 4)
     """
 
     sources: tuple[str, ...]

@@ -13,6 +13,7 @@ from user_ops.exceptions import DataError
 __all__ = ["BTYD_COLUMNS", "MetricsReport", "Options", "column_names", "make_options"]
 
 BtydPeriod = Literal["D", "W"]
+#: The trailing windows ``customer_metrics`` counts orders and spend in by default (``orders_30d``, ...).
 DEFAULT_WINDOWS = ("30d", "90d", "365d")
 _US_PER_DAY = 86_400_000_000
 
@@ -93,7 +94,26 @@ def _windows(windows: Any) -> tuple[str, ...]:
 
 
 def column_names(windows: Sequence[str]) -> tuple[str, ...]:
-    """The output columns, in order, for these windows."""
+    """The output columns of :func:`~user_ops.metrics.customer_metrics`, in order, for these windows.
+
+    Parameters
+    ----------
+    windows:
+        Durations such as ``["30d", "90d"]``; each adds an ``orders_<w>`` and a ``spend_<w>`` column.
+
+    Returns
+    -------
+    tuple of str
+        The column names, ``customer_id`` first and the :data:`BTYD_COLUMNS` last.
+
+    Examples
+    --------
+    >>> columns = column_names(["7d"])
+    >>> columns[:2], [c for c in columns if c.endswith("_7d")]
+    (('customer_id', 'registered_at'), ['orders_7d', 'spend_7d'])
+    >>> columns[-4:] == BTYD_COLUMNS
+    True
+    """
     return (
         "customer_id",
         "registered_at",
@@ -151,6 +171,18 @@ class MetricsReport:
         The run's ``as_of``, business time zone (its name) and windows.
     btyd_end, btyd_period, btyd_multiplier:
         The "buy till you die" observation end and unit.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> from user_ops.metrics import Transactions, customer_metrics
+    >>> tx = Transactions({"customer_id": [1, 1, 2, 2], "amount": [30.0, -10.0, 5.0, 8.0],
+    ...                    "ordered_at": ["2024-06-01", "2024-06-09", "2024-06-20", "2024-07-02"]}, tz="UTC")
+    >>> report = customer_metrics(tx, as_of=datetime(2024, 7, 1, tzinfo=timezone.utc)).report
+    >>> report.rows_used, report.rows_after_as_of, report.refund_rows, report.orders
+    (3, 1, 1, 2)
+    >>> report.summary()
+    '4 rows: 3 used, 1 at or after as_of (left out), 1 refunds; 2 orders; 2 customers (0 without orders)'
     """
 
     rows: int

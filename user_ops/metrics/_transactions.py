@@ -25,6 +25,7 @@ from user_ops.exceptions import DataError
 
 __all__ = ["OPTIONAL_COLUMNS", "REQUIRED_COLUMNS", "Transactions"]
 
+#: Columns every transaction log must have (rename yours with ``columns=``).
 REQUIRED_COLUMNS = ("customer_id", "ordered_at", "amount")
 #: Optional columns; ``quantity``, ``category``, ``channel``, ``sku`` and ``line_no`` are carried for the
 #: host (an order-line log has them), not used by the metrics.

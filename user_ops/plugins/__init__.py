@@ -45,6 +45,8 @@ __all__ = [
     "unregister_function",
 ]
 
+#: The entry-point group :func:`load_entry_points` reads: a package offers plugins by declaring entry
+#: points in it (``[project.entry-points."user_ops.plugins"]`` in its ``pyproject.toml``).
 ENTRY_POINT_GROUP = "user_ops.plugins"
 _RESERVED = frozenset({"and", "or", "not", "in", "is", "null", "true", "false", "contains", "within"})
 
@@ -90,6 +92,18 @@ def register_function(
     ------
     PluginError
         Bad name or types, a clash with a built-in, or a non-callable implementation.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> from user_ops import Rule
+    >>> register_function("km", lambda m: m / 1000, params=["int|float"], returns="float",
+    ...                   batch=lambda m: m / 1000, doc="metres to kilometres")
+    'km'
+    >>> Rule.parse("km(distance_m) < 3").evaluate({"distance_m": [1200, 5000]},
+    ...                                           as_of=datetime(2024, 6, 30, tzinfo=timezone.utc))
+    array([ True, False])
+    >>> unregister_function("km")
     """
     if (
         not isinstance(name, str)
@@ -119,12 +133,44 @@ def _parse_param(name: str, index: int, param: str) -> frozenset[str]:
 
 
 def unregister_function(name: str) -> None:
-    """Remove a plugin function (built-ins cannot be removed)."""
+    """Remove a plugin function (built-ins cannot be removed).
+
+    Parameters
+    ----------
+    name:
+        The name given to :func:`register_function`.
+
+    Raises
+    ------
+    PluginError
+        When ``name`` is a built-in function or no plugin of that name is registered.
+
+    Examples
+    --------
+    >>> _ = register_function("halve", lambda x: x / 2, params=["float"], returns="float")
+    >>> "halve" in function_names()
+    True
+    >>> unregister_function("halve")
+    >>> "halve" in function_names()
+    False
+    """
     REGISTRY.remove(name)
 
 
 def function_names() -> list[str]:
-    """Names of every function rules can call: built-ins and registered plugins."""
+    """Names of every function rules can call: built-ins and registered plugins.
+
+    Returns
+    -------
+    list of str
+        The names, sorted.
+
+    Examples
+    --------
+    >>> names = function_names()
+    >>> "days_since" in names, names == sorted(names)
+    (True, True)
+    """
     return REGISTRY.names()
 
 
@@ -147,6 +193,18 @@ def load_entry_points(*, names: Sequence[str] | None = None, group: str = ENTRY_
     ------
     PluginError
         When an entry point fails to import or to register, naming it; or a requested name is absent.
+
+    Examples
+    --------
+    A group nobody installed plugins into loads nothing; asking for a missing plugin by name fails:
+
+    >>> load_entry_points(group="user_ops.example_group")
+    []
+    >>> try:
+    ...     load_entry_points(names=["geo"], group="user_ops.example_group")
+    ... except PluginError as exc:
+    ...     print(exc)
+    no installed plugin named ['geo'] in entry-point group 'user_ops.example_group'
     """
     found = {ep.name: ep for ep in metadata.entry_points(group=group)}
     wanted = list(found) if names is None else list(names)

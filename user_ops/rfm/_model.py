@@ -378,7 +378,29 @@ class _Values:
 
 @dataclass(frozen=True)
 class RFMScore:
-    """One customer's RFM result (``None`` scores and code for a customer without a purchase)."""
+    """One customer's RFM result (``None`` scores and code for a customer without a purchase).
+
+    The result of :meth:`RFMModel.score_one`: the same values as the customer's row of
+    :meth:`RFMModel.score`.
+
+    Attributes
+    ----------
+    r, f, m:
+        Recency, frequency and monetary scores (higher is better for all three).
+    rfm_code:
+        The three scores as text, e.g. ``"545"``.
+    segment, segment_en, segment_zh:
+        The segment code and its English and Chinese labels.
+
+    Examples
+    --------
+    >>> model = RFMModel.thresholds(recency=[30], frequency=[2], monetary=[500])
+    >>> score = model.score_one({"recency_days": 3, "frequency": 1, "monetary": 900.0})
+    >>> score.rfm_code, score.segment_zh
+    ('212', '重要发展客户')
+    >>> score.to_dict()["segment"]
+    'important_develop'
+    """
 
     r: int | None
     f: int | None
@@ -394,7 +416,26 @@ class RFMScore:
 
 
 class RFMScores(Table):
-    """The result of :meth:`RFMModel.score`: a Table that remembers its model."""
+    """The result of :meth:`RFMModel.score`: a Table that remembers its model.
+
+    Columns: the id column (when the input has it), ``r``, ``f``, ``m`` (null for customers without a
+    purchase), ``rfm_code``, ``segment``, ``segment_en``, ``segment_zh``.
+
+    Attributes
+    ----------
+    model:
+        The fitted :class:`RFMModel` that scored the table (its segment map orders :meth:`counts`).
+
+    Examples
+    --------
+    >>> model = RFMModel.thresholds(recency=[30], frequency=[2], monetary=[500])
+    >>> scores = model.score({"customer_id": [7, 8], "recency_days": [3, None], "frequency": [1, 0],
+    ...                       "monetary": [900.0, 0.0]})
+    >>> scores["rfm_code"].tolist(), scores["segment_zh"].tolist()
+    (['212', None], ['重要发展客户', '潜在用户'])
+    >>> scores.model is model
+    True
+    """
 
     __slots__ = ("model",)
     model: RFMModel | None

@@ -167,6 +167,14 @@ class ParetoResult:
     curve_x, curve_y:
         The concentration curve: the top ``curve_x`` fraction of customers brings ``curve_y`` of
         the total (from (0, 0) to (1, 1), concave).
+
+    Examples
+    --------
+    >>> result = pareto([50.0, 30.0, 10.0, 5.0, 5.0], shares=(0.2, 0.4), points=None)
+    >>> print(result)
+    5 customers, total 100.00; top 20%: 50.0%, top 40%: 80.0%; Gini 0.460
+    >>> result.curve_x.tolist(), result.curve_y.tolist()
+    ([0.0, 0.2, 0.4, 0.6, 0.8, 1.0], [0.0, 0.5, 0.8, 0.9, 0.95, 1.0])
     """
 
     n: int

@@ -62,8 +62,22 @@ class ExplainNode:
         True for a condition that made the rule fail.
     inputs:
         ``(field, value)`` pairs the node read, shown beside leaves.
+    kind:
+        The AST node kind (``"cmp"``, ``"and"``, ...).
+    type:
+        The node's value type (``"bool"`` for a condition).
     children:
         Sub-conditions (for ``and``/``or``/``not``).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> from user_ops import Rule
+    >>> as_of = datetime(2024, 6, 30, tzinfo=timezone.utc)
+    >>> rule = Rule.parse('orders_90d >= 3 and city in ["北京", "上海"]')
+    >>> leaf = rule.explain_one({"orders_90d": 1, "city": "北京"}, as_of=as_of).root.children[0]
+    >>> leaf.text, leaf.value, leaf.culprit, leaf.inputs
+    ('orders_90d >= 3', False, True, (('orders_90d', 1),))
     """
 
     text: str
@@ -75,7 +89,7 @@ class ExplainNode:
     children: tuple[ExplainNode, ...] = ()
 
     def line(self) -> str:
-        """``orders_90d >= 3 → false (orders_90d = 1)``."""
+        """The node as one line of text: ``orders_90d >= 3 → false (orders_90d = 1)``, ``✗`` for a culprit."""
         shown = f"{self.text} → {_result_word(self.value)}"
         if self.inputs and not self.children:
             shown += " (" + ", ".join(f"{name} = {_format_value(v)}" for name, v in self.inputs) + ")"
@@ -84,10 +98,31 @@ class ExplainNode:
 
 @dataclass(frozen=True)
 class Explanation:
-    """Why one record matched a rule or not.
+    """Why one record matched a rule or not: the result of :meth:`Rule.explain_one`.
 
     ``str(explanation)`` prints the tree; in Jupyter it renders as HTML. ``culprits`` lists the
     conditions that made the rule fail (empty when it matched).
+
+    Attributes
+    ----------
+    result:
+        The rule's three-valued result (``None``: unknown, which does not match).
+    root:
+        The explained rule, an :class:`ExplainNode` tree.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> from user_ops import Rule
+    >>> as_of = datetime(2024, 6, 30, tzinfo=timezone.utc)
+    >>> rule = Rule.parse('orders_90d >= 3 and city in ["北京", "上海"]')
+    >>> why = rule.explain_one({"orders_90d": 1, "city": "北京"}, as_of=as_of)
+    >>> print(why)
+    orders_90d >= 3 and city in ["北京", "上海"] → false
+    ├─ orders_90d >= 3 → false (orders_90d = 1)   ✗
+    └─ city in ["北京", "上海"] → true (city = "北京")
+    >>> why.matched, [node.text for node in why.culprits]
+    (False, ['orders_90d >= 3'])
     """
 
     result: bool | None
@@ -120,6 +155,30 @@ class NodeStats:
 
     ``only`` counts rows for which this item alone decided its parent: under ``and``, rows failed by
     this item and no other; under ``or``, rows passed by this item and no other.
+
+    Attributes
+    ----------
+    text:
+        The condition's rule text.
+    kind:
+        The AST node kind (``"cmp"``, ``"and"``, ...).
+    true, false, unknown:
+        Rows for which the condition is true, false or unknown (null).
+    only:
+        Rows this item alone decided under its ``and``/``or`` parent (``None`` elsewhere).
+    children:
+        Sub-conditions (for ``and``/``or``/``not``).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> from user_ops import Rule
+    >>> as_of = datetime(2024, 6, 30, tzinfo=timezone.utc)
+    >>> rule = Rule.parse('orders_90d >= 3 and city in ["北京", "上海"]')
+    >>> table = {"orders_90d": [1, 5, 4], "city": ["北京", "上海", "广州"]}
+    >>> first = rule.explain(table, as_of=as_of).root.children[0]
+    >>> first.text, first.true, first.false, first.unknown, first.only
+    ('orders_90d >= 3', 2, 1, 0, 1)
     """
 
     text: str
@@ -132,9 +191,11 @@ class NodeStats:
 
     @property
     def total(self) -> int:
+        """Rows counted: ``true + false + unknown``."""
         return self.true + self.false + self.unknown
 
     def line(self) -> str:
+        """The counts as one line of text (the line ``str()`` of a population explanation shows)."""
         total = max(self.total, 1)
         parts = [
             f"{self.text}",
@@ -149,7 +210,33 @@ class NodeStats:
 
 @dataclass(frozen=True)
 class PopulationExplanation:
-    """Per-condition counts over a table: where rows were filtered out."""
+    """Per-condition counts over a table: where rows were filtered out.
+
+    The result of :meth:`Rule.explain`; ``str()`` prints the tree of counts, in
+    Jupyter it renders as HTML.
+
+    Attributes
+    ----------
+    rows:
+        Rows of the table.
+    root:
+        The counts of the whole rule, a :class:`NodeStats` tree.
+    extra:
+        Additional information (empty unless a caller adds some).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> from user_ops import Rule
+    >>> as_of = datetime(2024, 6, 30, tzinfo=timezone.utc)
+    >>> rule = Rule.parse('orders_90d >= 3 and city in ["北京", "上海"]')
+    >>> table = {"orders_90d": [1, 5, 4], "city": ["北京", "上海", "广州"]}
+    >>> print(rule.explain(table, as_of=as_of))
+    1 of 3 rows matched (33.3%)
+    orders_90d >= 3 and city in ["北京", "上海"]   true 1 (33.3%)   false 2   unknown 0
+    ├─ orders_90d >= 3   true 2 (66.7%)   false 1   unknown 0   decisive alone 1
+    └─ city in ["北京", "上海"]   true 2 (66.7%)   false 1   unknown 0   decisive alone 1
+    """
 
     rows: int
     root: NodeStats

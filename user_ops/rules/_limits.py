@@ -36,4 +36,5 @@ class Limits(BaseModel):
     max_list_items: int = Field(default=100_000, ge=1)
 
 
+#: The limits ``Rule.parse``, ``Rule.from_json`` and ``Rule.from_jsonlogic`` apply unless given others.
 DEFAULT_LIMITS = Limits()

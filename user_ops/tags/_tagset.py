@@ -330,7 +330,30 @@ def _check_priorities(tags: Sequence[TagRule]) -> None:
 
 
 class TagTable(Table):
-    """The result of :meth:`TagSet.evaluate`: one boolean column per tag, plus counts and a summary."""
+    """The result of :meth:`TagSet.evaluate`: one boolean column per tag, plus counts and a summary.
+
+    A :class:`~user_ops.Table` whose columns are the tags, in definition order; a customer has at most
+    one tag of each group.
+
+    Attributes
+    ----------
+    tag_set:
+        The :class:`TagSet` that produced it (its labels and groups feed :meth:`summary`).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> tags = TagSet([
+    ...     TagRule(name="spend_high", when="monetary >= 2000", group="spend", priority=2, label_zh="高消费"),
+    ...     TagRule(name="spend_low", when="monetary > 0", group="spend", priority=1, label_zh="低消费"),
+    ... ])
+    >>> as_of = datetime(2024, 6, 30, tzinfo=timezone.utc)
+    >>> table = tags.evaluate({"monetary": [3000.0, 50.0, 0.0]}, as_of=as_of)
+    >>> table["spend_high"], table.counts()
+    (array([ True, False, False]), {'spend_high': 1, 'spend_low': 1})
+    >>> table.summary()["label_zh"].tolist()
+    ['高消费', '低消费']
+    """
 
     __slots__ = ("tag_set",)
     tag_set: TagSet | None
@@ -372,6 +395,21 @@ class TagExplanation:
         The explanation of the tag's rule for this customer.
     shadowed_by:
         When the rule matched but a higher-priority tag of the same group won, that tag.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> tags = TagSet([
+    ...     TagRule(name="spend_high", when="monetary >= 2000", group="spend", priority=2, label_zh="高消费"),
+    ...     TagRule(name="spend_low", when="monetary > 0", group="spend", priority=1, label_zh="低消费"),
+    ... ])
+    >>> as_of = datetime(2024, 6, 30, tzinfo=timezone.utc)
+    >>> why = tags.explain_one({"monetary": 3000.0}, "spend_low", as_of=as_of)
+    >>> why.has_tag, why.rule.matched, why.shadowed_by
+    (False, True, 'spend_high')
+    >>> print(why)
+    spend_low: no (its rule matched, but 'spend_high' has a higher priority in the group)
+    monetary > 0 → true (monetary = 3000.0)
     """
 
     tag: str
