@@ -237,8 +237,9 @@ def _instants(epoch_us: Array, nulls: Array, *, aware: bool, name: str, tz: TzLi
         return values
     if tz is None:
         raise DataError(
-            f"column {name!r} holds datetimes without a time zone; pass tz='UTC' (or the zone whose "
-            "wall-clock times they are)"
+            f"column {name!r} holds datetimes without a time zone; build the table with "
+            "Table.from_frame(frame, tz='UTC') (or the zone whose wall-clock times they are), "
+            "or make them aware"
         )
     return wall_clock_to_utc(values, tz, name=name)
 

@@ -533,8 +533,8 @@ def _normalize_datetime64(values: Array, *, name: str, tz: TzLike | None) -> Arr
         return values.astype("datetime64[D]")
     if tz is None:
         raise DataError(
-            f"column {name!r} holds datetime64 values without a time zone; pass tz='UTC' (or the "
-            "zone whose wall-clock times they are)"
+            f"column {name!r} holds datetime64 values without a time zone; build the table with "
+            "Table(data, tz='UTC') (or the zone whose wall-clock times they are), or make them aware"
         )
     # numpy casts to a coarser unit by flooring, so nanoseconds are dropped towards the past.
     return wall_clock_to_utc(values.astype("datetime64[us]"), tz, name=name)

@@ -1,0 +1,203 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # user_ops walk-through: from a purchase log to who to reach, and how
+#
+# A notebook as a plain script (jupytext "percent" format: open it with `jupytext --to ipynb` or run
+# its cells in VS Code). It tells the whole story twice — on the synthetic shop that ships with the
+# library and on the real CDNOW sample — with the plots of `user_ops.plots`:
+#
+# metrics (用户基础数据) → tags (标签) → RFM scores → segments (分群) → Pareto (二八) →
+# lifecycle stages (生命周期) → transitions between two snapshots.
+#
+# Run it as a script with `python examples/walkthrough.py`. The figures go into the folder named by
+# the `USER_OPS_PLOTS_DIR` environment variable, or a new temporary folder (never into the repository).
+
+# %%
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from user_ops import (
+    DataError,
+    LifecyclePolicy,
+    RFMModel,
+    Transactions,
+    customer_metrics,
+    default_tags,
+)
+from user_ops.datasets import MEMBER_TIERS, load_cdnow, synthetic_shop
+from user_ops.lifecycle import stage_summary, transitions
+from user_ops.plots import (
+    pareto_curve,
+    rfm_grid,
+    segment_treemap,
+    stage_bars,
+    tier_distribution,
+    transition_flows,
+)
+from user_ops.rfm import pareto, segment_summary
+
+OUT = Path(os.environ.get("USER_OPS_PLOTS_DIR") or tempfile.mkdtemp(prefix="user_ops_walkthrough_"))
+OUT.mkdir(parents=True, exist_ok=True)
+print(f"figures go to {OUT}")
+
+
+def save(ax: Any, name: str) -> None:
+    """Write the figure of ``ax`` as ``<name>.png`` (no pyplot: the figure renders itself)."""
+    path = OUT / f"{name}.png"
+    ax.figure.savefig(path, dpi=80)
+    print(f"  saved {path.name}")
+
+
+# %% [markdown]
+# ## 1. The synthetic shop: order lines → per-customer metrics
+#
+# `synthetic_shop` is a deterministic shop (customers, order lines with refunds, seasonality).
+# `Transactions` validates the log; `customer_metrics` gives one row per customer: recency,
+# frequency, monetary, windows, repurchase cycle (复购周期) and more. Passing the customers adds
+# those who registered but never bought.
+
+# %%
+shop = synthetic_shop(3000, seed=11)
+as_of = shop.as_of
+metrics = customer_metrics(Transactions(shop.lines), as_of=as_of, customers=shop.customers)
+buyers = metrics["frequency"] > 0
+print(f"1. {shop!r}")
+print(f"   {len(metrics):,} customers, {int(buyers.sum()):,} with a purchase")
+
+# %% [markdown]
+# ## 2. Tags (标签化管理)
+#
+# The default tag set names high/low frequency and spend, recent and lapsed buyers, promotion-driven
+# (活动喜好型) and premium-minded customers. One boolean column per tag, for every customer at once.
+
+# %%
+tags = default_tags()
+tagged = tags.evaluate(metrics, as_of=as_of)
+top_tags = sorted(tagged.counts().items(), key=lambda item: -item[1])[:4]
+print("2. most common tags:", ", ".join(f"{tags[name].label_zh} {count}" for name, count in top_tags))
+
+# %% [markdown]
+# ## 3. RFM scores and 4. segments
+#
+# Tie-aware quantiles score R, F and M from 1 to 5 (5 = best; R5 = most recent). The classic RF grid
+# names segments (Champions 冠军客户, At Risk, ...) with the suggested action. The grid plot counts
+# customers per R and F score; the treemap shows segment sizes and the revenue they bring.
+
+# %%
+model = RFMModel.quantile(bins=5).fit(metrics)
+scores = model.score(metrics)
+summary = segment_summary(scores, metrics)
+largest = max(summary.to_dicts(), key=lambda row: row["revenue"])
+print(f"3. cut-points of F: {model.frequency_cuts_}; of R (days): {model.recency_cuts_}")
+print(f"4. {largest['label_en']} ({largest['label_zh']}) bring {largest['revenue_share']:.1%} of revenue")
+save(rfm_grid(scores), "shop_rfm_grid")
+save(rfm_grid(scores, metrics, value="monetary", lang="zh"), "shop_rfm_grid_monetary")
+save(segment_treemap(summary), "shop_segments_treemap")
+save(segment_treemap(summary, value="revenue", lang="zh"), "shop_segments_revenue")
+
+# %% [markdown]
+# ## 5. Pareto (二八法则)
+#
+# How concentrated is spend, really? The curve reads the share of revenue the top x % of buyers bring;
+# the marker is the real "20 %" of the 80/20 rule, and the title gives the Gini coefficient.
+
+# %%
+figures = pareto(metrics["monetary"][buyers], clip_negative=True)
+print(f"5. top 20 % of buyers bring {figures.top20_share:.1%} of revenue; Gini {figures.gini:.3f}")
+save(pareto_curve(figures), "shop_pareto")
+
+# %% [markdown]
+# ## 6. Lifecycle stages (用户生命周期)
+#
+# The default policy, with its cycle fitted to this shop's median repurchase cycle, puts every customer
+# in a stage (引入期 introduction … 流失期 churn) with the action it calls for.
+
+# %%
+policy = LifecyclePolicy.default_for(metrics)
+stages = policy.classify(metrics, as_of=as_of)
+by_stage = stage_summary(stages, metrics)
+print(
+    "6. stages:",
+    ", ".join(f"{row['label_zh']} {row['count']}" for row in by_stage.to_dicts() if row["count"]),
+)
+save(stage_bars(by_stage), "shop_stages")
+save(stage_bars(by_stage, value="revenue_share", lang="zh", skip_empty=True), "shop_stages_revenue")
+
+# %% [markdown]
+# ## 7. Transitions between two snapshots
+#
+# The same policy a quarter earlier, then now: who moved where, who is new and who left. The matrix
+# counts from → to; the band chart draws the same flows, thickness proportional to customers.
+
+# %%
+earlier = as_of - timedelta(days=90)
+metrics_before = customer_metrics(Transactions(shop.lines), as_of=earlier, customers=shop.customers)
+moves = transitions(policy.classify(metrics_before, as_of=earlier), stages)
+print(f"7. {moves.total:,} customers: {moves.stayed:,} kept their stage, {moves.new:,} are new")
+save(transition_flows(moves), "shop_transitions_matrix")
+save(transition_flows(moves, kind="bands", lang="zh"), "shop_transitions_bands")
+
+# %% [markdown]
+# The synthetic customers also carry a membership tier (会员等级): the tier plot takes plain codes.
+
+# %%
+tier_labels = {
+    "red": ("Red", "红海"),
+    "silver": ("Silver", "银海"),
+    "gold": ("Gold", "金海"),
+    "black": ("Black", "黑海"),
+}
+tiers = shop.customers["member_tier"]
+save(tier_distribution(tiers, order=MEMBER_TIERS, labels=tier_labels, lang="zh"), "shop_tiers")
+
+# %% [markdown]
+# ## 8. The same story on CDNOW
+#
+# CDNOW is a real purchase log (2,357 customers of a CD shop, 1997–1998) read from
+# `../shared/data/cdnow` next to the repository. Without it this section says so and is skipped.
+
+# %%
+try:
+    cdnow = Transactions(load_cdnow())
+except DataError as missing:
+    print(f"8. CDNOW skipped: {missing}")
+else:
+    cd_as_of = datetime(1998, 7, 1, tzinfo=timezone.utc)
+    cd_metrics = customer_metrics(cdnow, as_of=cd_as_of)
+    cd_scores = RFMModel.quantile(bins=5).fit(cd_metrics).score(cd_metrics)
+    cd_pareto = pareto(cd_metrics["monetary"], clip_negative=True)
+    print(f"8. CDNOW: {len(cd_metrics):,} customers; top 20 % bring {cd_pareto.top20_share:.1%}")
+    save(rfm_grid(cd_scores), "cdnow_rfm_grid")
+    save(segment_treemap(cd_scores, cd_metrics, value="revenue"), "cdnow_segments_revenue")
+    save(pareto_curve(cd_pareto), "cdnow_pareto")
+    cd_policy = LifecyclePolicy.default_for(cd_metrics)
+    cd_stages = cd_policy.classify(cd_metrics, as_of=cd_as_of)
+    save(stage_bars(cd_stages, cd_metrics, skip_empty=True), "cdnow_stages")
+    cd_earlier = cd_as_of - timedelta(days=180)
+    cd_before = cd_policy.classify(customer_metrics(cdnow, as_of=cd_earlier), as_of=cd_earlier)
+    cd_moves = transitions(cd_before, cd_stages)
+    print(f"   half a year earlier → now: {cd_moves.stayed:,} kept their stage, {cd_moves.new:,} are new")
+    save(transition_flows(cd_moves, kind="bands"), "cdnow_transitions_bands")
+
+# %% [markdown]
+# ## Membership and coupons
+#
+# The stages and segments above say who to reach and why. The next chapters of the story turn that
+# into offers: membership tiers (会员等级) with their benefits and points (积分), where the tier plot
+# shows how customers spread over the tiers and the expiring-points plot shows, month by month in the
+# shop's time zone, how many points lapse unless customers are reminded to spend them; and coupons
+# (优惠券), from who is eligible and why to the quote a cart gets.

@@ -1,0 +1,345 @@
+"""RFM plots: the R×F segment grid, the segment treemap and the Pareto (二八) curve."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from user_ops._table import Table
+from user_ops.exceptions import ConfigError, DataError
+from user_ops.plots._common import (
+    Lang,
+    check_choice,
+    check_lang,
+    colormap,
+    finish,
+    float_column,
+    new_axes,
+    word,
+)
+from user_ops.plots._squarify import squarify
+from user_ops.rfm import ParetoResult, pareto, segment_summary
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["pareto_curve", "rfm_grid", "segment_treemap"]
+
+_GRID_VALUES = ("count", "monetary")
+_TREEMAP_VALUES = ("count", "revenue")
+# A treemap cell smaller than this share of the square gets no caption (it would not fit).
+_MIN_CAPTION_AREA = 0.015
+
+
+def rfm_grid(
+    scores: Any,
+    metrics: Any = None,
+    *,
+    value: str = "count",
+    lang: Lang = "en",
+    annotate: bool = True,
+    colorbar: bool = True,
+    cmap: str = "Blues",
+    ax: Axes | None = None,
+) -> Axes:
+    """The R×F segment grid: a heatmap of customers (or their mean spend) per R and F score.
+
+    Columns are R scores (right = more recent), rows F scores (up = more frequent); customers without
+    a purchase (null scores) are left out. The scale is the model's (``scores.model.levels``) when the
+    scores carry it, else the highest score found.
+
+    Parameters
+    ----------
+    scores:
+        The result of :meth:`user_ops.rfm.RFMModel.score`, or any table with int ``r`` and ``f``.
+    metrics:
+        The scored metrics, row for row: needed for ``value="monetary"`` (its monetary column is the
+        model's ``monetary_column``, else ``monetary``).
+    value:
+        ``"count"`` (customers per cell) or ``"monetary"`` (their mean spend; empty cells are blank).
+    lang:
+        ``"en"`` or ``"zh"``: the language of the titles.
+    annotate:
+        Write each cell's number in it.
+    colorbar:
+        Add a colour bar next to the axes.
+    cmap:
+        A matplotlib colour map name.
+    ax:
+        The matplotlib axes to draw on (default: a new :class:`~matplotlib.figure.Figure`).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes; ``ax.images[0].get_array()`` holds the grid (``F levels × R levels``).
+
+    Raises
+    ------
+    DataError
+        For missing columns, scores outside the scale, or metrics of another length.
+    ConfigError
+        For an unknown ``value`` or ``lang``, or ``value="monetary"`` without ``metrics``.
+
+    Examples
+    --------
+    >>> from user_ops.rfm import RFMModel
+    >>> metrics = {"recency_days": [3, 3, 100, None], "frequency": [5, 1, 1, 0],
+    ...            "monetary": [900.0, 50.0, 70.0, 0.0]}
+    >>> scores = RFMModel.thresholds(recency=[30], frequency=[2], monetary=[500]).score(metrics)
+    >>> ax = rfm_grid(scores)
+    >>> ax.images[0].get_array().tolist()
+    [[1.0, 1.0], [0.0, 1.0]]
+    >>> rfm_grid(scores, metrics, value="monetary").images[0].get_array().tolist()
+    [[70.0, 50.0], [None, 900.0]]
+    """
+    language = check_lang(lang)
+    kind = check_choice("value", value, _GRID_VALUES)
+    table = Table.coerce(scores)
+    model = getattr(scores, "model", None)
+    r, f = _scores(table, "r"), _scores(table, "f")
+    scored = ~(np.isnan(r) | np.isnan(f))
+    r_levels = _levels(model, "recency", r[scored])
+    f_levels = _levels(model, "frequency", f[scored])
+    _check_scale(r[scored], r_levels, "r")
+    _check_scale(f[scored], f_levels, "f")
+    cell = ((f[scored] - 1) * r_levels + (r[scored] - 1)).astype(np.intp)
+    counts = np.bincount(cell, minlength=r_levels * f_levels).astype(np.float64)
+    if kind == "count":
+        grid = counts
+    else:
+        spend = _monetary(metrics, model, len(table))[scored]
+        present = ~np.isnan(spend)
+        sums = np.bincount(cell[present], weights=spend[present], minlength=r_levels * f_levels)
+        seen = np.bincount(cell[present], minlength=r_levels * f_levels)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grid = np.where(seen > 0, sums / np.maximum(seen, 1), np.nan)
+    values = np.ma.masked_invalid(grid.reshape(f_levels, r_levels))
+    axes = new_axes(ax, size=(5.5, 4.5))
+    image = axes.imshow(values, origin="lower", cmap=colormap(cmap), aspect="auto")
+    axes.set_xticks(range(r_levels), [str(i) for i in range(1, r_levels + 1)])
+    axes.set_yticks(range(f_levels), [str(i) for i in range(1, f_levels + 1)])
+    axes.set_xlabel(word("r_score", language))
+    axes.set_ylabel(word("f_score", language))
+    axes.set_title(word(f"grid_{kind}", language))
+    if annotate:
+        _annotate_cells(axes, values, integer=kind == "count")
+    if colorbar:
+        bar = axes.figure.colorbar(image, ax=axes)
+        finish(bar.ax, language)
+    return finish(axes, language)
+
+
+def _scores(table: Table, name: str) -> Any:
+    if name not in table:
+        raise DataError(
+            f"the RFM grid needs a {name!r} score column (the output of RFMModel.score); "
+            f"got {', '.join(table.columns) or 'no columns'}"
+        )
+    if table.kind(name) not in ("int", "null"):
+        raise DataError(f"the {name!r} scores must be integers, got {table.kind(name)}")
+    return float_column(table, name, what="the RFM grid")
+
+
+def _levels(model: Any, dimension: str, found: Any) -> int:
+    if model is not None:
+        return int(model.levels[dimension])
+    return max(int(found.max()), 1) if found.size else 1
+
+
+def _check_scale(found: Any, levels: int, name: str) -> None:
+    outside = (found < 1) | (found > levels)
+    if outside.any():
+        raise DataError(f"{name!r} score {int(found[outside][0])} is outside the scale 1..{levels}")
+
+
+def _monetary(metrics: Any, model: Any, rows: int) -> Any:
+    if metrics is None:
+        raise ConfigError("value='monetary' needs the scored metrics: rfm_grid(scores, metrics, ...)")
+    data = Table.coerce(metrics)
+    if len(data) != rows:
+        raise DataError(f"metrics have {len(data)} rows but the scores {rows}: pass the scored table")
+    return float_column(data, getattr(model, "monetary_column", "monetary"), what="the RFM grid")
+
+
+def _annotate_cells(axes: Axes, values: np.ma.MaskedArray[Any, Any], *, integer: bool) -> None:
+    finite = values.compressed()
+    middle = (float(finite.min()) + float(finite.max())) / 2 if finite.size else 0.0
+    for (row, column), number in np.ndenumerate(values.filled(np.nan)):
+        if np.isnan(number):
+            continue
+        text = f"{int(number):,}" if integer else f"{number:,.0f}"
+        color = "white" if number > middle else "black"
+        axes.text(column, row, text, ha="center", va="center", fontsize=8, color=color)
+
+
+def segment_treemap(
+    data: Any,
+    metrics: Any = None,
+    *,
+    value: str = "count",
+    lang: Lang = "en",
+    cmap: str = "tab20",
+    ax: Axes | None = None,
+) -> Axes:
+    """A treemap of the RFM segments: one rectangle per segment, its area proportional to its size.
+
+    The rectangles tile the unit square of the axes (see :func:`squarify`); segments with a zero or
+    negative value are left out (they have no area).
+
+    Parameters
+    ----------
+    data:
+        A :func:`user_ops.rfm.segment_summary` table, or the scores of :meth:`RFMModel.score` (their
+        summary is computed, with ``metrics``).
+    metrics:
+        The scored metrics (only with scores): gives each segment's revenue.
+    value:
+        ``"count"`` (customers) or ``"revenue"`` (needs a summary with revenue).
+    lang:
+        ``"en"`` or ``"zh"``: segment labels from ``label_en`` / ``label_zh``, and the title.
+    cmap:
+        A qualitative matplotlib colour map name.
+    ax:
+        The matplotlib axes to draw on (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes; ``ax.patches`` are the segment rectangles, in summary order, each labelled with
+        its segment code (``patch.get_gid()``).
+
+    Raises
+    ------
+    DataError
+        For a table that is neither a summary nor scores, or when no segment has a positive value.
+    ConfigError
+        For an unknown ``value`` or ``lang``, or ``value="revenue"`` without revenue.
+
+    Examples
+    --------
+    >>> summary = {"segment": ["a", "b", "c"], "label_en": ["A", "B", "C"], "label_zh": ["甲", "乙", "丙"],
+    ...            "count": [50, 25, 25]}
+    >>> ax = segment_treemap(summary)
+    >>> [(p.get_gid(), p.get_width() * p.get_height()) for p in ax.patches]
+    [('a', 0.5), ('b', 0.25), ('c', 0.25)]
+    """
+    language = check_lang(lang)
+    kind = check_choice("value", value, _TREEMAP_VALUES)
+    summary = _segment_summary(data, metrics)
+    if kind not in summary:
+        raise ConfigError(
+            "value='revenue' needs revenue per segment: pass the scored metrics, "
+            "segment_treemap(scores, metrics, value='revenue')"
+        )
+    sizes = float_column(summary, kind, what="the segment treemap")
+    keep = np.isfinite(sizes) & (sizes > 0)
+    if not keep.any():
+        raise DataError(f"nothing to draw: no segment has a positive {kind}")
+    codes = [str(code) for code in np.asarray(summary["segment"])[keep]]
+    label_column = f"label_{language}"
+    labels = np.asarray(summary[label_column])[keep] if label_column in summary else codes
+    shown = sizes[keep]
+    from matplotlib.patches import Rectangle
+
+    colors = colormap(cmap)
+    axes = new_axes(ax, size=(7.0, 5.0))
+    for index, ((x, y, w, h), code, label, size) in enumerate(
+        zip(squarify(shown), codes, labels, shown, strict=True)
+    ):
+        color = colors(index % colors.N)
+        axes.add_patch(Rectangle((x, y), w, h, facecolor=color, edgecolor="white", linewidth=1.5, gid=code))
+        if w * h >= _MIN_CAPTION_AREA:
+            caption = f"{label}\n{size:,.0f}"
+            axes.text(x + w / 2, y + h / 2, caption, ha="center", va="center", fontsize=8, clip_on=True)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_axis_off()
+    axes.set_title(word(f"treemap_{kind}", language))
+    return finish(axes, language)
+
+
+def _segment_summary(data: Any, metrics: Any) -> Table:
+    table = Table.coerce(data)
+    if "count" in table and "segment" in table:
+        return table
+    if "segment" in table:
+        return segment_summary(data, metrics)
+    raise DataError(
+        "segment_treemap takes a segment_summary table or RFM scores (a 'segment' column); "
+        f"got {', '.join(table.columns) or 'no columns'}"
+    )
+
+
+def pareto_curve(
+    result: Any,
+    *,
+    mark: float = 0.2,
+    lang: Lang = "en",
+    ax: Axes | None = None,
+) -> Axes:
+    """The concentration (Pareto) curve with the 80/20 marker: the share the top customers bring.
+
+    Parameters
+    ----------
+    result:
+        A :class:`user_ops.rfm.ParetoResult` (from :func:`user_ops.rfm.pareto`), or per-customer
+        values to pass to it.
+    mark:
+        The fraction of customers to mark (0 < mark <= 1; default the 20 % of 二八). Its share is
+        ``result.top_share[mark]`` when reported, else read off the curve.
+    lang:
+        ``"en"`` or ``"zh"``.
+    ax:
+        The matplotlib axes to draw on (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes; its lines have gids ``"curve"`` (``result.curve_x`` → ``result.curve_y``),
+        ``"equality"`` (the diagonal) and ``"mark"`` (the point ``(mark, share)``).
+
+    Raises
+    ------
+    ConfigError
+        For ``mark`` outside (0, 1] or an unknown ``lang``.
+    DataError
+        For values :func:`~user_ops.rfm.pareto` rejects.
+
+    Examples
+    --------
+    >>> from user_ops.rfm import pareto
+    >>> ax = pareto_curve(pareto([0.0, 0.0, 0.0, 0.0, 100.0]))
+    >>> marker = next(line for line in ax.lines if line.get_gid() == "mark")
+    >>> marker.get_xdata().tolist(), marker.get_ydata().tolist()
+    ([0.2], [1.0])
+    """
+    language = check_lang(lang)
+    if not isinstance(mark, (int, float)) or isinstance(mark, bool) or not 0 < mark <= 1:
+        raise ConfigError(f"mark must be a fraction of customers in (0, 1], got {mark!r}")
+    figures = result if isinstance(result, ParetoResult) else pareto(result)
+    share = figures.top_share.get(mark)
+    if share is None:
+        share = float(np.interp(mark, figures.curve_x, figures.curve_y))
+    from matplotlib.ticker import PercentFormatter
+
+    axes = new_axes(ax, size=(5.5, 4.5))
+    axes.plot([0, 1], [0, 1], linestyle="--", color="0.6", label=word("equality", language), gid="equality")
+    axes.plot(figures.curve_x, figures.curve_y, color="#d62728", linewidth=2, gid="curve")
+    axes.plot([mark, mark, 0], [0, share, share], linestyle=":", color="0.3", gid="guide")
+    axes.plot([mark], [share], marker="o", color="#d62728", gid="mark")
+    axes.annotate(
+        word("pareto_mark", language, x=mark, y=share),
+        xy=(mark, share),
+        xytext=(mark + 0.08, max(share - 0.15, 0.05)),
+        arrowprops={"arrowstyle": "->", "color": "0.3"},
+    )
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.02)
+    axes.xaxis.set_major_formatter(PercentFormatter(xmax=1))
+    axes.yaxis.set_major_formatter(PercentFormatter(xmax=1))
+    axes.set_xlabel(word("top_customers", language))
+    axes.set_ylabel(word("share_of_total", language))
+    axes.set_title(word("pareto_title", language, gini=figures.gini))
+    axes.legend(loc="lower right")
+    return finish(axes, language)
