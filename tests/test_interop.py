@@ -303,12 +303,6 @@ def test_recall_plan(shop: dict[str, Any], kind: str) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recall_plan reads segment actions and tag labels from the scores' model or the tag table's "
-    "tag set only (it has no segment_map= or tag_set= option): scores passed as a frame or dict give "
-    "empty segment_action_* / suggestion_* columns, tags passed so give codes as segment_en / segment_zh",
-)
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("by", ["scores", "tags"])
 def test_recall_plan_with_segments_from_a_frame(shop: dict[str, Any], kind: str, by: str) -> None:
@@ -316,8 +310,11 @@ def test_recall_plan_with_segments_from_a_frame(shop: dict[str, Any], kind: str,
         shop["scores"] if by == "scores" else default_tags().evaluate(shop["metrics"], as_of=shop["as_of"])
     )
     reference = recall_plan(shop["stages"], segments, shop["metrics"])
-    plan = recall_plan(shop["stages"], as_kind(segments, kind), shop["metrics"], policy=POLICY)
+    labels = segments.model if by == "scores" else segments.tag_set
+    plan = recall_plan(shop["stages"], as_kind(segments, kind), shop["metrics"], policy=POLICY, labels=labels)
     assert plan.equals(reference)
+    if by == "scores":
+        assert any(plan["segment_action_zh"].tolist())  # labels really came from the model
 
 
 @pytest.mark.parametrize("kind", KINDS)

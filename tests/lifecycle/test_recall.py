@@ -83,6 +83,27 @@ def test_options_and_errors() -> None:
         recall_plan(stages, {"x": [1, 2, 3, 4, 5, 6]}, METRICS)
 
 
+def test_labels_come_from_the_given_map_or_tag_set_when_segments_are_a_plain_table() -> None:
+    stages = POLICY.classify(METRICS, as_of=AS_OF)
+    model = RFMModel.thresholds(recency=[90], frequency=[2], monetary=[500])
+    scores = model.score(METRICS)
+    plain = scores.select(["segment"]).to_dicts()  # what a DataFrame round trip leaves
+    bare = recall_plan(stages, {"segment": [r["segment"] for r in plain]}, METRICS)
+    assert bare.row(0)["segment_action_en"] == ""
+    labelled = recall_plan(stages, {"segment": [r["segment"] for r in plain]}, METRICS, labels=model)
+    assert labelled.equals(recall_plan(stages, scores, METRICS))
+    assert labelled.equals(
+        recall_plan(stages, {"segment": [r["segment"] for r in plain]}, METRICS, labels=model.segment_map)
+    )
+    tag_set = TagSet([TagRule(name="big", when="monetary >= 800", label_zh="大客户")])
+    tags = {"big": tag_set.evaluate(METRICS, as_of=AS_OF)["big"]}
+    assert recall_plan(stages, tags, METRICS, labels=tag_set).row(0)["segment_zh"] == "大客户"
+    with pytest.raises(ConfigError, match="labels: RFM segments take their labels from a SegmentMap"):
+        recall_plan(stages, scores, METRICS, labels=tag_set)
+    with pytest.raises(ConfigError, match="labels: a tag table's labels come from a TagSet"):
+        recall_plan(stages, tags, METRICS, labels=model)
+
+
 def test_demo_shop_plan_and_summary_reconcile() -> None:
     metrics = demo_table(2000)
     stages = LifecyclePolicy.default_for(metrics).classify(metrics, as_of=DEFAULT_AS_OF)

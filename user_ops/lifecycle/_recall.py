@@ -76,7 +76,7 @@ class RecallPlan(Table):
 
 
 def _segments_of(
-    segments: Any, n: int, tags: Sequence[str] | None, id_column: str
+    segments: Any, n: int, tags: Sequence[str] | None, id_column: str, labels: Any
 ) -> tuple[IntpArray, list[tuple[str, str, str, str, str]]]:
     """Each row's segment position and, per segment, (code, label_en, label_zh, action_en, action_zh)."""
     table = Table.coerce(segments)
@@ -85,8 +85,10 @@ def _segments_of(
             f"segments have {len(table)} rows but the stages {n}: pass tables of the same customers"
         )
     if "segment" in table:
-        return _by_segment_column(segments, table)
-    tag_set = getattr(segments, "tag_set", None)
+        return _by_segment_column(segments, table, labels)
+    tag_set = labels if labels is not None else getattr(segments, "tag_set", None)
+    if tag_set is not None and not hasattr(tag_set, "tags"):
+        raise ConfigError(f"labels: a tag table's labels come from a TagSet, got {type(tag_set).__name__}")
     names = list(tags) if tags is not None else [c for c in table.columns if c != id_column]
     bad = [c for c in names if c not in table or table.kind(c) != "bool"]
     if not names or bad:
@@ -112,18 +114,31 @@ def _segments_of(
     return position, info
 
 
-def _by_segment_column(segments: Any, table: Table) -> tuple[IntpArray, list[tuple[str, str, str, str, str]]]:
-    from user_ops.rfm import NEVER_BOUGHT
+def _by_segment_column(
+    segments: Any, table: Table, labels: Any
+) -> tuple[IntpArray, list[tuple[str, str, str, str, str]]]:
+    from user_ops.rfm import NEVER_BOUGHT, RFMModel, SegmentMap
 
     if table.kind("segment") != "str" or table.null_mask("segment") is not None:
         raise DataError("the 'segment' column must hold segment codes (strings) without nulls")
     values = np.asarray(table["segment"])
     found, first, inverse = np.unique(values, return_index=True, return_inverse=True)
-    model = getattr(segments, "model", None)
+    if labels is None:
+        model = getattr(segments, "model", None)
+        segment_map = model.segment_map if model is not None else None
+    elif isinstance(labels, RFMModel):
+        segment_map = labels.segment_map
+    elif isinstance(labels, SegmentMap):
+        segment_map = labels
+    else:
+        raise ConfigError(
+            "labels: RFM segments take their labels from a SegmentMap or RFMModel, "
+            f"got {type(labels).__name__}"
+        )
     known: dict[str, tuple[str, str, str, str, str]] = {}
     order: list[str] = []
-    if model is not None:
-        for s in model.segment_map.segments:
+    if segment_map is not None:
+        for s in segment_map.segments:
             known[s.code] = (s.code, s.label_en, s.label_zh, s.action_en, s.action_zh)
             order.append(s.code)
         known[NEVER_BOUGHT[0]] = NEVER_BOUGHT
@@ -152,6 +167,7 @@ def recall_plan(
     tags: Sequence[str] | None = None,
     policy: LifecyclePolicy | None = None,
     id_column: str = "customer_id",
+    labels: Any = None,
 ) -> RecallPlan:
     """Silent-customer recall (沉默用户召回): the lapsed stages split by segment, by value at stake.
 
@@ -177,6 +193,10 @@ def recall_plan(
         The stage policy (default: the one that classified ``classified``).
     id_column:
         The id column read for :meth:`RecallPlan.customers` (row positions when absent).
+    labels:
+        Where segment labels and actions come from when ``segments`` is a plain table or DataFrame
+        rather than the scores or tag table itself: a ``SegmentMap`` or fitted ``RFMModel`` for RFM
+        segments, a ``TagSet`` for tags (default: the ones ``segments`` carries).
 
     Returns
     -------
@@ -211,7 +231,7 @@ def recall_plan(
     n = len(table)
     if policy is None:
         policy = getattr(classified, "policy", None)
-    stage_pos, codes, labels = stage_positions(table, policy)
+    stage_pos, codes, stage_labels = stage_positions(table, policy)
     if isinstance(stages, str):
         stages = (stages,)
     unknown = [s for s in stages if s not in codes]
@@ -221,7 +241,7 @@ def recall_plan(
         )
     data = Table.coerce(metrics)
     check_aligned(table, data, what="metrics", id_column=id_column)
-    seg_pos, seg_info = _segments_of(segments, n, tags, id_column)
+    seg_pos, seg_info = _segments_of(segments, n, tags, id_column, labels)
     seg_table = Table.coerce(segments)
     if id_column in seg_table:
         check_aligned(table, seg_table.select([id_column]), what="segments", id_column=id_column)
@@ -246,8 +266,8 @@ def recall_plan(
     seg_of = [seg_info[k % n_seg] for k in ranked]
     columns: dict[str, Any] = {
         "stage": stage_of,
-        "stage_en": [labels[s][1] for s in stage_of],
-        "stage_zh": [labels[s][2] for s in stage_of],
+        "stage_en": [stage_labels[s][1] for s in stage_of],
+        "stage_zh": [stage_labels[s][2] for s in stage_of],
         "segment": [g[0] for g in seg_of],
         "segment_en": [g[1] for g in seg_of],
         "segment_zh": [g[2] for g in seg_of],
@@ -261,16 +281,18 @@ def recall_plan(
         columns["mean_recency_days"] = group_mean(
             np.where(chosen, recency, np.nan), key.astype(np.intp), n_keys
         )[ranked]
-    columns["action"] = [labels[s][3] for s in stage_of]
-    columns["action_en"] = [labels[s][4] for s in stage_of]
-    columns["action_zh"] = [labels[s][5] for s in stage_of]
+    columns["action"] = [stage_labels[s][3] for s in stage_of]
+    columns["action_en"] = [stage_labels[s][4] for s in stage_of]
+    columns["action_zh"] = [stage_labels[s][5] for s in stage_of]
     columns["segment_action_en"] = [g[3] for g in seg_of]
     columns["segment_action_zh"] = [g[4] for g in seg_of]
     columns["suggestion_en"] = [
-        f"{labels[s][4]}: {g[3]}" if g[3] else labels[s][4] for s, g in zip(stage_of, seg_of, strict=True)
+        f"{stage_labels[s][4]}: {g[3]}" if g[3] else stage_labels[s][4]
+        for s, g in zip(stage_of, seg_of, strict=True)
     ]
     columns["suggestion_zh"] = [
-        f"{labels[s][5]}：{g[4]}" if g[4] else labels[s][5] for s, g in zip(stage_of, seg_of, strict=True)
+        f"{stage_labels[s][5]}：{g[4]}" if g[4] else stage_labels[s][5]
+        for s, g in zip(stage_of, seg_of, strict=True)
     ]
     built = Table({name: _column(values, len(ranked)) for name, values in columns.items()})
     plan = cast(RecallPlan, RecallPlan._trusted({name: built[name] for name in built.columns}))
