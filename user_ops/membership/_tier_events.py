@@ -1,0 +1,285 @@
+"""The dated facts a tier history is made of: purchases, refunds, points, growth value, overrides.
+
+The host stores them append-only; :class:`~user_ops.TierPolicy` folds them into a tier. A history is a
+sequence of these models, of their JSON documents (dicts with a ``kind``), or a table of events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from user_ops._money import Money
+from user_ops._policy import PolicyModel
+from user_ops._table import Table
+from user_ops._time import require_aware
+from user_ops.exceptions import DataError
+
+__all__ = [
+    "GrowthEarned",
+    "MetricEvent",
+    "PointsEarned",
+    "Purchase",
+    "Refund",
+    "TierEvent",
+    "TierOverride",
+    "coerce_history",
+]
+
+
+def _data_error(name: str, exc: ValidationError) -> DataError:
+    parts = []
+    for error in exc.errors():
+        cause = (error.get("ctx") or {}).get("error")
+        message = str(cause) if cause is not None else error["msg"]
+        where = ".".join(str(p) for p in error["loc"])
+        parts.append(f"{where}: {message}" if where else message.removeprefix("Value error, "))
+    return DataError(f"invalid {name}: " + "; ".join(parts))
+
+
+class _Dated(PolicyModel):
+    """An event at a timezone-aware instant, with an optional id for the host's bookkeeping.
+
+    Events are data, not configuration: invalid ones raise :class:`~user_ops.DataError`.
+    """
+
+    at: datetime
+    key: str = ""
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _data_error(type(self).__name__, exc) from None
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return require_aware(value, name="at")
+
+
+class Purchase(_Dated):
+    """A paid order: adds ``amount`` to spend and one order to the order count.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> Purchase(at=datetime(2025, 1, 5, tzinfo=timezone.utc), amount="320.00 CNY").amount.minor
+    32000
+    """
+
+    kind: Literal["purchase"] = "purchase"
+    amount: Money
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, amount: Money) -> Money:
+        if amount.minor <= 0:
+            raise ValueError(f"a purchase amount must be positive, got {amount} (record refunds as Refund)")
+        return amount
+
+
+class Refund(_Dated):
+    """A refund: takes ``amount`` back out of spend; ``cancels_order`` also takes one order back.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> Refund(at=datetime(2025, 1, 6, tzinfo=timezone.utc), amount="20 CNY").cancels_order
+    False
+    """
+
+    kind: Literal["refund"] = "refund"
+    amount: Money
+    cancels_order: bool = False
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, amount: Money) -> Money:
+        if amount.minor <= 0:
+            raise ValueError(f"a refund amount must be positive (it is taken back), got {amount}")
+        return amount
+
+
+class PointsEarned(_Dated):
+    """Points earned (the lifetime-earned figure, not the spendable balance); negative reverts earlier ones.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> PointsEarned(at=datetime(2025, 1, 5, tzinfo=timezone.utc), points=320).points
+    320
+    """
+
+    kind: Literal["points"] = "points"
+    points: int
+
+    @field_validator("points")
+    @classmethod
+    def _non_zero(cls, points: int) -> int:
+        if points == 0:
+            raise ValueError("points must not be 0")
+        return points
+
+
+class GrowthEarned(_Dated):
+    """成长值 growth value earned (negative reverts earlier growth, e.g. on a refund).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> GrowthEarned(at=datetime(2025, 1, 5, tzinfo=timezone.utc), growth=50).growth
+    50
+    """
+
+    kind: Literal["growth"] = "growth"
+    growth: int
+
+    @field_validator("growth")
+    @classmethod
+    def _non_zero(cls, growth: int) -> int:
+        if growth == 0:
+            raise ValueError("growth must not be 0")
+        return growth
+
+
+class MetricEvent(_Dated):
+    """A change of a custom qualifying metric (for a policy whose ``metric`` is that name).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> MetricEvent(at=datetime(2025, 1, 5, tzinfo=timezone.utc), metric="visits", value=1).value
+    1
+    """
+
+    kind: Literal["metric"] = "metric"
+    metric: str = Field(min_length=1)
+    value: int
+
+
+class TierOverride(_Dated):
+    """A manual tier (人工调级): the member holds ``tier`` from ``at`` until ``until`` (exclusive).
+
+    Automatic upgrades and reviews do not change the tier while an override holds. ``until=None``
+    holds until a later override. When it ends, the member is reviewed at once. ``tier=None`` removes
+    the member from every tier.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> o = TierOverride(at=datetime(2025, 1, 1, tzinfo=timezone.utc), tier="gold",
+    ...                  until=datetime(2026, 1, 1, tzinfo=timezone.utc), reason="VIP guest")
+    >>> o.tier, o.reason
+    ('gold', 'VIP guest')
+    """
+
+    kind: Literal["override"] = "override"
+    tier: str | None
+    until: datetime | None = None
+    reason: str = Field(min_length=1)
+
+    @field_validator("until")
+    @classmethod
+    def _aware_until(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else require_aware(value, name="until")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TierOverride:
+        if self.until is not None and self.until <= self.at:
+            raise ValueError(f"until ({self.until.isoformat()}) must be after at ({self.at.isoformat()})")
+        return self
+
+
+TierEvent = Annotated[
+    Union[Purchase, Refund, PointsEarned, GrowthEarned, MetricEvent, TierOverride],
+    Field(discriminator="kind"),
+]
+"""Any tier-history event; JSON documents pick the type by their ``kind``."""
+
+_EVENT_TYPES = (Purchase, Refund, PointsEarned, GrowthEarned, MetricEvent, TierOverride)
+_BY_KIND: dict[str, type[Any]] = {model.model_fields["kind"].default: model for model in _EVENT_TYPES}
+_TABLE_FIELDS = {
+    "at",
+    "kind",
+    "key",
+    "amount_minor",
+    "currency",
+    "cancels_order",
+    "points",
+    "growth",
+    "metric",
+    "value",
+    "tier",
+    "until",
+    "reason",
+}
+
+
+def _event(value: Any, position: int) -> Any:
+    if isinstance(value, _EVENT_TYPES):
+        return value
+    if isinstance(value, Mapping):
+        kind = value.get("kind")
+        model = _BY_KIND.get(kind) if isinstance(kind, str) else None
+        if model is None:
+            raise DataError(f"history[{position}].kind: expected one of {sorted(_BY_KIND)}, got {kind!r}")
+        try:
+            return model(**value)
+        except DataError as exc:
+            raise DataError(f"history[{position}]: {exc}") from None
+    raise DataError(
+        f"history[{position}]: expected a tier event (Purchase, Refund, ...) or its dict, "
+        f"got {type(value).__name__}"
+    )
+
+
+def _rows_of_table(table: Table, currency: str) -> list[dict[str, Any]]:
+    unknown = sorted(set(table.columns) - _TABLE_FIELDS)
+    if unknown:
+        raise DataError(f"history table: unknown columns {unknown} (known: {sorted(_TABLE_FIELDS)})")
+    for needed in ("at", "kind"):
+        if needed not in table.columns:
+            raise DataError(f"history table: missing column {needed!r}")
+    rows = []
+    for row in table.to_dicts():
+        record = {name: value for name, value in row.items() if value is not None}
+        if "amount_minor" in record:
+            record["amount"] = Money.from_minor(
+                int(record.pop("amount_minor")), record.pop("currency", currency)
+            )
+        else:
+            record.pop("currency", None)
+        rows.append(record)
+    return rows
+
+
+def coerce_history(history: Any, *, currency: str = "CNY") -> list[Any]:
+    """Tier events from a sequence of events or dicts, or a table of events.
+
+    A table has columns ``at`` and ``kind`` plus what the kinds need: ``amount_minor`` (and optionally
+    ``currency``) for purchases and refunds, ``points``, ``growth``, ``metric``/``value``,
+    ``tier``/``until``/``reason`` for overrides; null cells are left out.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    >>> rows = {"at": [at], "kind": ["purchase"], "amount_minor": [500]}
+    >>> coerce_history(Table(rows))[0].amount
+    Money('5.00', 'CNY')
+    """
+    if isinstance(history, Table) or (
+        not isinstance(history, (Sequence, Mapping)) and hasattr(history, "columns")
+    ):
+        rows: Sequence[Any] = _rows_of_table(Table.coerce(history), currency)
+    elif isinstance(history, Mapping):
+        rows = _rows_of_table(Table.coerce(history), currency)
+    elif isinstance(history, Sequence) and not isinstance(history, (str, bytes)):
+        rows = history
+    else:
+        raise DataError(f"history must be a sequence of tier events or a table, got {type(history).__name__}")
+    return [_event(value, position) for position, value in enumerate(rows)]
