@@ -16,6 +16,7 @@ True
 from user_ops._money import Currency, Money, Rounding
 from user_ops._table import Table
 from user_ops._version import __version__
+from user_ops.coupons import Cart, CouponTemplate, CustomerContext, IssuedCoupon
 from user_ops.exceptions import (
     ConfigError,
     DataError,
@@ -29,6 +30,7 @@ from user_ops.exceptions import (
     UserOpsWarning,
 )
 from user_ops.lifecycle import LifecyclePolicy
+from user_ops.membership import PointsPolicy, Tier, TierPolicy
 from user_ops.metrics import (
     CustomerMetrics,
     MetricsReport,
@@ -41,15 +43,20 @@ from user_ops.rules import Rule, Schema
 from user_ops.tags import TagRule, TagSet, default_tags
 
 __all__ = [
+    "Cart",
     "ConfigError",
+    "CouponTemplate",
     "Currency",
+    "CustomerContext",
     "CustomerMetrics",
     "DataError",
+    "IssuedCoupon",
     "LifecyclePolicy",
     "MetricsReport",
     "Money",
     "NotFittedError",
     "PluginError",
+    "PointsPolicy",
     "RFMModel",
     "Rounding",
     "Rule",
@@ -62,6 +69,8 @@ __all__ = [
     "Table",
     "TagRule",
     "TagSet",
+    "Tier",
+    "TierPolicy",
     "Transactions",
     "UserOpsError",
     "UserOpsWarning",

@@ -1,0 +1,109 @@
+"""Coupons (优惠券): templates, carts, eligibility with reasons, quotes, best combination,
+targeted issuance (定向发券) and the redemption protocol.
+
+Money is exact (integer minor units, see :class:`user_ops.Money`); every "no" carries a reason code
+with its numbers; the library stores nothing — usage counters live in the host's
+:class:`RedemptionStore`, whose conformance suite is :func:`user_ops.coupons.testing.check_store`.
+"""
+
+from user_ops.coupons import testing  # the conformance suite: coupons.testing.check_store
+from user_ops.coupons._best import BestCombination, best_combination
+from user_ops.coupons._check import check
+from user_ops.coupons._issuance import (
+    FrequencyCap,
+    IssuanceBudget,
+    IssuanceCaps,
+    IssuanceDecision,
+    IssuancePlan,
+    IssuanceReason,
+    plan_issuance,
+    plan_issuance_one,
+)
+from user_ops.coupons._model import (
+    Benefit,
+    BenefitKind,
+    Cart,
+    CartLine,
+    CashBackForm,
+    Conditions,
+    CouponTemplate,
+    CustomerContext,
+    IssuedCoupon,
+    Limits,
+    PriceBase,
+    Stacking,
+    Target,
+    Validity,
+)
+from user_ops.coupons._quote import (
+    AppliedCoupon,
+    LineAllocation,
+    Quote,
+    QuoteLine,
+    RejectedCoupon,
+    TraceStep,
+    quote,
+)
+from user_ops.coupons._reasons import CouponUsage, Eligibility, Reason, ReasonCode
+from user_ops.coupons._redemption import (
+    CounterMove,
+    MemoryRedemptionStore,
+    RedemptionError,
+    RedemptionIntent,
+    RedemptionStore,
+    Refund,
+    Rejection,
+    Reservation,
+    ReservationStatus,
+)
+from user_ops.coupons._sqlite_store import SQLiteRedemptionStore
+
+__all__ = [
+    "AppliedCoupon",
+    "Benefit",
+    "BenefitKind",
+    "BestCombination",
+    "Cart",
+    "CartLine",
+    "CashBackForm",
+    "Conditions",
+    "CounterMove",
+    "CouponTemplate",
+    "CouponUsage",
+    "CustomerContext",
+    "Eligibility",
+    "FrequencyCap",
+    "IssuanceBudget",
+    "IssuanceCaps",
+    "IssuanceDecision",
+    "IssuancePlan",
+    "IssuanceReason",
+    "IssuedCoupon",
+    "Limits",
+    "LineAllocation",
+    "MemoryRedemptionStore",
+    "PriceBase",
+    "Quote",
+    "QuoteLine",
+    "Reason",
+    "ReasonCode",
+    "RedemptionError",
+    "RedemptionIntent",
+    "RedemptionStore",
+    "Refund",
+    "RejectedCoupon",
+    "Rejection",
+    "Reservation",
+    "ReservationStatus",
+    "SQLiteRedemptionStore",
+    "Stacking",
+    "Target",
+    "TraceStep",
+    "Validity",
+    "best_combination",
+    "check",
+    "plan_issuance",
+    "plan_issuance_one",
+    "quote",
+    "testing",
+]

@@ -1,0 +1,307 @@
+"""The arithmetic of applying coupons to a cart, in integer minor units.
+
+A cart's state is, per line, the amount still payable and the units not yet discounted by an item
+coupon, plus the shipping still payable. Applying a coupon computes its *effect* on a state (how much
+comes off each line and shipping, which units it consumes) and subtracts it. Every effect is split
+across lines with :func:`~user_ops._money.allocate` (largest remainder), so parts sum exactly to the
+coupon's discount and, because a discount never exceeds the amount it is taken from, no line goes
+below zero.
+
+Each coupon's discount is a non-decreasing function of the state (more left to pay, more free units:
+never less discount). Application only lowers the state, so a coupon never gives more inside a
+combination than on its own at that point — the bound ``best_combination`` prunes with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+
+from user_ops._money import Currency, allocate, round_ratio
+from user_ops.coupons._model import (
+    Benefit,
+    BenefitKind,
+    Cart,
+    CashBackForm,
+    CouponTemplate,
+    PriceBase,
+    Target,
+)
+
+__all__ = [
+    "Effect",
+    "LineFacts",
+    "State",
+    "apply_effect",
+    "effect_of",
+    "effect_total",
+    "initial_state",
+    "money_currency",
+    "stage_of",
+]
+
+ITEM_STAGE, ORDER_STAGE, SHIPPING_STAGE = 0, 1, 2
+STAGE_NAMES = {ITEM_STAGE: "items", ORDER_STAGE: "order", SHIPPING_STAGE: "shipping"}
+
+
+@dataclass(frozen=True)
+class LineFacts:
+    """The fixed numbers of a cart, per line (minor units)."""
+
+    list_unit: tuple[int, ...]
+    sale_unit: tuple[int, ...]
+    quantity: tuple[int, ...]
+    shipping: int
+
+    @classmethod
+    def of(cls, cart: Cart) -> LineFacts:
+        return cls(
+            tuple(line.unit_price.minor for line in cart.lines),
+            tuple(line.unit_sale_minor for line in cart.lines),
+            tuple(line.quantity for line in cart.lines),
+            cart.shipping.minor,
+        )
+
+
+@dataclass(frozen=True)
+class State:
+    """What is left: payable amount and undiscounted units per line, payable shipping."""
+
+    remaining: tuple[int, ...]
+    free: tuple[int, ...]
+    shipping: int
+
+    @property
+    def merchandise(self) -> int:
+        return sum(self.remaining)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What one coupon takes off a state."""
+
+    lines: tuple[int, ...]
+    units: tuple[int, ...]
+    shipping: int
+    base: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.lines) + self.shipping
+
+
+def initial_state(facts: LineFacts) -> State:
+    """The state of an untouched cart."""
+    remaining = tuple(s * q for s, q in zip(facts.sale_unit, facts.quantity))
+    return State(remaining, facts.quantity, facts.shipping)
+
+
+def stage_of(template: CouponTemplate) -> int:
+    """Item coupons first, then order coupons (gifts and cash-back included), then shipping."""
+    return {Target.ITEMS: ITEM_STAGE, Target.ORDER: ORDER_STAGE, Target.SHIPPING: SHIPPING_STAGE}[
+        template.target
+    ]
+
+
+def apply_effect(state: State, effect: Effect) -> State:
+    """The state after ``effect``."""
+    return State(
+        tuple(r - d for r, d in zip(state.remaining, effect.lines)),
+        tuple(f - u for f, u in zip(state.free, effect.units)),
+        state.shipping - effect.shipping,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _percent_ratio(percent: Decimal) -> tuple[int, int]:
+    numerator, denominator = percent.as_integer_ratio()
+    return numerator, denominator * 100
+
+
+@lru_cache(maxsize=64)
+def money_currency(code: str) -> Currency:
+    """One :class:`Currency` per code (building one parses and looks up the code)."""
+    return Currency(code)
+
+
+def _percent_of(amount: int, benefit: Benefit) -> int:
+    assert benefit.percent is not None
+    numerator, denominator = _percent_ratio(benefit.percent)
+    return round_ratio(amount * numerator, denominator, benefit.rounding)
+
+
+def _zero(n: int) -> tuple[int, ...]:
+    return (0,) * n
+
+
+def effect_of(template: CouponTemplate, eligible: tuple[bool, ...], facts: LineFacts, state: State) -> Effect:
+    """The effect of ``template`` on ``state`` (lines flagged in ``eligible`` only)."""
+    stage = stage_of(template)
+    if stage == SHIPPING_STAGE:
+        return _shipping_effect(template.benefit, facts, state)
+    if stage == ITEM_STAGE:
+        return _item_effect(template.benefit, eligible, facts, state)
+    return _order_effect(template.benefit, eligible, facts, state)
+
+
+def _shipping_effect(benefit: Benefit, facts: LineFacts, state: State) -> Effect:
+    n = len(state.remaining)
+    left = state.shipping
+    if benefit.kind is BenefitKind.FREE_SHIPPING:
+        off = left if benefit.amount is None else min(left, benefit.amount.minor)
+    elif benefit.kind is BenefitKind.AMOUNT_OFF:
+        assert benefit.amount is not None
+        off = min(left, benefit.amount.minor)
+    else:  # percent off shipping: of the fee as charged now, or of the original fee (list base)
+        base = left if benefit.base is PriceBase.DISCOUNTED else facts.shipping
+        off = min(left, _percent_of(base, benefit))
+        if benefit.cap is not None:
+            off = min(off, benefit.cap.minor)
+    return Effect(_zero(n), _zero(n), off, left)
+
+
+def _chosen_units(benefit: Benefit, eligible: tuple[bool, ...], facts: LineFacts, state: State) -> list[int]:
+    """Units per line an item coupon would discount: every free eligible unit, or the ``max_units``
+    units worth most to the customer (earlier lines first on ties)."""
+    units = [state.free[i] if eligible[i] else 0 for i in range(len(eligible))]
+    if benefit.max_units is None or sum(units) <= benefit.max_units:
+        return units
+    worth = [_unit_worth(benefit, facts, i) for i in range(len(units))]
+    order = sorted((i for i in range(len(units)) if units[i]), key=lambda i: (-worth[i], i))
+    left = benefit.max_units
+    chosen = [0] * len(units)
+    for i in order:
+        take = min(units[i], left)
+        chosen[i] = take
+        left -= take
+        if not left:
+            break
+    return chosen
+
+
+def _unit_worth(benefit: Benefit, facts: LineFacts, i: int) -> int:
+    sale, listed = facts.sale_unit[i], facts.list_unit[i]
+    if benefit.kind is BenefitKind.FIXED_PRICE:
+        assert benefit.amount is not None
+        return max(0, sale - benefit.amount.minor)
+    if benefit.kind is BenefitKind.PERCENT_OFF and benefit.base is PriceBase.LIST:
+        return _list_part(1, listed, sale, benefit)
+    return sale
+
+
+def _item_effect(benefit: Benefit, eligible: tuple[bool, ...], facts: LineFacts, state: State) -> Effect:
+    n = len(eligible)
+    units = _chosen_units(benefit, eligible, facts, state)
+    # Free units were never touched by another item coupon (item coupons run first), so their payable
+    # amount is exactly units × sale price.
+    weights = [u * facts.sale_unit[i] for i, u in enumerate(units)]
+    base = sum(weights)
+    kind = benefit.kind
+    if kind is BenefitKind.FIXED_PRICE:
+        assert benefit.amount is not None
+        price = benefit.amount.minor
+        parts = [u * max(0, facts.sale_unit[i] - price) for i, u in enumerate(units)]
+    elif kind is BenefitKind.PERCENT_OFF and benefit.base is PriceBase.LIST:
+        parts = [_list_part(u, facts.list_unit[i], weights[i], benefit) for i, u in enumerate(units)]
+    elif base == 0:
+        parts = [0] * n
+    elif kind is BenefitKind.PERCENT_OFF:
+        parts = allocate(min(base, _percent_of(base, benefit)), weights)
+    else:
+        assert benefit.amount is not None
+        parts = allocate(min(base, benefit.amount.minor), weights)
+    parts = _capped(parts, benefit)
+    consumed = tuple(u if p > 0 else 0 for u, p in zip(units, parts))
+    return Effect(tuple(parts), consumed, 0, base)
+
+
+def _list_part(units: int, list_unit: int, payable: int, benefit: Benefit) -> int:
+    """Percent off the list price: ``units`` end at the lower of what is payable and ``units ×
+    (list − p %)``, the unit price rounded once per unit (so a unit is worth the same on any line)."""
+    target = units * (list_unit - _percent_of(list_unit, benefit))
+    return max(0, payable - max(0, target))
+
+
+def _capped(parts: list[int], benefit: Benefit) -> list[int]:
+    if benefit.cap is None or sum(parts) <= benefit.cap.minor:
+        return parts
+    # Spread the cap in proportion to what each line would have got; each part stays within its line.
+    return allocate(benefit.cap.minor, parts)
+
+
+def _order_effect(benefit: Benefit, eligible: tuple[bool, ...], facts: LineFacts, state: State) -> Effect:
+    n = len(eligible)
+    weights = [state.remaining[i] if eligible[i] else 0 for i in range(n)]
+    base = sum(weights)
+    kind = benefit.kind
+    if kind in (BenefitKind.GIFT, BenefitKind.CASH_BACK) or base == 0:
+        return Effect(_zero(n), _zero(n), 0, base)
+    if kind is BenefitKind.PERCENT_OFF and benefit.base is PriceBase.LIST:
+        parts = [
+            _list_part(facts.quantity[i], facts.list_unit[i], weights[i], benefit) if eligible[i] else 0
+            for i in range(n)
+        ]
+    elif kind is BenefitKind.PERCENT_OFF:
+        parts = allocate(min(base, _percent_of(base, benefit)), weights)
+    else:
+        assert benefit.amount is not None
+        parts = allocate(min(base, benefit.amount.minor), weights)
+    return Effect(tuple(_capped(parts, benefit)), _zero(n), 0, base)
+
+
+def effect_total(template: CouponTemplate, eligible: tuple[bool, ...], facts: LineFacts, state: State) -> int:
+    """``effect_of(...).total`` without splitting it across lines (the search's bound needs only this)."""
+    benefit, stage = template.benefit, stage_of(template)
+    if stage == SHIPPING_STAGE:
+        return _shipping_effect(benefit, facts, state).shipping
+    kind = benefit.kind
+    if stage == ORDER_STAGE:
+        if kind in (BenefitKind.GIFT, BenefitKind.CASH_BACK):
+            return 0
+        index = [i for i, ok in enumerate(eligible) if ok]
+        base = sum(state.remaining[i] for i in index)
+        if kind is BenefitKind.PERCENT_OFF and benefit.base is PriceBase.LIST:
+            total = sum(
+                _list_part(facts.quantity[i], facts.list_unit[i], state.remaining[i], benefit) for i in index
+            )
+        elif kind is BenefitKind.PERCENT_OFF:
+            total = min(base, _percent_of(base, benefit))
+        else:
+            assert benefit.amount is not None
+            total = min(base, benefit.amount.minor)
+    else:
+        units = _chosen_units(benefit, eligible, facts, state)
+        base = sum(u * facts.sale_unit[i] for i, u in enumerate(units))
+        if kind is BenefitKind.FIXED_PRICE:
+            assert benefit.amount is not None
+            price = benefit.amount.minor
+            total = sum(u * max(0, facts.sale_unit[i] - price) for i, u in enumerate(units))
+        elif kind is BenefitKind.PERCENT_OFF and benefit.base is PriceBase.LIST:
+            total = sum(
+                _list_part(u, facts.list_unit[i], u * facts.sale_unit[i], benefit)
+                for i, u in enumerate(units)
+            )
+        elif kind is BenefitKind.PERCENT_OFF:
+            total = min(base, _percent_of(base, benefit))
+        else:
+            assert benefit.amount is not None
+            total = min(base, benefit.amount.minor)
+    return total if benefit.cap is None else min(total, benefit.cap.minor)
+
+
+def extra_value(template: CouponTemplate) -> tuple[int, int]:
+    """Non-price value of a coupon: (gift value + stored-value cash-back in minor units, points)."""
+    benefit = template.benefit
+    if benefit.kind is BenefitKind.GIFT:
+        return (benefit.gift_value.minor if benefit.gift_value else 0), 0
+    if benefit.kind is BenefitKind.CASH_BACK:
+        if benefit.cash_back is CashBackForm.POINTS:
+            return 0, benefit.points or 0
+        return (benefit.amount.minor if benefit.amount else 0), 0
+    return 0, 0
+
+
+def gives_money_off(template: CouponTemplate) -> bool:
+    """False for gifts and cash-back, whose value is not a price reduction."""
+    return template.benefit.kind not in (BenefitKind.GIFT, BenefitKind.CASH_BACK)

@@ -1,0 +1,377 @@
+"""``SQLiteRedemptionStore``: the redemption protocol on a stdlib ``sqlite3`` file, safe across processes.
+
+Every call is one ``BEGIN IMMEDIATE`` transaction (SQLite's write lock, so two processes never
+interleave), and a counter moves only through a conditional update that re-checks its limit in SQL::
+
+    UPDATE user_ops_counters SET used = used + :amount
+     WHERE key = :key AND (:limit IS NULL OR used + :amount <= :limit)
+
+An update that matches no row means the limit would be exceeded: the transaction rolls back, so an
+intent moves all its counters or none. The database runs in WAL mode (readers never block the writer)
+with a busy timeout; threads of one process take a process-local lock before the write lock, because
+SQLite's own busy handler sleeps in whole milliseconds and would make threads queue slowly.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+from user_ops.coupons._redemption import (
+    Clock,
+    Moves,
+    RedemptionIntent,
+    Refund,
+    Rejection,
+    Reservation,
+    ReservationStatus,
+    as_fraction,
+    check_intent,
+    check_key,
+    decode_moves,
+    encode_moves,
+    instant,
+    mismatch_error,
+    next_refunded,
+    now_us,
+    refund_shares,
+    replayed_refund,
+    state_error,
+    ttl_us,
+    utc_now,
+)
+from user_ops.exceptions import DataError
+
+__all__ = ["SQLiteRedemptionStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS user_ops_counters (
+    key  TEXT PRIMARY KEY,
+    used INTEGER NOT NULL CHECK (used >= 0)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS user_ops_reservations (
+    key          TEXT PRIMARY KEY,
+    intent_hash  TEXT NOT NULL,
+    moves        TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    expires_us   INTEGER,
+    refunded     TEXT NOT NULL DEFAULT '0'
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS user_ops_reservations_pending
+    ON user_ops_reservations (expires_us) WHERE status = 'reserved';
+CREATE TABLE IF NOT EXISTS user_ops_refunds (
+    reservation  TEXT NOT NULL,
+    refund_key   TEXT NOT NULL,
+    fraction     TEXT NOT NULL,
+    refunded     TEXT NOT NULL,
+    restored     TEXT NOT NULL,
+    PRIMARY KEY (reservation, refund_key)
+) WITHOUT ROWID;
+"""
+
+_RESERVED = ReservationStatus.RESERVED.value
+
+
+class _RejectedError(Exception):
+    """Raised inside a transaction to roll it back when a conditional update finds the limit reached."""
+
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(rejection.message)
+        self.rejection = rejection
+
+
+class SQLiteRedemptionStore:
+    """A :class:`~user_ops.coupons.RedemptionStore` in a SQLite file, usable from many threads and processes.
+
+    Each thread gets its own connection; every process opening the same file sees the same counters.
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file (created with its tables if missing). Not ``":memory:"``: an in-memory
+        database is private to one connection; use :class:`~user_ops.coupons.MemoryRedemptionStore`.
+    clock : callable, optional
+        Returns the current aware datetime (inject a fake one in tests). Default: UTC now.
+    busy_timeout : timedelta, optional
+        How long a call waits for another process's write lock before ``sqlite3.OperationalError``.
+    synchronous : {"FULL", "NORMAL"}
+        SQLite's ``PRAGMA synchronous``. ``FULL`` (default) syncs every commit to disk; ``NORMAL`` is
+        faster in WAL mode and never corrupts, but the last commits can be lost on power failure.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from datetime import timedelta
+    >>> from user_ops.coupons import CounterMove, RedemptionIntent
+    >>> folder = tempfile.mkdtemp()
+    >>> store = SQLiteRedemptionStore(os.path.join(folder, "redemptions.db"))
+    >>> intent = RedemptionIntent(counters=(CounterMove(key="coupon:spring:total", amount=1, limit=100),))
+    >>> store.reserve(intent, "order-1", timedelta(minutes=15)).ok
+    True
+    >>> store.reserve(intent, "order-1", timedelta(minutes=15)).replayed   # a retry moves nothing
+    True
+    >>> store.commit("order-1").status.value, store.used("coupon:spring:total")
+    ('committed', 1)
+    >>> store.close()
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock = utc_now,
+        busy_timeout: timedelta = timedelta(seconds=30),
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+    ) -> None:
+        if str(path) == ":memory:" or str(path).startswith("file::memory:"):
+            raise DataError("SQLiteRedemptionStore needs a file path; use MemoryRedemptionStore in memory")
+        if synchronous not in ("FULL", "NORMAL"):
+            raise DataError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
+        if not isinstance(busy_timeout, timedelta) or busy_timeout < timedelta(0):
+            raise DataError(f"busy_timeout must be a non-negative timedelta, got {busy_timeout!r}")
+        self.path = Path(path)
+        self._clock = clock
+        self._timeout = busy_timeout.total_seconds()
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        connection = self._connection()
+        with self._lock:
+            connection.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+
+    # -- the protocol --------------------------------------------------------------------------------
+
+    def reserve(self, intent: RedemptionIntent, idempotency_key: str, ttl: timedelta) -> Reservation:
+        """Hold every counter of ``intent`` for ``ttl``, or none (see ``RedemptionStore``)."""
+        check_intent(intent)
+        check_key(idempotency_key, name="idempotency_key")
+        lifetime = ttl_us(ttl)
+        intent_hash = intent.content_hash()
+        try:
+            with self._transaction() as connection:
+                now = self._sweep(connection)
+                row = _reservation_row(connection, idempotency_key)
+                if row is not None:
+                    if row[0] and row[0] != intent_hash:
+                        raise mismatch_error(idempotency_key)
+                    return _reservation(idempotency_key, row, replayed=True)
+                for move in intent.counters:
+                    _move_within_limit(connection, move.key, move.amount, move.limit)
+                connection.execute(
+                    "INSERT INTO user_ops_reservations (key, intent_hash, moves, status, expires_us) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (idempotency_key, intent_hash, encode_moves(intent.moves()), _RESERVED, now + lifetime),
+                )
+                return Reservation(
+                    idempotency_key, ReservationStatus.RESERVED, expires_at=instant(now + lifetime)
+                )
+        except _RejectedError as rejected:  # rolled back: no counter moved
+            return Reservation(idempotency_key, ReservationStatus.REJECTED, rejection=rejected.rejection)
+
+    def commit(self, idempotency_key: str) -> Reservation:
+        """Make a reservation permanent; a second commit returns the same result."""
+        check_key(idempotency_key, name="idempotency_key")
+        with self._transaction() as connection:
+            self._sweep(connection)
+            row = _reservation_row(connection, idempotency_key)
+            status = None if row is None else ReservationStatus(row[2])
+            if row is None or status not in (ReservationStatus.RESERVED, ReservationStatus.COMMITTED):
+                raise state_error("commit", idempotency_key, status)
+            connection.execute(
+                "UPDATE user_ops_reservations SET status = ?, expires_us = NULL WHERE key = ?",
+                (ReservationStatus.COMMITTED.value, idempotency_key),
+            )
+            return _reservation(
+                idempotency_key, _reservation_row(connection, idempotency_key), replayed=False
+            )
+
+    def release(self, idempotency_key: str) -> Reservation:
+        """Free a reservation's counters; harmless when already released or expired."""
+        check_key(idempotency_key, name="idempotency_key")
+        released = ReservationStatus.RELEASED.value
+        with self._transaction() as connection:
+            self._sweep(connection)
+            row = _reservation_row(connection, idempotency_key)
+            if row is None:  # a tombstone: a reserve arriving late with this key does nothing
+                connection.execute(
+                    "INSERT INTO user_ops_reservations (key, intent_hash, moves, status) "
+                    "VALUES (?, '', '[]', ?)",
+                    (idempotency_key, released),
+                )
+            elif row[2] == ReservationStatus.COMMITTED.value:
+                raise state_error("release", idempotency_key, ReservationStatus.COMMITTED)
+            elif row[2] == _RESERVED:
+                _give_back(connection, decode_moves(row[1]))
+                connection.execute(
+                    "UPDATE user_ops_reservations SET status = ?, expires_us = NULL WHERE key = ?",
+                    (released, idempotency_key),
+                )
+            return _reservation(
+                idempotency_key, _reservation_row(connection, idempotency_key), replayed=False
+            )
+
+    def revert(self, idempotency_key: str, fraction: Fraction | int | str, *, refund_key: str) -> Refund:
+        """Give back ``fraction`` of a committed redemption, once per ``refund_key``."""
+        check_key(idempotency_key, name="idempotency_key")
+        check_key(refund_key, name="refund_key")
+        share = as_fraction(fraction)
+        with self._transaction() as connection:
+            self._sweep(connection)
+            row = _reservation_row(connection, idempotency_key)
+            if row is None or row[2] != ReservationStatus.COMMITTED.value:
+                raise state_error(
+                    "revert", idempotency_key, None if row is None else ReservationStatus(row[2])
+                )
+            done = _refund_row(connection, idempotency_key, refund_key)
+            if done is not None:
+                return replayed_refund(done, share)
+            moves, before = decode_moves(row[1]), Fraction(row[4])
+            after = next_refunded(idempotency_key, before, share)
+            restored = refund_shares(moves, before, after)
+            _give_back(connection, restored)
+            connection.execute(
+                "UPDATE user_ops_reservations SET refunded = ? WHERE key = ?",
+                (str(after), idempotency_key),
+            )
+            connection.execute(
+                "INSERT INTO user_ops_refunds VALUES (?, ?, ?, ?, ?)",
+                (idempotency_key, refund_key, str(share), str(after), encode_moves(restored)),
+            )
+            return Refund(idempotency_key, refund_key, share, after, restored)
+
+    def used(self, key: str) -> int:
+        """The current value of counter ``key`` (0 if never moved)."""
+        check_key(key, name="key")
+        with self._transaction() as connection:
+            self._sweep(connection)
+            row = connection.execute("SELECT used FROM user_ops_counters WHERE key = ?", (key,)).fetchone()
+            return 0 if row is None else int(row[0])
+
+    def status(self, idempotency_key: str) -> ReservationStatus | None:
+        """The status of a reservation, ``None`` if the key is unknown."""
+        check_key(idempotency_key, name="idempotency_key")
+        with self._transaction() as connection:
+            self._sweep(connection)
+            row = _reservation_row(connection, idempotency_key)
+            return None if row is None else ReservationStatus(row[2])
+
+    def close(self) -> None:
+        """Close every connection this store opened (in any thread)."""
+        with self._connections_lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> SQLiteRedemptionStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- plumbing ------------------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection (a forked child opens its own: connections must not cross fork)."""
+        cached: tuple[int, sqlite3.Connection] | None = getattr(self._local, "connection", None)
+        if cached is not None and cached[0] == os.getpid():
+            return cached[1]
+        # Autocommit mode: transactions are begun explicitly with BEGIN IMMEDIATE below.
+        connection = sqlite3.connect(
+            self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+        )
+        connection.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute(f"PRAGMA synchronous = {self._synchronous}")
+        self._local.connection = (os.getpid(), connection)
+        with self._connections_lock:
+            self._connections.append(connection)
+        return connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        connection = self._connection()
+        with self._lock:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    def _sweep(self, connection: sqlite3.Connection) -> int:
+        """Expire reservations whose ttl elapsed (expiry instant <= now), freeing their counters."""
+        now = now_us(self._clock)
+        expired = connection.execute(
+            "SELECT key, moves FROM user_ops_reservations WHERE status = 'reserved' AND expires_us <= ?",
+            (now,),
+        ).fetchall()
+        for key, moves in expired:
+            _give_back(connection, decode_moves(moves))
+            connection.execute(
+                "UPDATE user_ops_reservations SET status = ? WHERE key = ?",
+                (ReservationStatus.EXPIRED.value, key),
+            )
+        return now
+
+
+def _move_within_limit(connection: sqlite3.Connection, key: str, amount: int, limit: int | None) -> None:
+    connection.execute("INSERT OR IGNORE INTO user_ops_counters (key, used) VALUES (?, 0)", (key,))
+    moved = connection.execute(
+        "UPDATE user_ops_counters SET used = used + ? WHERE key = ? AND (? IS NULL OR used + ? <= ?)",
+        (amount, key, limit, amount, limit),
+    ).rowcount
+    if moved == 0:
+        assert limit is not None  # an update without a limit always matches the row inserted above
+        (used,) = connection.execute("SELECT used FROM user_ops_counters WHERE key = ?", (key,)).fetchone()
+        raise _RejectedError(Rejection(key=key, used=int(used), limit=limit, amount=amount))
+
+
+def _give_back(connection: sqlite3.Connection, moves: Moves) -> None:
+    connection.executemany(
+        "UPDATE user_ops_counters SET used = used - ? WHERE key = ?",
+        [(amount, key) for key, amount in moves if amount],
+    )
+
+
+_Row = tuple[str, str, str, int | None, str]
+
+
+def _reservation_row(connection: sqlite3.Connection, idempotency_key: str) -> _Row | None:
+    row: _Row | None = connection.execute(
+        "SELECT intent_hash, moves, status, expires_us, refunded FROM user_ops_reservations WHERE key = ?",
+        (idempotency_key,),
+    ).fetchone()
+    return row
+
+
+def _reservation(idempotency_key: str, row: _Row | None, *, replayed: bool) -> Reservation:
+    assert row is not None  # callers read the row inside the transaction that wrote it
+    status = ReservationStatus(row[2])
+    return Reservation(
+        idempotency_key,
+        status,
+        replayed=replayed,
+        expires_at=instant(row[3]) if status is ReservationStatus.RESERVED else None,
+        refunded=Fraction(row[4]),
+    )
+
+
+def _refund_row(connection: sqlite3.Connection, idempotency_key: str, refund_key: str) -> Refund | None:
+    row = connection.execute(
+        "SELECT fraction, refunded, restored FROM user_ops_refunds WHERE reservation = ? AND refund_key = ?",
+        (idempotency_key, refund_key),
+    ).fetchone()
+    if row is None:
+        return None
+    return Refund(idempotency_key, refund_key, Fraction(row[0]), Fraction(row[1]), decode_moves(row[2]))
