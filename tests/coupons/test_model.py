@@ -383,3 +383,12 @@ def test_validity_with_instants_round_trips() -> None:
     tpl = amount_off(validity=validity)
     again = CouponTemplate.from_json(tpl.to_json())
     assert again == tpl and again.validity.window() == validity.window()
+
+
+def test_cash_back_descriptions_speak_one_language() -> None:
+    from user_ops.coupons import Benefit, CouponTemplate
+
+    points = CouponTemplate(
+        id="cb", currency="CNY", benefit=Benefit(kind="cash_back", cash_back="points", points=200)
+    )
+    assert (points.describe("zh"), points.describe("en")) == ("返200积分", "cash back 200 points")

@@ -61,6 +61,29 @@ class BestCombination:
         How many coupons passed the checks alone and entered the search.
     nodes:
         Search nodes visited (the exhaustive search would visit up to ``2 ** candidates``).
+
+    Examples
+    --------
+    Two store coupons of which only one may be used (one group), and free shipping; the 满199减20
+    coupon does not reach its threshold:
+
+    >>> from datetime import datetime, timezone
+    >>> from user_ops.coupons import Benefit, CartLine, Conditions, CouponTemplate, Stacking
+    >>> cart = Cart(currency="CNY", shipping_fee="8 CNY",
+    ...             lines=[CartLine(sku="a", unit_price="120 CNY", quantity=1)])
+    >>> def store(id, amount, **options):
+    ...     benefit = Benefit(kind="amount_off", amount=amount)
+    ...     return CouponTemplate(id=id, currency="CNY", benefit=benefit, stacking=Stacking(group="store"),
+    ...                           **options)
+    >>> coupons = [store("off10", "10 CNY"), store("off15", "15 CNY"),
+    ...            store("199-20", "20 CNY", conditions=Conditions(min_subtotal="199 CNY")),
+    ...            CouponTemplate(id="ship", currency="CNY", benefit=Benefit(kind="free_shipping"))]
+    >>> best = best_combination(cart, CustomerContext(id="c1"), coupons,
+    ...                         as_of=datetime(2024, 6, 1, tzinfo=timezone.utc))
+    >>> best.keys, best.discount, best.candidates
+    (('off15', 'ship'), Money('23.00', 'CNY'), 3)
+    >>> best.quote.total, best.quote.rejected_reasons()
+    (Money('105.00', 'CNY'), {'off10': ('NOT_COMBINABLE',), '199-20': ('MIN_SPEND_NOT_MET',)})
     """
 
     keys: tuple[str, ...]

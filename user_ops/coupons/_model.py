@@ -66,7 +66,18 @@ CUSTOMER_FIELD_TYPES: dict[str, str] = {
 
 
 class BenefitKind(str, Enum):
-    """What the coupon gives: 满减/立减 (amount off), 折扣 (percent off), 包邮, 赠品, 返现, 一口价."""
+    """What the coupon gives: 满减/立减 (amount off), 折扣 (percent off), 包邮, 赠品, 返现, 一口价.
+
+    The kind decides which :class:`Benefit` fields are needed and the template's default
+    :class:`Target`.
+
+    Examples
+    --------
+    >>> gift = CouponTemplate(id="cup", currency="CNY",
+    ...                       benefit=Benefit(kind="gift", gift_sku="cup", gift_value="15 CNY"))
+    >>> gift.benefit.kind, gift.describe("zh"), gift.face_value
+    (<BenefitKind.GIFT: 'gift'>, '赠cup×1', Money('15.00', 'CNY'))
+    """
 
     AMOUNT_OFF = "amount_off"
     PERCENT_OFF = "percent_off"
@@ -77,7 +88,20 @@ class BenefitKind(str, Enum):
 
 
 class Target(str, Enum):
-    """Where the discount lands: the order's merchandise, eligible item units, or shipping."""
+    """Where the discount lands: the order's merchandise, eligible item units, or shipping.
+
+    A template's default target follows its benefit: shipping for free shipping, items for a fixed
+    price, the order otherwise.
+
+    Examples
+    --------
+    >>> def target_of(kind, **options):
+    ...     return CouponTemplate(id="t", currency="CNY", benefit=Benefit(kind=kind, **options)).target
+    >>> target_of("free_shipping"), target_of("fixed_price", amount="9.90 CNY")
+    (<Target.SHIPPING: 'shipping'>, <Target.ITEMS: 'items'>)
+    >>> target_of("amount_off", amount="5 CNY").value
+    'order'
+    """
 
     ORDER = "order"
     ITEMS = "items"
@@ -91,6 +115,22 @@ class PriceBase(str, Enum):
     coupons) — the percentage stacks on the sale. ``LIST``: the list price; the unit then costs the
     lower of its sale price and ``list × (1 − p)``, so a sale and the coupon never add up to a free
     item (the Saleor "free order" bug).
+
+    Examples
+    --------
+    20 % off a unit listed at 100.00 and on sale at 90.00: of the sale price 18.00 off; of the list
+    price the unit costs the lower of 90.00 and 80.00, so 10.00 off.
+
+    >>> from datetime import datetime, timezone
+    >>> from user_ops.coupons import check
+    >>> cart = Cart(currency="CNY", lines=[
+    ...     CartLine(sku="a", unit_price="100 CNY", quantity=1, discounted_price="90 CNY")])
+    >>> def discount(base):
+    ...     benefit = Benefit(kind="percent_off", percent="20", base=base)
+    ...     tpl = CouponTemplate(id=base, currency="CNY", target="items", benefit=benefit)
+    ...     return check(tpl, cart, CustomerContext(id="c1"), as_of=datetime(2024, 6, 1, tzinfo=timezone.utc))
+    >>> str(discount(PriceBase.DISCOUNTED).discount), str(discount(PriceBase.LIST).discount)
+    ('18.00 CNY', '10.00 CNY')
     """
 
     DISCOUNTED = "discounted"
@@ -98,7 +138,17 @@ class PriceBase(str, Enum):
 
 
 class CashBackForm(str, Enum):
-    """How cash-back (返现) is paid after the order: loyalty points or stored value (储值)."""
+    """How cash-back (返现) is paid after the order: loyalty points or stored value (储值).
+
+    Examples
+    --------
+    >>> back = Benefit(kind="cash_back", cash_back="points", points=200)
+    >>> back.cash_back, CouponTemplate(id="cb200", currency="CNY", benefit=back).describe()
+    (<CashBackForm.POINTS: 'points'>, 'cash back 200 points')
+    >>> stored = Benefit(kind="cash_back", cash_back=CashBackForm.STORED_VALUE, amount="5 CNY")
+    >>> CouponTemplate(id="cb5", currency="CNY", benefit=stored).face_value
+    Money('5.00', 'CNY')
+    """
 
     POINTS = "points"
     STORED_VALUE = "stored_value"
@@ -631,8 +681,9 @@ def _describe(tpl: CouponTemplate, lang: str) -> str:
     if b.kind is BenefitKind.GIFT:
         return f"赠{b.gift_sku}×{b.gift_quantity}" if zh else f"gift {b.gift_sku} × {b.gift_quantity}"
     if b.kind is BenefitKind.CASH_BACK:
-        value = f"{b.points} points" if b.cash_back is CashBackForm.POINTS else str(b.amount)
-        return f"返{value}" if zh else f"cash back {value}"
+        if b.cash_back is CashBackForm.POINTS:
+            return f"返{b.points}积分" if zh else f"cash back {b.points} points"
+        return f"返{b.amount}" if zh else f"cash back {b.amount}"
     return f"一口价{_plain(b.amount)}" if zh and b.amount else f"fixed price {b.amount}"
 
 

@@ -58,7 +58,32 @@ __all__ = ["AppliedCoupon", "LineAllocation", "Quote", "QuoteLine", "RejectedCou
 
 @dataclass(frozen=True)
 class LineAllocation:
-    """The part of one coupon's discount that falls on one cart line."""
+    """The part of one coupon's discount that falls on one cart line.
+
+    Attributes
+    ----------
+    line_id:
+        The cart line (:attr:`~user_ops.coupons.CartLine.line_id`).
+    discount:
+        What the coupon takes off that line; the allocations of a coupon sum to its discount exactly.
+    units:
+        Item coupons: how many units of the line it discounted (0 for order coupons).
+
+    Examples
+    --------
+    A fixed price (一口价) of 9.90 on at most two mugs, in a cart of three mugs and a tea:
+
+    >>> from datetime import datetime, timezone
+    >>> as_of = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    >>> from user_ops.coupons import Benefit, CartLine, Conditions, CouponTemplate
+    >>> cart = Cart(currency="CNY", lines=[CartLine(sku="mug", unit_price="30 CNY", quantity=3),
+    ...                                    CartLine(sku="tea", unit_price="50 CNY", quantity=1)])
+    >>> mug = CouponTemplate(id="mug-9.9", currency="CNY", conditions=Conditions(include_skus=["mug"]),
+    ...                      benefit=Benefit(kind="fixed_price", amount="9.90 CNY", max_units=2))
+    >>> q = quote(cart, CustomerContext(id="c1"), [mug], as_of=as_of)
+    >>> q.applied[0].lines
+    (LineAllocation(line_id='mug', discount=Money('40.20', 'CNY'), units=2),)
+    """
 
     line_id: str
     discount: Money
@@ -67,7 +92,43 @@ class LineAllocation:
 
 @dataclass(frozen=True)
 class AppliedCoupon:
-    """A coupon the quote uses, with its discount split over lines and shipping."""
+    """A coupon the quote uses, with its discount split over lines and shipping.
+
+    Attributes
+    ----------
+    key, template_id, code:
+        The coupon's key (its code, or the template id of a template used directly), its template's
+        id, and the issued code (``None`` for a template used directly).
+    stage:
+        ``"items"``, ``"order"`` or ``"shipping"``: when it was applied.
+    discount:
+        The money it takes off (merchandise and shipping).
+    base:
+        What was left to pay of its eligible lines (or shipping) when it was applied.
+    lines, shipping_discount:
+        Its discount per cart line (:class:`LineAllocation`, lines it does not touch left out) and on
+        shipping; together they sum to ``discount``.
+    gift_sku, gift_quantity, gift_value, cash_back, cash_back_points:
+        What a gift (赠品) or cash-back (返现) coupon gives besides the price.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> as_of = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    >>> from user_ops.coupons import Benefit, CartLine, CouponTemplate
+    >>> cart = Cart(currency="CNY", shipping_fee="8 CNY", lines=[
+    ...     CartLine(sku="a", unit_price="60 CNY", quantity=1),
+    ...     CartLine(sku="b", unit_price="40 CNY", quantity=1)])
+    >>> off10 = CouponTemplate(id="off10", currency="CNY",
+    ...                        benefit=Benefit(kind="amount_off", amount="10 CNY"))
+    >>> ship = CouponTemplate(id="ship", currency="CNY", benefit=Benefit(kind="free_shipping"))
+    >>> q = quote(cart, CustomerContext(id="c1"), [ship, off10], as_of=as_of)
+    >>> order, shipping = q.applied
+    >>> order.key, order.stage, str(order.base), [(a.line_id, str(a.discount)) for a in order.lines]
+    ('off10', 'order', '100.00 CNY', [('a', '6.00 CNY'), ('b', '4.00 CNY')])
+    >>> shipping.stage, str(shipping.discount), str(shipping.shipping_discount), shipping.lines
+    ('shipping', '8.00 CNY', '8.00 CNY', ())
+    """
 
     key: str
     template_id: str
@@ -106,7 +167,32 @@ class AppliedCoupon:
 
 @dataclass(frozen=True)
 class RejectedCoupon:
-    """A coupon the quote does not use, and why."""
+    """A coupon the quote does not use, and why.
+
+    Attributes
+    ----------
+    key, template_id:
+        The coupon's key (code, or template id) and its template's id.
+    reasons:
+        The :class:`~user_ops.coupons.Reason` objects; :attr:`codes` gives their codes.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> as_of = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    >>> from user_ops.coupons import Benefit, CartLine, CouponTemplate, Stacking
+    >>> cart = Cart(currency="CNY", lines=[CartLine(sku="a", unit_price="50 CNY", quantity=2)])
+    >>> off10 = CouponTemplate(id="off10", currency="CNY",
+    ...                        benefit=Benefit(kind="amount_off", amount="10 CNY"),
+    ...                        stacking=Stacking(priority=1))
+    >>> solo = CouponTemplate(id="solo", currency="CNY",
+    ...                       benefit=Benefit(kind="amount_off", amount="5 CNY"),
+    ...                       stacking=Stacking(exclusive=True))
+    >>> q = quote(cart, CustomerContext(id="c1"), [solo, off10], as_of=as_of)
+    >>> rejected = q.rejected[0]
+    >>> rejected.key, rejected.codes, rejected.reasons[0].message_en
+    ('solo', ('NOT_COMBINABLE',), 'cannot be combined with off10')
+    """
 
     key: str
     template_id: str
@@ -120,7 +206,32 @@ class RejectedCoupon:
 
 @dataclass(frozen=True)
 class QuoteLine:
-    """One cart line after coupons."""
+    """One cart line after coupons: ``subtotal - discount == total``, never below zero.
+
+    Attributes
+    ----------
+    line_id, sku, quantity:
+        The cart line.
+    subtotal:
+        What it cost before coupons (sale price × quantity).
+    discount:
+        The sum of every applied coupon's allocation to it.
+    total:
+        What it costs after coupons.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> as_of = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    >>> from user_ops.coupons import Benefit, CartLine, CouponTemplate
+    >>> cart = Cart(currency="CNY", lines=[CartLine(sku="a", unit_price="60 CNY", quantity=1),
+    ...                                    CartLine(sku="b", unit_price="20 CNY", quantity=2)])
+    >>> off10 = CouponTemplate(id="off10", currency="CNY",
+    ...                        benefit=Benefit(kind="amount_off", amount="10 CNY"))
+    >>> q = quote(cart, CustomerContext(id="c1"), [off10], as_of=as_of)
+    >>> [(line.sku, str(line.subtotal), str(line.discount), str(line.total)) for line in q.lines]
+    [('a', '60.00 CNY', '6.00 CNY', '54.00 CNY'), ('b', '40.00 CNY', '4.00 CNY', '36.00 CNY')]
+    """
 
     line_id: str
     sku: str
@@ -132,7 +243,39 @@ class QuoteLine:
 
 @dataclass(frozen=True)
 class TraceStep:
-    """One step of the quote, in the order the work was done."""
+    """One step of the quote, in the order the work was done.
+
+    Attributes
+    ----------
+    step:
+        1, 2, … in order.
+    key, stage:
+        The coupon and its application stage (``items``, ``order``, ``shipping``).
+    action:
+        ``"checked"`` (passed its checks alone), ``"applied"`` or ``"rejected"``.
+    note:
+        What happened, for a person (the base and discount, or the reason codes).
+    merchandise_left, shipping_left:
+        What was left to pay after the step.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> as_of = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    >>> from user_ops.coupons import Benefit, CartLine, Conditions, CouponTemplate
+    >>> cart = Cart(currency="CNY", lines=[CartLine(sku="a", unit_price="80 CNY", quantity=1)])
+    >>> off10 = CouponTemplate(id="off10", currency="CNY",
+    ...                        benefit=Benefit(kind="amount_off", amount="10 CNY"))
+    >>> off20 = CouponTemplate(id="199-20", currency="CNY",
+    ...                        benefit=Benefit(kind="amount_off", amount="20 CNY"),
+    ...                        conditions=Conditions(min_subtotal="199 CNY"))
+    >>> q = quote(cart, CustomerContext(id="c1"), [off10, off20], as_of=as_of)
+    >>> for s in q.trace:
+    ...     print(s.step, s.key, s.action, s.note, s.merchandise_left)
+    1 off10 checked eligible alone 80.00 CNY
+    2 199-20 rejected MIN_SPEND_NOT_MET 80.00 CNY
+    3 off10 applied base 80.00 CNY, discount 10.00 CNY 70.00 CNY
+    """
 
     step: int
     key: str
@@ -149,6 +292,47 @@ class Quote:
 
     ``subtotal - merchandise_discount + shipping - shipping_discount == total`` exactly, every line's
     ``discount`` is the sum of the applied coupons' allocations to it, and no line goes below zero.
+    Built by :func:`quote` (and :func:`~user_ops.coupons.best_combination`).
+
+    Attributes
+    ----------
+    currency, as_of, customer_id:
+        The cart's currency, the instant of the quote and the customer.
+    subtotal, shipping:
+        Merchandise and shipping before coupons.
+    merchandise_discount, shipping_discount, discount:
+        What the coupons take off merchandise, shipping, and both.
+    total:
+        What the customer pays.
+    applied, rejected:
+        The coupons used (:class:`AppliedCoupon`, in application order) and not used
+        (:class:`RejectedCoupon`, in input order).
+    lines:
+        Every cart line after coupons (:class:`QuoteLine`).
+    trace:
+        The steps of the work (:class:`TraceStep`).
+    cash_back, cash_back_points, gifts:
+        Stored value and points credited after the order, and ``(sku, quantity)`` of the gifts.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> as_of = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    >>> from user_ops.coupons import Benefit, CartLine, CouponTemplate
+    >>> cart = Cart(currency="CNY", shipping_fee="10 CNY", lines=[
+    ...     CartLine(sku="a", unit_price="60 CNY", quantity=1),
+    ...     CartLine(sku="b", unit_price="40 CNY", quantity=2)])
+    >>> pct = CouponTemplate(id="pct15", currency="CNY", benefit=Benefit(kind="percent_off", percent="15"))
+    >>> ship = CouponTemplate(id="ship5", currency="CNY", target="shipping",
+    ...                       benefit=Benefit(kind="amount_off", amount="5 CNY"))
+    >>> q = quote(cart, CustomerContext(id="c1"), [pct, ship], as_of=as_of)
+    >>> print(q)
+    subtotal 140.00 CNY  shipping 10.00 CNY
+      - pct15 (order): -21.00 CNY
+      - ship5 (shipping): -5.00 CNY
+    discount 26.00 CNY  total 124.00 CNY
+    >>> q.subtotal - q.merchandise_discount + q.shipping - q.shipping_discount == q.total
+    True
     """
 
     currency: str

@@ -16,7 +16,24 @@ __all__ = ["CouponUsage", "Eligibility", "Reason", "ReasonCode"]
 
 
 class ReasonCode(str, Enum):
-    """Stable codes of the reasons a coupon does not apply (safe to switch on in a host)."""
+    """Stable codes of the reasons a coupon does not apply (safe to switch on in a host).
+
+    Each code is a ``str``, so it compares equal to its value and serialises as it.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> from user_ops.coupons import Benefit, Cart, CartLine, CouponTemplate, CustomerContext, check
+    >>> off30 = Benefit(kind="amount_off", amount="30 CNY")
+    >>> newcomer = CouponTemplate(id="new-30", currency="CNY", benefit=off30,
+    ...                           conditions={"first_order_only": True})
+    >>> cart = Cart(currency="CNY", lines=[CartLine(sku="tea", unit_price="59 CNY", quantity=1)])
+    >>> result = check(newcomer, cart, CustomerContext(id="c1", order_count=2),
+    ...                as_of=datetime(2024, 6, 1, tzinfo=timezone.utc))
+    >>> code = result.reasons[0].code
+    >>> code, code == "FIRST_ORDER_ONLY", code is ReasonCode("FIRST_ORDER_ONLY")
+    (<ReasonCode.FIRST_ORDER_ONLY: 'FIRST_ORDER_ONLY'>, True, True)
+    """
 
     CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
     NOT_OWNER = "NOT_OWNER"
@@ -82,6 +99,23 @@ class Reason:
         For ``MIN_SPEND_NOT_MET``: the amount still missing.
     details:
         The numbers behind the message (required/current amounts, limits, the failing audience leaf…).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> from user_ops.coupons import (Benefit, Cart, CartLine, Conditions, CouponTemplate,
+    ...                               CustomerContext, check)
+    >>> tpl = CouponTemplate(id="99-10", currency="CNY", benefit=Benefit(kind="amount_off", amount="10 CNY"),
+    ...                      conditions=Conditions(min_subtotal="99 CNY"))
+    >>> cart = Cart(currency="CNY", lines=[CartLine(sku="tea", unit_price="59 CNY", quantity=1)])
+    >>> as_of = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    >>> reason = check(tpl, cart, CustomerContext(id="c1"), as_of=as_of).reasons[0]
+    >>> reason.code.value, reason.shortfall, reason.fixable, reason.public
+    ('MIN_SPEND_NOT_MET', Money('40.00', 'CNY'), True, True)
+    >>> reason.message("zh")
+    '还差40.00元可用（满99.00可用，当前59.00）'
+    >>> reason.to_dict()["details"]
+    {'required': '99.00 CNY', 'current': '59.00 CNY'}
     """
 
     code: ReasonCode
@@ -189,6 +223,27 @@ class Eligibility:
         Every reason it does not apply, in a fixed order.
     gift_value, cash_back, cash_back_points:
         The non-price value it would give (赠品, 返现).
+
+    Examples
+    --------
+    A member-only coupon checked for a customer outside the audience, on a cart below its threshold:
+    the full answer names both reasons; the public view keeps the fixable one and hides the audience.
+
+    >>> from datetime import datetime, timezone
+    >>> from user_ops.coupons import (Benefit, Cart, CartLine, Conditions, CouponTemplate,
+    ...                               CustomerContext, check)
+    >>> vip = CouponTemplate(id="vip-10", currency="CNY", benefit=Benefit(kind="amount_off", amount="10 CNY"),
+    ...                      conditions=Conditions(min_subtotal="99 CNY"), audience='tier == "gold"')
+    >>> cart = Cart(currency="CNY", lines=[CartLine(sku="tea", unit_price="59 CNY", quantity=1)])
+    >>> as_of = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    >>> result = check(vip, cart, CustomerContext(id="c1", tier="silver"), as_of=as_of)
+    >>> result.eligible, result.codes, result.fixable
+    (False, ('AUDIENCE_MISMATCH', 'MIN_SPEND_NOT_MET'), False)
+    >>> result.public().codes
+    ('MIN_SPEND_NOT_MET', 'UNAVAILABLE')
+    >>> two = Cart(currency="CNY", lines=[CartLine(sku="tea", unit_price="59 CNY", quantity=2)])
+    >>> print(check(vip, two, CustomerContext(id="c2", tier="gold"), as_of=as_of))
+    vip-10: eligible, 10.00 CNY off
     """
 
     key: str

@@ -184,6 +184,7 @@ class CouponGrant(_BenefitBase):
 
     @property
     def key(self) -> str:
+        """``coupon_grant:{template_id}``: grants of different templates are inherited side by side."""
         return f"coupon_grant:{self.template_id}"
 
     def _labels(self) -> tuple[str, str]:
@@ -265,6 +266,7 @@ class Revoke(_BenefitBase):
 
     @property
     def key(self) -> str:
+        """The key of the benefit it withdraws (``target``), so it takes that benefit's place."""
         return self.target
 
     def _labels(self) -> tuple[str, str]:
@@ -389,6 +391,7 @@ class CustomBenefit(_BenefitBase):
 
     @property
     def key(self) -> str:
+        """``custom:{type}``: one benefit per custom type; a higher tier's one overrides a lower's."""
         return f"custom:{self.type}"
 
     def _labels(self) -> tuple[str, str]:

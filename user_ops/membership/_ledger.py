@@ -62,6 +62,37 @@ class Lot:
 
     ``status`` is ``pending`` (not spendable yet), ``spendable``, ``expired`` (its remainder expired)
     or ``used`` (nothing left: redeemed, clawed back or paid into a debt).
+
+    Attributes
+    ----------
+    key:
+        The idempotency key of the entry that created the lot.
+    source:
+        ``earn`` (order points), ``event`` (an event reward), ``adjust`` (a manual credit) or
+        ``refund`` (refunded points that could not go back to the lot they came from: an overdraft,
+        or an expired lot's under ``restore_expired="reissue"``).
+    points, remaining:
+        Points credited, and what is left of them at ``as_of``.
+    earned_at, available_at, expires_at:
+        When the lot was credited, becomes spendable (after the pending period) and expires
+        (``None``: never); valid on ``[earned_at, expires_at)``.
+    redeemed, expired:
+        Points of the lot redeemed (net of refunds) and expired.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> policy = PointsPolicy(pending_period="7d", expiry="after", expiry_after="30d")
+    >>> t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    >>> entries = [LedgerEntry("e1", "earn", 100, t),
+    ...            LedgerEntry("e2", "earn", 50, t + timedelta(days=5)),
+    ...            LedgerEntry("r1", "redeem", 30, t + timedelta(days=8))]
+    >>> state = replay(entries, as_of=t + timedelta(days=10), policy=policy)
+    >>> [(lot.key, lot.remaining, lot.redeemed, lot.status) for lot in state.lots]
+    [('e1', 70, 30, 'spendable'), ('e2', 50, 0, 'pending')]
+    >>> e2 = state.lot("e2")
+    >>> e2.available_at.isoformat(), e2.expires_at.isoformat()
+    ('2024-01-13T00:00:00+00:00', '2024-02-05T00:00:00+00:00')
     """
 
     key: str
@@ -85,6 +116,30 @@ class LedgerIssue:
     (a redemption larger than the spendable points; the rest became a debt), ``WRITTEN_OFF`` (a
     clawback or deduction capped at the balance), ``RESTORED_EXPIRED`` (a refunded redemption's
     points went back to an expired lot and expired with it).
+
+    Attributes
+    ----------
+    key:
+        The idempotency key of the entry concerned.
+    code:
+        One of the codes above (stable: safe to switch on).
+    points:
+        The points concerned (not credited, over the balance, written off, expired again…).
+    detail:
+        What happened, for a person.
+
+    Examples
+    --------
+    A redemption of 130 points recorded against a balance of 100: it is applied anyway, the 30
+    missing become a debt, and replay reports it:
+
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    >>> state = replay([LedgerEntry("e1", "earn", 100, t), LedgerEntry("r1", "redeem", 130, t)], as_of=t)
+    >>> [(issue.key, issue.code, issue.points) for issue in state.issues]
+    [('r1', 'OVERDRAFT', 30)]
+    >>> state.spendable, state.debt, state.balance
+    (0, 30, -30)
     """
 
     key: str
@@ -95,7 +150,29 @@ class LedgerIssue:
 
 @dataclass(frozen=True, slots=True)
 class Consumption:
-    """Points a redemption takes (or would take) from one lot."""
+    """Points a redemption takes (or would take) from one lot.
+
+    Attributes
+    ----------
+    lot:
+        The key of the lot (see :class:`Lot`).
+    points:
+        Points taken from it.
+    expires_at:
+        When the lot expires (``None``: never).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    >>> e1 = LedgerEntry("e1", "earn", 100, t, expires_at=datetime(2024, 3, 1, tzinfo=timezone.utc))
+    >>> state = replay([e1, LedgerEntry("e2", "earn", 50, t)], as_of=t)
+    >>> first, second = quote_redemption(state, 120, as_of=t).consumed   # soonest expiring first
+    >>> first.lot, first.points, first.expires_at.isoformat()
+    ('e1', 100, '2024-03-01T00:00:00+00:00')
+    >>> second
+    Consumption(lot='e2', points=20, expires_at=None)
+    """
 
     lot: str
     points: int
@@ -850,7 +927,21 @@ class RedemptionQuote:
     ``ok`` with ``consumed`` (the lots in order), or a stable ``reason`` code: ``NOT_POSITIVE``,
     ``BELOW_MINIMUM``, ``NOT_MULTIPLE_OF_STEP``, ``POINTS_PENDING`` (enough points at
     ``available_at`` if nothing else happens) or ``INSUFFICIENT_BALANCE`` (``shortfall`` points
-    missing).
+    missing). Built by :func:`quote_redemption`; :meth:`entry` turns an ``ok`` quote into the
+    ``redeem`` entry to append.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> policy = PointsPolicy(pending_period="7d")
+    >>> t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    >>> state = replay([LedgerEntry("e1", "earn", 100, t)], as_of=t, policy=policy)
+    >>> q = quote_redemption(state, 50, as_of=t)
+    >>> q.ok, q.reason, q.shortfall, q.available_at.isoformat()
+    (False, 'POINTS_PENDING', 50, '2024-01-08T00:00:00+00:00')
+    >>> q = quote_redemption(state, 50, as_of=t + timedelta(days=7))
+    >>> q.ok, q.spendable, q.entry("r1").points
+    (True, 100, 50)
     """
 
     ok: bool

@@ -521,6 +521,32 @@ class SpendQuote:
     """How a spend of ``amount`` would split, or why it cannot be paid by the card.
 
     ``reason`` is ``NOT_POSITIVE`` or ``INSUFFICIENT_BALANCE`` (with ``shortfall``: pay it another way).
+
+    Attributes
+    ----------
+    ok:
+        True when the card can pay ``amount``.
+    amount:
+        The spend asked for.
+    principal, bonus:
+        How much of it comes out of principal (本金) and bonus (赠送金), by the policy's
+        ``spend_order`` (zero when not ``ok``).
+    reason, shortfall:
+        Why not, and what the card is short of.
+
+    Examples
+    --------
+    >>> from datetime import timezone
+    >>> policy = StoredValuePolicy(spend_order="bonus_first")
+    >>> t = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    >>> card = replay_card([CardEntry("t1", "topup", Money("100.00"), t, bonus=Money("20.00"))],
+    ...                    as_of=t, policy=policy)
+    >>> q = quote_spend(card, Money("50.00"))
+    >>> q.ok, str(q.principal), str(q.bonus)
+    (True, '30.00 CNY', '20.00 CNY')
+    >>> q = quote_spend(card, Money("130.00"))
+    >>> q.ok, q.reason, q.shortfall
+    (False, 'INSUFFICIENT_BALANCE', Money('10.00', 'CNY'))
     """
 
     ok: bool
