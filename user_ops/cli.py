@@ -1,5 +1,13 @@
 """Command line: ``python -m user_ops`` (or the ``user-ops`` script).
 
+Commands: ``demo``; ``metrics``, ``rfm``, ``tags``, ``lifecycle`` (CSV or Parquet in and out);
+``schema`` (the JSON Schema of a policy type) and ``validate`` (a policy file, with positions). See
+``docs/cli.md``.
+
+Exit codes: 0 success; 1 bad input (a missing file, bad data, an invalid policy; one line on stderr,
+``validate`` lists the problems on stdout); 2 bad usage (argparse's usage message); 3 an internal error
+(one line; set ``USER_OPS_DEBUG=1`` for the traceback); 130 interrupted.
+
 Examples
 --------
 >>> main(["--version"])  # doctest: +ELLIPSIS
@@ -14,20 +22,39 @@ import os
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
+from user_ops._cli_commands import add_commands
 from user_ops._table import Table
 from user_ops._version import __version__
 from user_ops.datasets import DEFAULT_AS_OF, synthetic_shop
-from user_ops.exceptions import UserOpsError
+from user_ops.exceptions import RuleError, UserOpsError
 from user_ops.lifecycle import LifecyclePolicy
 from user_ops.metrics import Transactions, customer_metrics
 from user_ops.rfm import RFMModel, pareto, segment_summary
 from user_ops.tags import default_tags
 
-__all__ = ["DEMO_SECTIONS", "demo_table", "main"]
+__all__ = ["DEMO_SECTIONS", "POLICY_TYPES", "demo_table", "main"]
+
+POLICY_TYPES: dict[str, str] = {
+    "Rule": "user_ops.rules:Rule",
+    "TagRule": "user_ops.tags:TagRule",
+    "TagSet": "user_ops.tags:TagSet",
+    "Segment": "user_ops.rfm:Segment",
+    "SegmentMap": "user_ops.rfm:SegmentMap",
+    "RFMModel": "user_ops.rfm:RFMModel",
+    "Stage": "user_ops.lifecycle:Stage",
+    "LifecyclePolicy": "user_ops.lifecycle:LifecyclePolicy",
+    "BGNBD": "user_ops.lifecycle:BGNBD",
+    "TierPolicy": "user_ops.membership:TierPolicy",
+    "PointsPolicy": "user_ops.membership:PointsPolicy",
+    "CouponTemplate": "user_ops.coupons:CouponTemplate",
+}
+"""Policy types of ``schema`` and ``validate``: name → ``"module:attribute"``, imported only when used,
+so a type whose room is not installed (or not built yet) fails alone, with a clear message."""
 
 _LABEL_WIDTH = 42  # display columns (a Chinese character takes two)
 _VALUE_WIDTH = 14
@@ -43,20 +70,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["demo", "--customers", "0"])
     2
     """
-    parser = _parser()
+    prog = _prog()
+    parser = _parser(prog)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors: return the code, don't exit
         return _exit_code(exc)
     if args.command is None:
         parser.print_usage(sys.stderr)
-        print("user_ops: error: choose a command, e.g. 'demo' (see --help)", file=sys.stderr)
+        print(f"{prog}: error: choose a command, e.g. 'demo' (see --help)", file=sys.stderr)
         return 2
+    args.prog = prog
     out = _tolerant(sys.stdout)
     try:
         code: int = args.run(args, out)
     except UserOpsError as exc:
-        print(f"user_ops: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader went away (`... | head`): not an error. Point stdout at devnull so the
@@ -64,12 +93,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line, unless the user asks for the traceback
+        if os.environ.get("USER_OPS_DEBUG"):
+            raise
+        detail = _one_line(exc) or type(exc).__name__
+        print(f"{prog}: internal error: {detail} (set USER_OPS_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 3
     return code
 
 
-def _parser() -> argparse.ArgumentParser:
+def _prog() -> str:
+    """``user-ops`` when run as the console script, else ``user_ops`` (``python -m user_ops``)."""
+    return "user-ops" if Path(sys.argv[0]).stem == "user-ops" else "user_ops"
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of an error (a rule error's caret snippet becomes its line and column)."""
+    text = (str(exc).splitlines() or [""])[0]
+    if isinstance(exc, RuleError) and exc.line is not None:
+        text += f" (line {exc.line}, column {exc.column})"
+    return text
+
+
+def _parser(prog: str = "user_ops") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="user_ops",
+        prog=prog,
         description="Decision logic for private-domain user operations (私域用户运营).",
     )
     parser.add_argument("--version", action="version", version=f"user_ops {__version__}")
@@ -84,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=_non_negative_int, default=7, help="random seed (7)")
     demo.set_defaults(run=_run_demo)
+    add_commands(commands, registry=POLICY_TYPES)
     return parser
 
 
