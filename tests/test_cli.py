@@ -210,3 +210,35 @@ def test_demo_prints_the_lifecycle_stage_table(capsys: pytest.CaptureFixture[str
     assert sum(int(re.search(r"\s([\d,]+)\s+[\d.]+ %", row).group(1)) for row in section) == 300  # type: ignore[union-attr]
     assert len(section) == sum(1 for c in counts.values() if c)
     assert "Wake up" in out or "唤醒" in out
+
+
+def test_demo_tiers_match_the_policy_and_sum_to_the_population() -> None:
+    from user_ops.cli import _section_membership, demo_tier_policy
+
+    table = demo_table(400, seed=3)
+    stream = io.StringIO()
+    _section_membership(table, stream)
+    printed = {
+        tier.code: int(re.search(rf"{tier.label_zh}\s+([\d,]+)", stream.getvalue()).group(1).replace(",", ""))  # type: ignore[union-attr]
+        for tier in demo_tier_policy().tiers
+    }
+    spend_fen = np.rint(np.nan_to_num(np.ma.filled(table["spend_365d"], 0.0)) * 100).astype(np.int64)
+    by_hand = np.searchsorted([0, 100_000, 300_000, 800_000], spend_fen, side="right") - 1
+    assert list(printed.values()) == np.bincount(by_hand, minlength=4).tolist()
+
+
+def test_demo_issuance_and_cart_quote_add_up() -> None:
+    from user_ops.cli import _section_coupons
+
+    table = demo_table(400, seed=3)
+    stream = io.StringIO()
+    _section_coupons(table, stream)
+    text = stream.getvalue()
+    reasons = re.findall(r"^  ([A-Z_]+)\s+([\d,]+)\s", text, flags=re.MULTILINE)
+    assert sum(int(n.replace(",", "")) for _, n in reasons) == len(table)
+    subtotal, shipping = (
+        float(x) for x in re.search(r"subtotal ([\d.]+) CNY, shipping ([\d.]+)", text).groups()
+    )  # type: ignore[union-attr]
+    discounts = [float(x) for x in re.findall(r"-([\d.]+) CNY", text)]
+    to_pay = float(re.search(r"to pay 实付\s+([\d.]+) CNY", text).group(1))  # type: ignore[union-attr]
+    assert round(subtotal + shipping - sum(discounts), 2) == to_pay

@@ -33,6 +33,7 @@ from user_ops._version import __version__
 from user_ops.datasets import DEFAULT_AS_OF, synthetic_shop
 from user_ops.exceptions import RuleError, UserOpsError
 from user_ops.lifecycle import LifecyclePolicy
+from user_ops.membership import Tier, TierPolicy
 from user_ops.metrics import Transactions, customer_metrics
 from user_ops.rfm import RFMModel, pareto, segment_summary
 from user_ops.tags import default_tags
@@ -314,6 +315,148 @@ def _section_rfm(table: Table, out: TextIO) -> None:
         _row(out, "Gini coefficient 基尼系数", f"{figures.gini:.3f}")
 
 
+def demo_tier_policy() -> TierPolicy:
+    """The demo's four-tier programme (红海 → 银海 → 金海 → 黑海) on 12-month spend in fen.
+
+    Examples
+    --------
+    >>> demo_tier_policy().codes
+    ('red', 'silver', 'gold', 'black')
+    """
+    return TierPolicy(
+        [
+            Tier(code="red", label_en="Red Sea", label_zh="红海", entry="0 CNY"),
+            Tier(
+                code="silver", label_en="Silver Sea", label_zh="银海", entry="1000 CNY", retention="800 CNY"
+            ),
+            Tier(code="gold", label_en="Gold Sea", label_zh="金海", entry="3000 CNY", retention="2000 CNY"),
+            Tier(code="black", label_en="Black Sea", label_zh="黑海", entry="8000 CNY", retention="6000 CNY"),
+        ],
+        column="spend_365d_fen",
+        window="rolling",
+        window_length="12mo",
+    )
+
+
+def _spend_fen(table: Table) -> Table:
+    # The metrics are analytics floats in yuan; tiers compare exact money, so round once to fen.
+    spend = np.ma.filled(np.ma.asarray(table["spend_365d"], dtype=np.float64), 0.0)
+    return table.with_columns({"spend_365d_fen": np.rint(np.nan_to_num(spend) * 100).astype(np.int64)})
+
+
+def _section_membership(table: Table, out: TextIO) -> None:
+    """Member tiers (会员等级) from 12-month spend, and what one member needs for the next tier."""
+    policy = demo_tier_policy()
+    priced = _spend_fen(table)
+    tiers = policy.evaluate(priced, as_of=DEFAULT_AS_OF)
+    counts = tiers.counts()
+    _title(out, "Member tiers 会员等级 (12-month spend)")
+    for tier in policy.tiers:
+        n = counts.get(tier.code, 0)
+        _row(
+            out,
+            f"{tier.label_en} {tier.label_zh}",
+            _count(n),
+            f"{_percent(n, len(table))}  from {tier.entry}",
+        )
+    silver = np.flatnonzero(np.asarray(tiers["tier"]) == "silver")
+    if len(silver):
+        record = priced.row(int(silver[0]))
+        state = policy.evaluate_one(record, as_of=DEFAULT_AS_OF)
+        _title(out, f"Member {record['customer_id']} 会员示例")
+        print(f"    {state.summary('en')}", file=out)
+        print(f"    {state.summary('zh')}", file=out)
+
+
+def _section_coupons(table: Table, out: TextIO) -> None:
+    """Targeted issuance (定向发券) of a win-back coupon, and the best coupons for one cart."""
+    from user_ops.coupons import (
+        Benefit,
+        Cart,
+        CartLine,
+        Conditions,
+        CouponTemplate,
+        CustomerContext,
+        IssuanceBudget,
+        IssuanceCaps,
+        Stacking,
+        best_combination,
+        plan_issuance,
+    )
+
+    winback = CouponTemplate(
+        id="winback-199-30",
+        currency="CNY",
+        label_zh="满199减30 回归券",
+        benefit=Benefit(kind="amount_off", amount="30 CNY"),
+        conditions=Conditions(min_subtotal="199 CNY"),
+    )
+    ids = np.asarray(table["customer_id"])
+    contacted = ids[::9]  # a recent campaign reached every ninth customer two days ago
+    history = {
+        "customer_id": contacted,
+        "at": np.full(
+            len(contacted), np.datetime64(DEFAULT_AS_OF.replace(tzinfo=None), "us") - np.timedelta64(2, "D")
+        ),
+    }
+    plan = plan_issuance(
+        winback,
+        table,
+        audience="frequency >= 2 and recency_days >= 90",
+        as_of=DEFAULT_AS_OF,
+        contact_history=Table(history, tz="UTC"),
+        caps=IssuanceCaps(quiet_period="3d"),
+        budget=IssuanceBudget(count=100, value="3000 CNY", priority="monetary"),
+    )
+    _title(out, "Targeted issuance 定向发券 (win-back 满199减30, best customers first)")
+    for reason, n in plan.counts.items():
+        if n:
+            _row(out, reason, _count(n), _percent(n, len(table)))
+    _row(out, "face value issued 发放面值", str(plan.face_value_total))
+
+    cart = Cart(
+        currency="CNY",
+        shipping_fee="10.00 CNY",
+        lines=[
+            CartLine(sku="hotpot-base", category="food", unit_price="48.00 CNY", quantity=3),
+            CartLine(sku="beef-roll", category="food", unit_price="68.00 CNY", quantity=2),
+            CartLine(sku="apron", category="merch", unit_price="29.90 CNY", quantity=1),
+        ],
+    )
+    customer = CustomerContext(id="demo", tier="gold", order_count=5)
+    wallet = [
+        winback,
+        CouponTemplate(
+            id="food-12pct",
+            currency="CNY",
+            target="items",
+            benefit=Benefit(kind="percent_off", percent="12", cap="30 CNY"),
+            conditions=Conditions(include_categories=("food",)),
+        ),
+        CouponTemplate(
+            id="gold-ship",
+            currency="CNY",
+            benefit=Benefit(kind="free_shipping"),
+            audience='tier in ["gold", "black"]',
+        ),
+        CouponTemplate(
+            id="big-50",
+            currency="CNY",
+            benefit=Benefit(kind="amount_off", amount="50 CNY"),
+            conditions=Conditions(min_subtotal="300 CNY"),
+            stacking=Stacking(exclusive=True),
+        ),
+    ]
+    best = best_combination(cart, customer, wallet, as_of=DEFAULT_AS_OF)
+    quote = best.quote
+    _title(out, f"Best coupons for one cart 最优用券 (subtotal {cart.subtotal}, shipping {cart.shipping})")
+    for applied in quote.applied:
+        _row(out, applied.key, f"-{applied.discount}", applied.stage)
+    for key, codes in quote.rejected_reasons().items():
+        _row(out, key, "not used", ", ".join(codes))
+    _row(out, "to pay 实付", str(quote.total), f"saved {best.discount}")
+
+
 DEMO_SECTIONS: list[Section] = [
     _section_customers,
     _section_spend,
@@ -322,6 +465,8 @@ DEMO_SECTIONS: list[Section] = [
     _section_tags,
     _section_lifecycle,
     _section_rfm,
+    _section_membership,
+    _section_coupons,
 ]
 """The demo's sections, in order; each prints a titled block about the customer table to a stream."""
 
