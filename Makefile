@@ -12,6 +12,9 @@ bench:
 	python benchmarks/bench_metrics.py
 	python benchmarks/bench_lifecycle.py
 	python benchmarks/bench_bgnbd.py
+	python benchmarks/bench_membership.py
+	python benchmarks/bench_coupons.py
+	python benchmarks/bench_import.py
 
 docs:
 	mkdocs build --strict
