@@ -641,6 +641,7 @@ class CouponTemplate(StrictPolicyModel):
         c = self.conditions
         rows = [
             ("id", self.id),
+            ("name 名称", " / ".join(x for x in (self.label_en, self.label_zh) if x) or "—"),
             ("benefit", self.describe("en")),
             ("优惠", self.describe("zh")),
             ("target", self.target.value),

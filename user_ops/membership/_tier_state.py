@@ -220,6 +220,24 @@ class TierState:
     def __str__(self) -> str:
         return self.summary("en")
 
+    def _repr_html_(self) -> str:
+        def when(instant: datetime | None) -> str:
+            return instant.isoformat(sep=" ", timespec="minutes") if instant is not None else "—"
+
+        rows = [
+            ("tier 等级", f"{self.tier_en or '—'} {self.tier_zh or ''}".strip()),
+            ("since 起始", when(self.since)),
+            ("next review 下次评定", when(self.next_review)),
+            ("protected until 保护期至", when(self.protected_until)),
+            ("override 人工调级", self.override_reason or "—"),
+            ("next tier 升级", self.to_next.message("en") if self.to_next else "—"),
+            ("升级条件", self.to_next.message("zh") if self.to_next else "—"),
+            ("keep tier 保级", self.to_keep.message("en") if self.to_keep else "—"),
+            ("保级条件", self.to_keep.message("zh") if self.to_keep else "—"),
+        ]
+        body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+        return f"<table class='user-ops-tier-state'>{body}</table>"
+
 
 @dataclass(frozen=True)
 class TierChange:
