@@ -16,7 +16,8 @@
 # library and on the real CDNOW sample — with the plots of `user_ops.plots`:
 #
 # metrics (用户基础数据) → tags (标签) → RFM scores → segments (分群) → Pareto (二八) →
-# lifecycle stages (生命周期) → transitions between two snapshots.
+# lifecycle stages (生命周期) → transitions between two snapshots → member tiers and points (会员与积分) →
+# targeted coupons and a cart's quote (定向发券与用券).
 #
 # Run it as a script with `python examples/walkthrough.py`. The figures go into the folder named by
 # the `USER_OPS_PLOTS_DIR` environment variable, or a new temporary folder (never into the repository).
@@ -194,10 +195,127 @@ else:
     save(transition_flows(cd_moves, kind="bands"), "cdnow_transitions_bands")
 
 # %% [markdown]
-# ## Membership and coupons
+# ## 9. Membership: tiers (会员等级) and points (积分)
 #
-# The stages and segments above say who to reach and why. The next chapters of the story turn that
-# into offers: membership tiers (会员等级) with their benefits and points (积分), where the tier plot
-# shows how customers spread over the tiers and the expiring-points plot shows, month by month in the
-# shop's time zone, how many points lapse unless customers are reminded to spend them; and coupons
-# (优惠券), from who is eligible and why to the quote a cart gets.
+# A four-tier programme on 12-month spend. Money is exact, so the spend column is converted once to
+# integer fen; `evaluate` places every customer and says what the next tier takes. The points ledger
+# is replayed per customer from their orders (1 point per yuan, expiring at the end of the month after
+# twelve months); the plot shows how many points lapse each month unless customers spend them.
+
+# %%
+import numpy as np  # noqa: E402
+
+from user_ops import Money, Tier, TierPolicy  # noqa: E402
+from user_ops.membership import OrderLine, PointsPolicy, replay  # noqa: E402
+from user_ops.plots import points_expiring  # noqa: E402
+
+programme = TierPolicy(
+    [
+        Tier(code="red", label_en="Red", label_zh="红海", entry="0 CNY"),
+        Tier(code="silver", label_en="Silver", label_zh="银海", entry="1000 CNY", retention="800 CNY"),
+        Tier(code="gold", label_en="Gold", label_zh="金海", entry="3000 CNY", retention="2000 CNY"),
+        Tier(code="black", label_en="Black", label_zh="黑海", entry="8000 CNY", retention="6000 CNY"),
+    ],
+    column="spend_fen",
+    window="rolling",
+    window_length="12mo",
+)
+spend = np.nan_to_num(np.ma.filled(np.ma.asarray(metrics["spend_365d"], dtype=float), 0.0))
+member_tiers = programme.evaluate(
+    metrics.with_columns({"spend_fen": np.rint(spend * 100).astype(np.int64)}), as_of=as_of
+)
+print("9. tiers:", member_tiers.counts())
+save(
+    tier_distribution(member_tiers["tier"], order=programme.codes, labels=tier_labels, lang="zh"),
+    "shop_member_tiers",
+)
+
+points = PointsPolicy(
+    earn_points=1,
+    earn_per=Money("1.00", "CNY"),
+    expiry="end_of_month",
+    expiry_after="12mo",
+    tz="Asia/Shanghai",
+)
+lines = shop.lines.to_dicts()
+orders: dict[tuple[int, int], list[dict[str, Any]]] = {}
+for line in lines:
+    orders.setdefault((line["customer_id"], line["order_id"]), []).append(line)
+ledgers: dict[int, list[Any]] = {}
+for (customer, order_id), order_lines in orders.items():
+    priced = [
+        OrderLine(Money(f"{max(row['amount'], 0.0):.2f}", "CNY"), category=row["category"])
+        for row in order_lines
+    ]
+    ledgers.setdefault(customer, []).extend(
+        points.earn_entries(priced, order_id=f"{customer}-{order_id}", at=order_lines[0]["ordered_at"])
+    )
+expiring_at, expiring_points = [], []
+for entries in ledgers.values():
+    state = replay(entries, as_of=as_of, policy=points)
+    for lot in state.lots:
+        if lot.expires_at is not None and lot.remaining > 0:
+            expiring_at.append(lot.expires_at)
+            expiring_points.append(lot.remaining)
+print(f"   {len(ledgers):,} ledgers replayed; {sum(expiring_points):,} points open")
+save(
+    points_expiring(expiring_at, expiring_points, tz="Asia/Shanghai", as_of=as_of, months=18),
+    "shop_points_expiring",
+)
+
+# %% [markdown]
+# ## 10. Coupons (优惠券): who gets one, and what a cart pays
+#
+# A win-back coupon (满199减30) for customers in the churn and dormancy stages, highest spend first,
+# within a budget of 200 coupons; then the best combination of coupons for one cart, with the exact
+# split of every discount over the lines.
+
+# %%
+from user_ops.coupons import (  # noqa: E402
+    Benefit,
+    Cart,
+    CartLine,
+    Conditions,
+    CouponTemplate,
+    CustomerContext,
+    IssuanceBudget,
+    best_combination,
+    plan_issuance,
+)
+
+winback = CouponTemplate(
+    id="winback-199-30",
+    currency="CNY",
+    benefit=Benefit(kind="amount_off", amount="30 CNY"),
+    conditions=Conditions(min_subtotal="199 CNY"),
+)
+with_stage = metrics.with_columns({"stage": stages["stage"]})
+plan = plan_issuance(
+    winback,
+    with_stage,
+    audience='stage in ["churn", "dormancy"]',
+    as_of=as_of,
+    budget=IssuanceBudget(count=200, priority="monetary"),
+)
+print("10.", plan.summary().splitlines()[0])
+cart = Cart(
+    currency="CNY",
+    lines=[
+        CartLine(sku="tea-gift-box", category="tea", unit_price="168.00 CNY", quantity=1),
+        CartLine(sku="snack-pack", category="snacks", unit_price="39.90 CNY", quantity=2),
+    ],
+)
+wallet = [
+    winback,
+    CouponTemplate(
+        id="tea-10pct",
+        currency="CNY",
+        target="items",
+        benefit=Benefit(kind="percent_off", percent="10", cap="20 CNY"),
+        conditions=Conditions(include_categories=("tea",)),
+    ),
+]
+best = best_combination(cart, CustomerContext(id="c1", order_count=3), wallet, as_of=as_of)
+print(f"    best: {', '.join(best.keys)} save {best.discount}; pay {best.quote.total}")
+for applied in best.quote.applied:
+    print(f"    {applied.key}: " + ", ".join(f"{a.line_id} -{a.discount}" for a in applied.lines))
