@@ -517,6 +517,7 @@ def test_walkthrough_writes_decodable_figures(tmp_path: Path) -> None:
     names = {f.stem for f in figures}
     assert {"shop_rfm_grid", "shop_segments_treemap", "shop_pareto", "shop_stages"} <= names
     assert {"shop_transitions_matrix", "shop_transitions_bands", "shop_tiers"} <= names
+    assert {"shop_member_tiers", "shop_points_expiring"} <= names
     if (ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt").exists():
         assert {"cdnow_rfm_grid", "cdnow_pareto", "cdnow_stages", "cdnow_transitions_bands"} <= names
     for figure in figures:
@@ -528,8 +529,9 @@ def test_walkthrough_writes_decodable_figures(tmp_path: Path) -> None:
     assert saved == len(figures)
 
 
-def test_walkthrough_is_a_percent_notebook_with_the_membership_section() -> None:
+def test_walkthrough_is_a_percent_notebook_through_membership_and_coupons() -> None:
     text = (ROOT / "examples" / "walkthrough.py").read_text(encoding="utf-8")
-    assert text.count("# %% [markdown]") >= 8
-    assert "# %% [markdown]\n# ## Membership and coupons" in text
+    assert text.count("# %% [markdown]") >= 10
+    assert "# %% [markdown]\n# ## 9. Membership" in text
+    assert "# %% [markdown]\n# ## 10. Coupons" in text
     assert "TODO" not in text
