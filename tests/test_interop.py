@@ -365,3 +365,78 @@ def test_a_whole_pipeline_on_plain_dicts_imports_no_optional_library() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+# -- membership and coupons -------------------------------------------------------------------------
+def _spend_fen(shop: dict[str, Any]) -> Table:
+    spend = np.nan_to_num(np.ma.filled(np.ma.asarray(shop["metrics"]["spend_365d"], dtype=float), 0.0))
+    return Table(
+        {
+            "customer_id": np.asarray(shop["metrics"]["customer_id"]),
+            "spend": np.rint(spend * 100).astype(np.int64),
+            "frequency": np.asarray(np.ma.filled(shop["metrics"]["frequency"], 0)),
+            "monetary": np.nan_to_num(
+                np.ma.filled(np.ma.asarray(shop["metrics"]["monetary"], dtype=float), 0.0)
+            ),
+        }
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_tier_policy_evaluate(shop: dict[str, Any], kind: str) -> None:
+    from user_ops import Tier, TierPolicy
+
+    policy = TierPolicy(
+        [
+            Tier(code="red", label_en="Red", label_zh="红海", entry="0 CNY"),
+            Tier(code="silver", label_en="Silver", label_zh="银海", entry="500 CNY"),
+            Tier(code="gold", label_en="Gold", label_zh="金海", entry="2000 CNY"),
+        ]
+    )
+    table = _spend_fen(shop)
+    reference = policy.evaluate(table, as_of=shop["as_of"])
+    result = policy.evaluate(as_kind(table, kind), as_of=shop["as_of"])
+    assert result.equals(reference)
+    assert_round_trips(result)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_plan_issuance(shop: dict[str, Any], kind: str) -> None:
+    from user_ops.coupons import Benefit, CouponTemplate, IssuanceBudget, IssuanceCaps, plan_issuance
+
+    template = CouponTemplate(id="w", currency="CNY", benefit=Benefit(kind="amount_off", amount="10 CNY"))
+    table = _spend_fen(shop)
+    ids = np.asarray(table["customer_id"])[::5]
+    history = Table({"customer_id": ids, "at": [shop["as_of"] - timedelta(days=1)] * len(ids)})
+    options: dict[str, Any] = {
+        "audience": "frequency >= 1",
+        "as_of": shop["as_of"],
+        "caps": IssuanceCaps(quiet_period="3d"),
+        "budget": IssuanceBudget(count=40, priority="monetary"),
+    }
+    reference = plan_issuance(template, table, contact_history=history, **options)
+    result = plan_issuance(template, as_kind(table, kind), contact_history=as_kind(history, kind), **options)
+    assert result.table.equals(reference.table)
+    assert result.counts == reference.counts
+    assert_round_trips(result.table)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_points_balances(shop: dict[str, Any], kind: str) -> None:
+    from user_ops.membership import PointsPolicy, balances
+
+    at = shop["as_of"] - timedelta(days=30)
+    ledger = Table(
+        {
+            "customer_id": [1, 1, 2, 3, 3],
+            "key": ["e1", "r1", "e1", "e1", "e2"],
+            "kind": ["earn", "redeem", "earn", "earn", "earn"],
+            "points": [100, 30, 50, 7, 8],
+            "at": [at, at + timedelta(days=1), at, at, at + timedelta(days=2)],
+        }
+    )
+    policy = PointsPolicy(expiry="after", expiry_after="40d")
+    reference = balances(ledger, as_of=shop["as_of"], policy=policy, horizon="30d")
+    result = balances(as_kind(ledger, kind), as_of=shop["as_of"], policy=policy, horizon="30d")
+    assert result.equals(reference)
+    assert_round_trips(result)
