@@ -781,3 +781,12 @@ def test_import_user_ops_does_not_import_frame_libraries() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_pandas_pyarrow_backed_strings_in_several_chunks() -> None:
+    pa = pytest.importorskip("pyarrow")
+    pd = pytest.importorskip("pandas")
+    chunked = pd.arrays.ArrowStringArray(pa.chunked_array([["北京", "上海"], [None, "北京"]]))
+    table = Table.from_frame(pd.DataFrame({"city": pd.Series(chunked)}))
+    assert table.kind("city") == "str"
+    assert table["city"].tolist() == ["北京", "上海", None, "北京"]

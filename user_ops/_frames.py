@@ -401,6 +401,8 @@ def _arrow_strings(array: Any) -> Array:
     """
     import pyarrow as pa
 
+    if isinstance(array, pa.ChunkedArray):  # pandas' pyarrow-backed strings hand over chunked arrays
+        array = array.combine_chunks()
     encoded = array if pa.types.is_dictionary(array.type) else array.dictionary_encode()
     words = encoded.dictionary
     if pa.types.is_dictionary(words.type):
