@@ -35,6 +35,8 @@ ROOMS = [
     "user_ops.plots",
     "user_ops.datasets",
     "user_ops.plugins",
+    "user_ops.dask",
+    "user_ops.spark",
 ]
 
 _EXAMPLES_HEADER = re.compile(r"^Examples\n-{8,}$", re.MULTILINE)

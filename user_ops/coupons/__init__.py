@@ -35,6 +35,15 @@ from user_ops.coupons._model import (
     Target,
     Validity,
 )
+from user_ops.coupons._partitioned import (
+    IssuanceCutoff,
+    issuance_candidates,
+    issuance_cutoff,
+    issuance_finish,
+    issuance_quota,
+    issuance_reasons,
+    plan_issuance_partitioned,
+)
 from user_ops.coupons._quote import (
     AppliedCoupon,
     LineAllocation,
@@ -75,6 +84,7 @@ __all__ = [
     "FrequencyCap",
     "IssuanceBudget",
     "IssuanceCaps",
+    "IssuanceCutoff",
     "IssuanceDecision",
     "IssuancePlan",
     "IssuanceReason",
@@ -102,8 +112,14 @@ __all__ = [
     "Validity",
     "best_combination",
     "check",
+    "issuance_candidates",
+    "issuance_cutoff",
+    "issuance_finish",
+    "issuance_quota",
+    "issuance_reasons",
     "plan_issuance",
     "plan_issuance_one",
+    "plan_issuance_partitioned",
     "quote",
     "testing",
 ]

@@ -15,6 +15,7 @@ Examples
 """
 
 from user_ops.rfm._model import RFMModel, RFMScore, RFMScores
+from user_ops.rfm._partitioned import fit_partitioned
 from user_ops.rfm._segments import NEVER_BOUGHT, SCORE_FIELDS, Segment, SegmentMap
 from user_ops.rfm._summary import ParetoResult, pareto, segment_summary
 
@@ -27,6 +28,7 @@ __all__ = [
     "RFMScores",
     "Segment",
     "SegmentMap",
+    "fit_partitioned",
     "pareto",
     "segment_summary",
 ]
