@@ -306,3 +306,14 @@ def test_memory_and_sqlite_refund_identically(
         outcomes.append(trail)
     stores[1].close()  # type: ignore[attr-defined]
     assert outcomes[0] == outcomes[1]
+
+
+def test_a_store_that_cannot_be_opened_says_where(tmp_path: Path) -> None:
+    from user_ops.coupons import RedemptionError, SQLiteRedemptionStore
+
+    with pytest.raises(RedemptionError, match=r"cannot open the SQLite redemption store at '.*missing.*'"):
+        SQLiteRedemptionStore(tmp_path / "missing" / "store.db")
+    not_a_database = tmp_path / "notes.db"
+    not_a_database.write_text("not a database, just text" * 100)
+    with pytest.raises(RedemptionError, match="cannot open the SQLite redemption store"):
+        SQLiteRedemptionStore(not_a_database)

@@ -27,6 +27,7 @@ from typing import Literal
 from user_ops.coupons._redemption import (
     Clock,
     Moves,
+    RedemptionError,
     RedemptionIntent,
     Refund,
     Rejection,
@@ -144,9 +145,14 @@ class SQLiteRedemptionStore:
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        connection = self._connection()
-        with self._lock:
-            connection.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        try:
+            connection = self._connection()
+            with self._lock:
+                connection.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        except sqlite3.Error as exc:  # a missing folder, a read-only file, not a database
+            raise RedemptionError(
+                f"cannot open the SQLite redemption store at {str(self.path)!r}: {exc}"
+            ) from exc
 
     # -- the protocol --------------------------------------------------------------------------------
 
