@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from user_ops._policy import validation_cause
 from user_ops.exceptions import ConfigError, DataError, RuleError, UserOpsError
 
 __all__ = [
@@ -201,6 +202,9 @@ def _check_model(data: Any, cls: Any, *, prefix: Path) -> list[Problem]:
     except ValidationError as exc:
         return [_pydantic_problem(error, data, prefix) for error in exc.errors()]
     except UserOpsError as exc:
+        cause = validation_cause(exc)
+        if cause is not None:
+            return [_pydantic_problem(error, data, prefix) for error in cause.errors()]
         return [Problem(_first_line(exc), path=prefix)]
     return []
 

@@ -4,33 +4,126 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from user_ops.exceptions import ConfigError
+from user_ops.exceptions import ConfigError, UserOpsError
 
-__all__ = ["PolicyModel", "StrictPolicyModel"]
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
-P = TypeVar("P", bound="PolicyModel")
+__all__ = ["PolicyModel", "validation_cause", "validation_message"]
 
 
 class PolicyModel(BaseModel):
-    """A frozen policy: ``to_json``/``from_json`` round-trip, ``json_schema()``, ``content_hash()``."""
+    """A frozen policy: ``to_json``/``from_json`` round-trip, ``json_schema()``, ``content_hash()``.
+
+    Every way of building one (the constructor, ``model_validate``, ``model_validate_json``,
+    :meth:`from_json`, :meth:`from_document`) reports invalid input as a ``user_ops`` error naming the
+    class and the field path: :class:`~user_ops.ConfigError` for policies and options, or the class's
+    :attr:`invalid_input_error` (``DataError`` for events, which are data). pydantic's
+    ``ValidationError``, ``RecursionError`` and JSON decoding errors never leave it.
+
+    Examples
+    --------
+    >>> from user_ops import ConfigError, TagRule
+    >>> try:
+    ...     TagRule(name="vip", when="monetary >=")
+    ... except ConfigError as exc:
+    ...     print(str(exc).splitlines()[0])
+    invalid TagRule: when: unexpected end of rule: expected an expression after '>='
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     #: Version of this policy type's document layout; bumped (with a migration) when fields change meaning.
     schema_version: ClassVar[int] = 1
+    #: The error invalid input raises: configuration by default; events and other data say ``DataError``.
+    invalid_input_error: ClassVar[type[UserOpsError]] = ConfigError
+
+    def __init__(self, /, **data: Any) -> None:
+        with _user_ops_errors(type(self)):
+            super().__init__(**data)
+
+    # Only wraps errors: pydantic may validate nested policies without calling it, as for BaseModel's.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @classmethod
+    def model_validate(
+        cls,
+        obj: Any,
+        *,
+        strict: bool | None = None,
+        extra: Any = None,
+        from_attributes: bool | None = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        """pydantic's ``model_validate``, reporting invalid input as a ``user_ops`` error."""
+        with _user_ops_errors(cls):
+            return super().model_validate(
+                obj,
+                strict=strict,
+                extra=extra,
+                from_attributes=from_attributes,
+                context=context,
+                by_alias=by_alias,
+                by_name=by_name,
+            )
+
+    @classmethod
+    def model_validate_json(
+        cls,
+        json_data: str | bytes | bytearray,
+        *,
+        strict: bool | None = None,
+        extra: Any = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        """pydantic's ``model_validate_json``, reporting invalid input as a ``user_ops`` error."""
+        with _user_ops_errors(cls):
+            return super().model_validate_json(
+                json_data, strict=strict, extra=extra, context=context, by_alias=by_alias, by_name=by_name
+            )
+
+    @classmethod
+    def model_validate_strings(
+        cls,
+        obj: Any,
+        *,
+        strict: bool | None = None,
+        extra: Any = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        """pydantic's ``model_validate_strings``, reporting invalid input as a ``user_ops`` error."""
+        with _user_ops_errors(cls):
+            return super().model_validate_strings(
+                obj, strict=strict, extra=extra, context=context, by_alias=by_alias, by_name=by_name
+            )
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-compatible dict of this policy."""
         return self.model_dump(mode="json")
 
     @classmethod
-    def from_json(cls: type[P], data: dict[str, Any] | str | bytes) -> P:
-        """Rebuild from :meth:`to_json` output (a dict or a JSON string)."""
-        if isinstance(data, (str, bytes)):
+    def from_json(cls, data: dict[str, Any] | str | bytes) -> Self:
+        """Rebuild from :meth:`to_json` output (a dict, or a JSON document as text or UTF-8 bytes).
+
+        Invalid input raises :attr:`invalid_input_error` (``ConfigError`` for policies) naming the field
+        path; bytes that are not UTF-8 and JSON nested too deeply are invalid input like any other.
+        """
+        if isinstance(data, (bytes, bytearray)):
+            data = _utf8_text(cls, data)
+        if isinstance(data, str):
             return cls.model_validate_json(data)
         return cls.model_validate(data)
 
@@ -65,14 +158,14 @@ class PolicyModel(BaseModel):
         }
 
     @classmethod
-    def from_document(cls: type[P], document: dict[str, Any] | str | bytes) -> P:
+    def from_document(cls, document: dict[str, Any] | str | bytes) -> Self:
         """Read :meth:`to_document` output, checking its type, version and (when present) content hash.
 
         A document from a newer ``schema_version`` than this library knows, of another policy type, or
         whose policy no longer matches its ``content_hash`` (edited by hand) raises
         :class:`~user_ops.ConfigError`; so does an invalid policy, naming the fields.
         """
-        data = _load_document(cls.__name__, document)
+        data = _load_document(cls, document)
         version = data["schema_version"]
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise ConfigError(f"invalid {cls.__name__} document: schema_version must be a positive int")
@@ -82,10 +175,7 @@ class PolicyModel(BaseModel):
                 f"understands ({cls.schema_version}); upgrade user_ops"
             )
         policy = cls.migrate_document(data["policy"], from_version=version)
-        try:
-            loaded = cls.model_validate(policy)
-        except ValidationError as exc:
-            raise _config_error(cls.__name__, exc) from None
+        loaded = cls.model_validate(policy)
         expected = data.get("content_hash")
         if expected is not None and expected != loaded.content_hash():
             raise ConfigError(
@@ -121,36 +211,12 @@ class PolicyModel(BaseModel):
         return envelope
 
 
-class StrictPolicyModel(PolicyModel):
-    """A policy whose bad options raise :class:`~user_ops.ConfigError` (naming the class and fields).
-
-    For fitted models built in code, where a pydantic ``ValidationError`` would be a leak from
-    inside; rules documents keep pydantic's error.
-    """
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise _config_error(type(self).__name__, exc) from None
-
-    @classmethod
-    def from_json(cls: type[P], data: dict[str, Any] | str | bytes) -> P:
-        """Rebuild from :meth:`to_json` output; an inconsistent document raises ``ConfigError``."""
-        try:
-            return super().from_json(data)
-        except ValidationError as exc:
-            raise _config_error(cls.__name__, exc) from None
-
-
-def _load_document(name: str, document: dict[str, Any] | str | bytes) -> dict[str, Any]:
-    if isinstance(document, (str, bytes)):
-        try:
-            document = json.loads(document)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"invalid {name} document: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-            ) from None
+def _load_document(cls: type[PolicyModel], document: dict[str, Any] | str | bytes) -> dict[str, Any]:
+    name = cls.__name__
+    if isinstance(document, (bytes, bytearray)):
+        document = _utf8_text(cls, document)
+    if isinstance(document, str):
+        document = _json_loads(cls, document, what=f"{name} document")
     if not isinstance(document, dict):
         raise ConfigError(f"invalid {name} document: expected a JSON object, got {type(document).__name__}")
     missing = [key for key in ("type", "schema_version", "policy") if key not in document]
@@ -163,12 +229,78 @@ def _load_document(name: str, document: dict[str, Any] | str | bytes) -> dict[st
     return document
 
 
-def _config_error(name: str, exc: ValidationError) -> ConfigError:
+#: How many policy validations are running in this context: only the outermost reports the error.
+_VALIDATING: ContextVar[int] = ContextVar("user_ops_policy_validating", default=0)
+
+
+@contextmanager
+def _user_ops_errors(cls: type[PolicyModel]) -> Iterator[None]:
+    """Turn what pydantic (or a runaway input) raises while validating ``cls`` into its ``user_ops`` error."""
+    depth = _VALIDATING.get()
+    token = _VALIDATING.set(depth + 1)
+    try:
+        yield
+    except ValidationError as exc:
+        if depth:  # a policy validated inside another: pydantic merges its errors with their paths
+            raise
+        message = validation_message(cls.__name__, exc)
+        raise cls.invalid_input_error(f"invalid {cls.__name__}: {message}") from None
+    except RecursionError:
+        if depth:
+            raise
+        raise cls.invalid_input_error(f"invalid {cls.__name__}: the input is nested too deeply") from None
+    finally:
+        _VALIDATING.reset(token)
+
+
+def validation_cause(error: BaseException) -> ValidationError | None:
+    """The pydantic error a policy's ``user_ops`` error was raised from, for tools that list every problem.
+
+    The policy error is raised ``from None`` (a user sees one clear message, not pydantic's traceback);
+    Python still records the original as ``__context__``.
+    """
+    cause = error.__context__
+    return cause if isinstance(cause, ValidationError) else None
+
+
+def validation_message(name: str, exc: ValidationError) -> str:
+    """pydantic's errors as ``path: message; ...``, with the cause's own words where a validator raised.
+
+    ``name`` is the model's class name: a nested ``invalid {name}: `` prefix is not repeated.
+    """
     parts = []
-    for error in exc.errors():
+    for error in exc.errors(include_url=False):
         cause = (error.get("ctx") or {}).get("error")
         message = str(cause) if cause is not None else error["msg"]
-        message = message.removeprefix("Value error, ").removeprefix(f"invalid {name}: ")  # already said
+        message = message.removeprefix("Value error, ").removeprefix(f"invalid {name}: ")
+        if error["type"] == "json_invalid":
+            message = "not valid JSON: " + message.removeprefix("Invalid JSON: ")
+        elif error["type"] == "extra_forbidden":
+            message = "unknown field (not part of this policy)"
+        elif error["type"] == "missing":
+            message = "required field is missing"
         where = ".".join(str(p) for p in error["loc"])
         parts.append(f"{where}: {message}" if where else message)
-    return ConfigError(f"invalid {name}: " + "; ".join(parts))
+    return "; ".join(parts)
+
+
+def _utf8_text(cls: type[PolicyModel], data: bytes | bytearray) -> str:
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise cls.invalid_input_error(
+            f"invalid {cls.__name__}: the JSON bytes are not UTF-8 (byte {exc.start}: {exc.reason})"
+        ) from None
+
+
+def _json_loads(cls: type[PolicyModel], text: str, *, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise cls.invalid_input_error(
+            f"invalid {what}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise cls.invalid_input_error(f"invalid {what}: the JSON is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer longer than Python's int-string digit limit
+        raise cls.invalid_input_error(f"invalid {what}: {exc}") from None

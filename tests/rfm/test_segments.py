@@ -6,9 +6,8 @@ import itertools
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
 
-from user_ops import Table
+from user_ops import ConfigError, Table
 from user_ops.rfm import NEVER_BOUGHT, RFMModel, Segment, SegmentMap
 from user_ops.rfm._segments import RULE_AS_OF
 
@@ -164,19 +163,19 @@ def test_custom_map_from_rules() -> None:
 
 def test_bad_maps_are_rejected() -> None:
     fallback = Segment(code="rest", label_en="Rest", label_zh="其他")
-    with pytest.raises(ValidationError, match="fallback"):
+    with pytest.raises(ConfigError, match="fallback"):
         SegmentMap(segments=[Segment(code="a", label_en="A", label_zh="甲", when="r >= 1")])
-    with pytest.raises(ValidationError, match="only the last"):
+    with pytest.raises(ConfigError, match="only the last"):
         SegmentMap(segments=[fallback, fallback.model_copy(update={"code": "rest2"})])
-    with pytest.raises(ValidationError, match="duplicate"):
+    with pytest.raises(ConfigError, match="duplicate"):
         SegmentMap(segments=[Segment(code="rest", label_en="", label_zh="", when="r > 1"), fallback])
-    with pytest.raises(ValidationError, match="unknown field 'monetary'"):
+    with pytest.raises(ConfigError, match="unknown field 'monetary'"):
         Segment(code="a", label_en="A", label_zh="甲", when="monetary > 100")
-    with pytest.raises(ValidationError, match="today"):
+    with pytest.raises(ConfigError, match="today"):
         Segment(code="a", label_en="A", label_zh="甲", when="r > 1 and year(today()) > 2020")
-    with pytest.raises(ValidationError, match="reserved"):
+    with pytest.raises(ConfigError, match="reserved"):
         Segment(code=NEVER_BOUGHT[0], label_en="", label_zh="")
-    with pytest.raises(ValidationError, match="identifier"):
+    with pytest.raises(ConfigError, match="identifier"):
         Segment(code="not an id", label_en="", label_zh="")
 
 

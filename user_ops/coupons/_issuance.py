@@ -32,7 +32,7 @@ import numpy.typing as npt
 from pydantic import Field, field_validator, model_validator
 
 from user_ops._money import Money
-from user_ops._policy import StrictPolicyModel
+from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops._time import TzLike, as_utc_us, get_tz, parse_duration, require_aware
 from user_ops.coupons._model import CouponTemplate
@@ -86,7 +86,7 @@ def _duration_text(value: str, name: str) -> str:
     return value
 
 
-class FrequencyCap(StrictPolicyModel):
+class FrequencyCap(PolicyModel):
     """At most ``limit`` contacts per customer within ``window`` before ``as_of`` (频控), all campaigns.
 
     A customer who already had ``limit`` or more counted contacts in ``[as_of - window, as_of)`` is
@@ -120,7 +120,7 @@ class FrequencyCap(StrictPolicyModel):
         return _duration_text(value, "window")
 
 
-class IssuanceCaps(StrictPolicyModel):
+class IssuanceCaps(PolicyModel):
     """Do not over-message (不过度骚扰): quiet period, frequency caps, opt-out column, current holders.
 
     Parameters
@@ -152,7 +152,7 @@ class IssuanceCaps(StrictPolicyModel):
         return None if value is None else _duration_text(value, "quiet_period")
 
 
-class IssuanceBudget(StrictPolicyModel):
+class IssuanceBudget(PolicyModel):
     """How many coupons to give (预算), and who comes first.
 
     Parameters

@@ -1,6 +1,6 @@
 """Coupon definitions (优惠券模板), issued coupons, carts and the customer a cart belongs to.
 
-Every model here is a frozen policy (:class:`~user_ops._policy.StrictPolicyModel`): JSON round trip,
+Every model here is a frozen policy (:class:`~user_ops._policy.PolicyModel`): JSON round trip,
 JSON Schema for admin UIs, a content hash, and a :class:`~user_ops.ConfigError` naming the field for a
 bad option. Amounts are :class:`~user_ops.Money` (integer minor units of the template's currency).
 
@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from user_ops._money import Money, Rounding
-from user_ops._policy import StrictPolicyModel
+from user_ops._policy import PolicyModel
 from user_ops._time import TzLike, get_tz, local_midnight, require_aware
 from user_ops.exceptions import DataError
 from user_ops.rules import Rule
@@ -160,7 +160,7 @@ def _reject_float(value: Any, name: str) -> Any:
     return value
 
 
-class Benefit(StrictPolicyModel):
+class Benefit(PolicyModel):
     """The benefit of a coupon.
 
     Parameters
@@ -245,7 +245,7 @@ class Benefit(StrictPolicyModel):
         return [(name, money) for name, money in named if money is not None]
 
 
-class Conditions(StrictPolicyModel):
+class Conditions(PolicyModel):
     """When a coupon applies (门槛). Empty lists mean "no restriction".
 
     Parameters
@@ -320,7 +320,7 @@ class Conditions(StrictPolicyModel):
         )
 
 
-class Validity(StrictPolicyModel):
+class Validity(PolicyModel):
     """When a coupon can be used: an absolute window, a window relative to issue, or both (intersected).
 
     Windows are half-open ``[start, end)``. Dates (``starts_on``/``ends_on``) are calendar days in the
@@ -453,7 +453,7 @@ def _wall_to_instant(wall: datetime, zone: tzinfo) -> datetime:
     return wall.replace(tzinfo=zone, fold=0).astimezone(zone)
 
 
-class Limits(StrictPolicyModel):
+class Limits(PolicyModel):
     """Usage limits (限领/限用). ``None``: unlimited.
 
     Parameters
@@ -476,7 +476,7 @@ class Limits(StrictPolicyModel):
     per_order: int | None = Field(default=1, ge=1)
 
 
-class Stacking(StrictPolicyModel):
+class Stacking(PolicyModel):
     """How a coupon combines with others (叠加/互斥).
 
     Two coupons may be used together when neither is ``exclusive``, they do not share a ``group``
@@ -507,7 +507,7 @@ class Stacking(StrictPolicyModel):
         )
 
 
-class CouponTemplate(StrictPolicyModel):
+class CouponTemplate(PolicyModel):
     """A coupon definition (优惠券模板): benefit, target, conditions, audience, validity, limits, budget.
 
     Parameters
@@ -688,7 +688,7 @@ def _describe(tpl: CouponTemplate, lang: str) -> str:
     return f"一口价{_plain(b.amount)}" if zh and b.amount else f"fixed price {b.amount}"
 
 
-class IssuedCoupon(StrictPolicyModel):
+class IssuedCoupon(PolicyModel):
     """A coupon given to someone: code, the template (as issued), owner, issue time and resolved window.
 
     The template travels with the coupon, so a coupon keeps what it promised when the template is
@@ -765,7 +765,7 @@ class IssuedCoupon(StrictPolicyModel):
         return self.template.id
 
 
-class CartLine(StrictPolicyModel):
+class CartLine(PolicyModel):
     """One line of a cart.
 
     Parameters
@@ -839,7 +839,7 @@ class CartLine(StrictPolicyModel):
         return self.unit_price * self.quantity
 
 
-class Cart(StrictPolicyModel):
+class Cart(PolicyModel):
     """A cart: lines, shipping fee, currency and sales channel.
 
     Examples
@@ -904,7 +904,7 @@ class Cart(StrictPolicyModel):
 _RESERVED = ("id", "tags", "tier", "stage", "segment", "order_count")
 
 
-class CustomerContext(StrictPolicyModel):
+class CustomerContext(PolicyModel):
     """Who is checking out: what audience rules and first-order conditions read.
 
     Examples

@@ -53,7 +53,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import Field, field_validator
 
-from user_ops._policy import StrictPolicyModel
+from user_ops._policy import PolicyModel
 from user_ops._time import as_utc_us, require_aware
 from user_ops.exceptions import DataError, UserOpsError
 
@@ -105,7 +105,7 @@ class RedemptionError(UserOpsError, RuntimeError):
     """
 
 
-class CounterMove(StrictPolicyModel):
+class CounterMove(PolicyModel):
     """Add ``amount`` to the counter ``key``, allowed only while the result stays within ``limit``.
 
     Parameters
@@ -128,7 +128,7 @@ class CounterMove(StrictPolicyModel):
     limit: int | None = Field(default=None, ge=0)
 
 
-class RedemptionIntent(StrictPolicyModel):
+class RedemptionIntent(PolicyModel):
     """The counters one redemption moves, all or none.
 
     Parameters

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field, model_validator
 
-from user_ops._policy import StrictPolicyModel
+from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops.exceptions import ConfigError, DataError, NotFittedError
 
@@ -44,7 +44,7 @@ _LOG_BOUND = 30.0  # the optimizer keeps log-parameters in [-30, 30]
 _Z95 = 1.959963984540054
 
 
-class BGNBD(StrictPolicyModel):
+class BGNBD(PolicyModel):
     """The BG/NBD model: who is still a customer (``p_alive``) and how much they will buy.
 
     Each customer buys at a Poisson rate ``λ`` (gamma-distributed across customers: shape ``r``,

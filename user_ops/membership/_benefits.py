@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, Protocol, Union, runtime_checkable
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from user_ops._money import Money
-from user_ops._policy import StrictPolicyModel
+from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops.exceptions import ConfigError, DataError, PluginError
 
@@ -53,7 +53,7 @@ def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-class _BenefitBase(StrictPolicyModel):
+class _BenefitBase(PolicyModel):
     """Common behaviour: the inheritance key and the labels a person reads."""
 
     @property
@@ -430,7 +430,7 @@ def _check_unique_keys(benefits: Sequence[Any], where: str) -> None:
         seen.add(benefit.key)
 
 
-class TierBenefits(StrictPolicyModel):
+class TierBenefits(PolicyModel):
     """The benefits one tier grants itself (before inheritance).
 
     Examples
@@ -448,7 +448,7 @@ class TierBenefits(StrictPolicyModel):
         return self
 
 
-class BenefitTable(StrictPolicyModel):
+class BenefitTable(PolicyModel):
     """Benefits per tier, lowest tier first, independent of a :class:`~user_ops.TierPolicy`.
 
     Examples

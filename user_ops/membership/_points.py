@@ -19,7 +19,7 @@ from dateutil.relativedelta import relativedelta
 from pydantic import Field, field_validator, model_validator
 
 from user_ops._money import Money, Rounding, round_ratio
-from user_ops._policy import PolicyModel, StrictPolicyModel
+from user_ops._policy import PolicyModel
 from user_ops._time import (
     Duration,
     _from_wall_clock,
@@ -102,7 +102,7 @@ def _start_of_next_month(instant: datetime, tz: tzinfo, *, year: bool) -> dateti
     return _from_wall_clock(wall, tz)
 
 
-class PointsPolicy(StrictPolicyModel):
+class PointsPolicy(PolicyModel):
     """A points programme: earning, pending period, expiry, redemption order and refunds.
 
     Parameters

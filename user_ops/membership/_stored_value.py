@@ -20,7 +20,7 @@ from typing import Any, Literal, cast, get_args
 from pydantic import Field, model_validator
 
 from user_ops._money import Currency, Money, Rounding, allocate, round_ratio
-from user_ops._policy import PolicyModel, StrictPolicyModel
+from user_ops._policy import PolicyModel
 from user_ops._time import as_utc_us, require_aware
 from user_ops.exceptions import DataError
 
@@ -54,7 +54,7 @@ class BonusTier(PolicyModel):
     bonus: Money
 
 
-class StoredValuePolicy(StrictPolicyModel):
+class StoredValuePolicy(PolicyModel):
     """Bonus rules and spending order of a stored-value card programme.
 
     Parameters

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from user_ops._money import Money
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops._time import require_aware
-from user_ops.exceptions import DataError
+from user_ops.exceptions import DataError, UserOpsError
 
 __all__ = [
     "GrowthEarned",
@@ -30,30 +30,16 @@ __all__ = [
 ]
 
 
-def _data_error(name: str, exc: ValidationError) -> DataError:
-    parts = []
-    for error in exc.errors():
-        cause = (error.get("ctx") or {}).get("error")
-        message = str(cause) if cause is not None else error["msg"]
-        where = ".".join(str(p) for p in error["loc"])
-        parts.append(f"{where}: {message}" if where else message.removeprefix("Value error, "))
-    return DataError(f"invalid {name}: " + "; ".join(parts))
-
-
 class _Dated(PolicyModel):
     """An event at a timezone-aware instant, with an optional id for the host's bookkeeping.
 
     Events are data, not configuration: invalid ones raise :class:`~user_ops.DataError`.
     """
 
+    invalid_input_error: ClassVar[type[UserOpsError]] = DataError
+
     at: datetime
     key: str = ""
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise _data_error(type(self).__name__, exc) from None
 
     @field_validator("at")
     @classmethod

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from pydantic import Field, field_validator, model_validator
 
 from user_ops._money import Currency, Money
-from user_ops._policy import StrictPolicyModel
+from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops._time import Duration, TzLike, get_tz, parse_duration, require_aware
 from user_ops.exceptions import DataError
@@ -64,7 +64,7 @@ def _threshold_value(value: int | Money) -> int:
     return value.minor if isinstance(value, Money) else int(value)
 
 
-class Tier(StrictPolicyModel):
+class Tier(PolicyModel):
     """One membership tier (会员等级).
 
     Parameters
@@ -148,7 +148,7 @@ class _Run:
     changes: list[TierChange] = field(default_factory=list)
 
 
-class TierPolicy(StrictPolicyModel):
+class TierPolicy(PolicyModel):
     """Ordered tiers, the metric and window that qualify for them, and how reviews take them away.
 
     Parameters

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field, model_validator
 
-from user_ops._policy import StrictPolicyModel
+from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops.exceptions import DataError, NotFittedError
 from user_ops.rfm._binning import MAX_LEVELS, assign, assign_one, check_dimension, fit_mean, fit_quantile
@@ -31,7 +31,7 @@ _LETTER = {"recency": "r", "frequency": "f", "monetary": "m"}
 _DEFAULT_BINS = 5
 
 
-class RFMModel(StrictPolicyModel):
+class RFMModel(PolicyModel):
     """RFM scoring (R 最近一次消费, F 消费频率, M 消费金额) with a segment map.
 
     Frozen: :meth:`fit` returns a *new*, fitted model (``model = model.fit(metrics)``). Scores come
