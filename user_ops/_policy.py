@@ -46,7 +46,7 @@ class PolicyModel(BaseModel):
     invalid_input_error: ClassVar[type[UserOpsError]] = ConfigError
 
     def __init__(self, /, **data: Any) -> None:
-        with _user_ops_errors(type(self)):
+        with _user_ops_errors(type(self), data):
             super().__init__(**data)
 
     # Only wraps errors: pydantic may validate nested policies without calling it, as for BaseModel's.
@@ -65,7 +65,7 @@ class PolicyModel(BaseModel):
         by_name: bool | None = None,
     ) -> Self:
         """pydantic's ``model_validate``, reporting invalid input as a ``user_ops`` error."""
-        with _user_ops_errors(cls):
+        with _user_ops_errors(cls, obj):
             return super().model_validate(
                 obj,
                 strict=strict,
@@ -105,7 +105,7 @@ class PolicyModel(BaseModel):
         by_name: bool | None = None,
     ) -> Self:
         """pydantic's ``model_validate_strings``, reporting invalid input as a ``user_ops`` error."""
-        with _user_ops_errors(cls):
+        with _user_ops_errors(cls, obj):
             return super().model_validate_strings(
                 obj, strict=strict, extra=extra, context=context, by_alias=by_alias, by_name=by_name
             )
@@ -234,7 +234,7 @@ _VALIDATING: ContextVar[int] = ContextVar("user_ops_policy_validating", default=
 
 
 @contextmanager
-def _user_ops_errors(cls: type[PolicyModel]) -> Iterator[None]:
+def _user_ops_errors(cls: type[PolicyModel], data: Any = None) -> Iterator[None]:
     """Turn what pydantic (or a runaway input) raises while validating ``cls`` into its ``user_ops`` error."""
     depth = _VALIDATING.get()
     token = _VALIDATING.set(depth + 1)
@@ -248,9 +248,39 @@ def _user_ops_errors(cls: type[PolicyModel]) -> Iterator[None]:
     except RecursionError:
         if depth:
             raise
-        raise cls.invalid_input_error(f"invalid {cls.__name__}: the input is nested too deeply") from None
+        where = _too_deep(data)
+        where = f"{where}: " if where else ""
+        raise cls.invalid_input_error(
+            f"invalid {cls.__name__}: {where}the input is nested too deeply"
+        ) from None
     finally:
         _VALIDATING.reset(token)
+
+
+#: Nesting beyond which a value is named as the culprit of a RecursionError (real policies stay far below).
+_DEEP = 200
+
+
+def _too_deep(data: Any) -> str:
+    """The dotted path of the first value in ``data`` nested deeper than :data:`_DEEP` ("" if none).
+
+    Only called after a ``RecursionError``, so it walks iteratively and stops at the first culprit.
+    """
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > _DEEP:
+            return path.split(".", 1)[0] if "." in path else path
+        if isinstance(value, dict):
+            stack.extend(
+                (item, f"{path}.{key}" if path else str(key), depth + 1) for key, item in value.items()
+            )
+        elif isinstance(value, (list, tuple)):
+            stack.extend(
+                (item, f"{path}.{index}" if path else str(index), depth + 1)
+                for index, item in enumerate(value)
+            )
+    return ""
 
 
 def validation_cause(error: BaseException) -> ValidationError | None:

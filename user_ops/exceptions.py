@@ -43,6 +43,10 @@ class UserOpsError(Exception):
     RuleSyntaxError at column 20
     """
 
+    def __str__(self) -> str:
+        # A message quotes what it was given; a lone surrogate in it must not break printing or logging.
+        return _encodable(super().__str__())
+
 
 class UserOpsWarning(UserWarning):
     """Warnings from ``user_ops`` (e.g. a plugin function without a batch implementation runs row by row).
@@ -232,6 +236,11 @@ class RuleLimitError(RuleError):
 
 
 _SNIPPET_WIDTH = 100
+
+
+def _encodable(text: str) -> str:
+    """``text`` with lone surrogates escaped (``\\ud800``): a message must survive being printed or logged."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _caret_snippet(text: str, line: int, column: int, end_column: int | None) -> list[str]:
