@@ -57,8 +57,11 @@ try:  # USER_OPS_CDNOW names the file when it lives elsewhere
 except DataError as missing:
     print(f"The CDNOW sample is not here: {missing}")
     print("To run this quick start, get CDNOW_sample.txt (6,919 purchases, 5 columns, no header):")
-    print("  - it ships in the `lifetimes` package (MIT licence), as lifetimes/datasets/CDNOW_sample.txt;")
-    print("  - or from Bruce Hardie's page of data sets for 'Counting your customers the easy way'.")
+    print("  - it ships in the `lifetimes` package (MIT licence),")
+    print("    as lifetimes/datasets/CDNOW_sample.txt;")
+    print(
+        "  - or from Bruce Hardie's page of data sets for 'Counting your customers the easy way'."
+    )
     print("Put it at ../shared/data/cdnow/CDNOW_sample.txt beside the repository, or name it:")
     print("  USER_OPS_CDNOW=path/to/CDNOW_sample.txt python examples/cdnow_quickstart.py")
     raise SystemExit(0) from None  # the rest needs the data: stop here, without an error
@@ -117,7 +120,9 @@ save(segment_treemap(summary, value="revenue"), "cdnow_segments_revenue")
 # customer observed 78 weeks, by their repeat purchases (x) and the age at their last one (t_x).
 
 # %%
-calibration = customer_metrics(log, as_of=datetime(1997, 10, 1, tzinfo=timezone.utc), btyd_multiplier=7)
+calibration = customer_metrics(
+    log, as_of=datetime(1997, 10, 1, tzinfo=timezone.utc), btyd_multiplier=7
+)
 paper = BGNBD(period="week").fit(calibration)
 print("fit to 1997-09-30:", {name: round(value, 3) for name, value in paper.params_.items()})
 
@@ -155,7 +160,9 @@ stages = policy.classify(scored, as_of=as_of)
 by_stage = stage_summary(stages, scored)
 for row in by_stage.to_dicts():
     if row["count"]:
-        print(f"  {row['label_en']:<13} {row['label_zh']:<4} {row['count']:>5} ({row['share']:.0%})")
+        print(
+            f"  {row['label_en']:<13} {row['label_zh']:<4} {row['count']:>5} ({row['share']:.0%})"
+        )
 save(stage_bars(by_stage, skip_empty=True), "cdnow_stages")
 
 # %% [markdown]

@@ -1,7 +1,7 @@
 """mkdocs hook: the example notebooks in examples/ become executed pages, with their figures.
 
 Every build runs each script of ``EXAMPLES`` (jupytext percent format) cell by cell in a child
-process (``notebook.py`` beside this file) and adds to the site, without writing into ``docs/``:
+process (``run_notebook.py`` beside this file) and adds to the site, without writing into ``docs/``:
 
 - ``gallery/<slug>.md``: the script's markdown cells as prose, each code cell as a code block
   followed by what it printed and the figures it saved;
@@ -32,7 +32,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNNER = Path(__file__).with_name("notebook.py")
+RUNNER = Path(__file__).with_name("run_notebook.py")
 
 # script in examples/ -> the page's slug under gallery/
 EXAMPLES = {

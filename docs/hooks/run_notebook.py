@@ -3,7 +3,7 @@
 The docs build (``docs/hooks/gallery.py``) runs this in a child process, one per example, so the
 examples' imports, warnings filters and matplotlib state never leak into the mkdocs process:
 
-    python docs/hooks/notebook.py examples/walkthrough.py FIGURE_DIR > cells.json
+    python docs/hooks/run_notebook.py examples/walkthrough.py FIGURE_DIR > cells.json
 
 Each cell of the script runs in one shared namespace, as in a notebook. The cell's standard output
 is recorded; PNG files that appear in ``FIGURE_DIR`` while a cell runs are that cell's figures (the
