@@ -89,7 +89,9 @@ print(f"   {len(metrics):,} customers, {int(buyers.sum()):,} with a purchase")
 tags = default_tags()
 tagged = tags.evaluate(metrics, as_of=as_of)
 top_tags = sorted(tagged.counts().items(), key=lambda item: -item[1])[:4]
-print("2. most common tags:", ", ".join(f"{tags[name].label_zh} {count}" for name, count in top_tags))
+print(
+    "2. most common tags:", ", ".join(f"{tags[name].label_zh} {count}" for name, count in top_tags)
+)
 
 # %% [markdown]
 # ## 3. RFM scores and 4. segments
@@ -104,7 +106,10 @@ scores = model.score(metrics)
 summary = segment_summary(scores, metrics)
 largest = max(summary.to_dicts(), key=lambda row: row["revenue"])
 print(f"3. cut-points of F: {model.frequency_cuts_}; of R (days): {model.recency_cuts_}")
-print(f"4. {largest['label_en']} ({largest['label_zh']}) bring {largest['revenue_share']:.1%} of revenue")
+print(
+    f"4. {largest['label_en']} ({largest['label_zh']}) bring "
+    f"{largest['revenue_share']:.1%} of revenue"
+)
 save(rfm_grid(scores), "shop_rfm_grid")
 save(rfm_grid(scores, metrics, value="monetary", lang="zh"), "shop_rfm_grid_monetary")
 save(segment_treemap(summary), "shop_segments_treemap")
@@ -191,7 +196,10 @@ else:
     cd_earlier = cd_as_of - timedelta(days=180)
     cd_before = cd_policy.classify(customer_metrics(cdnow, as_of=cd_earlier), as_of=cd_earlier)
     cd_moves = transitions(cd_before, cd_stages)
-    print(f"   half a year earlier → now: {cd_moves.stayed:,} kept their stage, {cd_moves.new:,} are new")
+    print(
+        f"   half a year earlier → now: {cd_moves.stayed:,} kept their stage, "
+        f"{cd_moves.new:,} are new"
+    )
     save(transition_flows(cd_moves, kind="bands"), "cdnow_transitions_bands")
 
 # %% [markdown]
@@ -212,9 +220,13 @@ from user_ops.plots import points_expiring  # noqa: E402
 programme = TierPolicy(
     [
         Tier(code="red", label_en="Red", label_zh="红海", entry="0 CNY"),
-        Tier(code="silver", label_en="Silver", label_zh="银海", entry="1000 CNY", retention="800 CNY"),
+        Tier(
+            code="silver", label_en="Silver", label_zh="银海", entry="1000 CNY", retention="800 CNY"
+        ),
         Tier(code="gold", label_en="Gold", label_zh="金海", entry="3000 CNY", retention="2000 CNY"),
-        Tier(code="black", label_en="Black", label_zh="黑海", entry="8000 CNY", retention="6000 CNY"),
+        Tier(
+            code="black", label_en="Black", label_zh="黑海", entry="8000 CNY", retention="6000 CNY"
+        ),
     ],
     column="spend_fen",
     window="rolling",
@@ -248,7 +260,9 @@ for (customer, order_id), order_lines in orders.items():
         for row in order_lines
     ]
     ledgers.setdefault(customer, []).extend(
-        points.earn_entries(priced, order_id=f"{customer}-{order_id}", at=order_lines[0]["ordered_at"])
+        points.earn_entries(
+            priced, order_id=f"{customer}-{order_id}", at=order_lines[0]["ordered_at"]
+        )
     )
 expiring_at, expiring_points = [], []
 for entries in ledgers.values():
