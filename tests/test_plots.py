@@ -419,6 +419,30 @@ def test_points_expiring_buckets_by_calendar_month_in_the_zone() -> None:
     assert utc.get_title() == "Points expiring per month (UTC)"
 
 
+def test_points_expiring_at_the_end_of_a_month_count_in_that_month() -> None:
+    shanghai = timezone(timedelta(hours=8))
+    when = [
+        datetime(2024, 7, 1, tzinfo=shanghai),  # "end of June": last spendable at 30 June 23:59:59.999999
+        datetime(2024, 7, 1, 0, 0, 0, 1, tzinfo=shanghai),  # a microsecond later: spendable on 1 July
+        datetime(2024, 8, 1, tzinfo=UTC),  # 1 August 08:00 in Shanghai; in UTC the end of July
+        datetime(2024, 6, 1, tzinfo=shanghai),  # the end of May in Shanghai (31 May 16:00 UTC)
+    ]
+    points = [100, 7, 30, 5]
+    ax = points_expiring(when, points, tz="Asia/Shanghai")
+    assert gids(ax.patches) == ["2024-05", "2024-06", "2024-07", "2024-08"]
+    assert heights(ax) == [5.0, 100.0, 7.0, 30.0]
+    render(ax)
+    utc = points_expiring(when, points, tz="UTC")  # 30 June 16:00 (+1 µs) UTC: both June; 1 Aug 00:00: July
+    assert gids(utc.patches) == ["2024-05", "2024-06", "2024-07"]
+    assert heights(utc) == [5.0, 107.0, 30.0]
+    last_hour = points_expiring(
+        when, points, tz="Asia/Shanghai", as_of=datetime(2024, 6, 30, 23, tzinfo=shanghai)
+    )
+    assert gids(last_hour.patches)[0] == "2024-06" and heights(last_hour)[:2] == [100.0, 7.0]
+    gone = points_expiring(when, points, tz="Asia/Shanghai", as_of=datetime(2024, 7, 1, tzinfo=shanghai))
+    assert gids(gone.patches) == ["2024-07", "2024-08"] and heights(gone) == [7.0, 30.0]  # expired at as_of
+
+
 def test_points_expiring_from_as_of_for_some_months() -> None:
     when = np.array(["2024-06-30T16:00", "2024-07-02", "2024-08-01", "2025-01-01"], dtype="datetime64[us]")
     series = pd.Series(when).dt.tz_localize("UTC")

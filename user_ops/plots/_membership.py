@@ -170,6 +170,10 @@ def points_expiring(
 ) -> Axes:
     """Bars of points expiring per calendar month (积分到期) in the business time zone.
 
+    A lot counts in the month of the last moment it can be spent: its expiry instant is the exclusive
+    end of its validity (the ledger's ``[earned_at, expires_at)``), so points that expire "at the end
+    of June" — at 1 July 00:00 — are June's, one microsecond before that instant.
+
     Parameters
     ----------
     expires_at:
@@ -207,11 +211,12 @@ def points_expiring(
     Examples
     --------
     >>> from datetime import datetime, timezone
-    >>> when = [datetime(2024, 6, 30, 17, tzinfo=timezone.utc), datetime(2024, 6, 3, tzinfo=timezone.utc),
+    >>> end_of_june = datetime(2024, 6, 30, 16, tzinfo=timezone.utc)   # 1 July 00:00 in Shanghai
+    >>> when = [end_of_june, datetime(2024, 6, 30, 17, tzinfo=timezone.utc),
     ...         datetime(2024, 8, 15, tzinfo=timezone.utc)]
     >>> ax = points_expiring(when, [100, 40, 5], tz="Asia/Shanghai")
     >>> [(bar.get_gid(), int(bar.get_height())) for bar in ax.patches]
-    [('2024-06', 40), ('2024-07', 100), ('2024-08', 5)]
+    [('2024-06', 100), ('2024-07', 40), ('2024-08', 5)]
     """
     language = check_lang(lang)
     if months is not None and (isinstance(months, bool) or not isinstance(months, int) or months < 1):
@@ -224,7 +229,7 @@ def points_expiring(
         later = instants > as_utc_us(moment)
         instants, amounts = instants[later], amounts[later]
         first = int(_months(np.array([as_utc_us(moment)], dtype=np.int64), zone)[0])
-    month = _months(instants, zone)
+    month = _months(instants - 1, zone)  # the last spendable microsecond: an expiry ends its month
     if first is None:
         if len(month) == 0:
             raise DataError("nothing to draw: no points expire (pass as_of=... to show empty months)")
