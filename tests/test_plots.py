@@ -440,6 +440,30 @@ def test_stage_revenue_axis_carries_the_currency_and_thousands_separators() -> N
         stage_bars({**summary, "currency": ["CNY", "USD", "CNY"]}, value="revenue")
     with pytest.raises(ConfigError, match="currency must be a three-letter code like 'CNY'"):
         stage_bars(summary, value="revenue", currency="yuan")
+    with pytest.raises(ConfigError, match="currency must be a three-letter code"):
+        stage_bars(summary, currency="yuan")  # a bad option whatever is shown
+    counts = stage_bars({**summary, "currency": ["CNY", "USD", "CNY"]})  # counts: currencies do not matter
+    assert heights(counts) == [3.0, 5.0, 2.0]
+
+
+def test_mean_spend_grid_writes_money_in_its_cells_and_colour_bar() -> None:
+    metrics = {
+        "recency_days": [3, 3, 100, 200],
+        "frequency": [5, 1, 1, 1],
+        "monetary": [12500.0, 50.0, 3070.0, 30.0],
+        "currency": ["USD"] * 4,
+    }
+    scores = RFMModel.thresholds(recency=[30], frequency=[2], monetary=[500]).score(metrics)
+    ax = rfm_grid(scores, metrics, value="monetary")  # the currency column of the metrics
+    render(ax)
+    assert [t.get_text() for t in ax.texts] == ["$1,550", "$50", "$12,500"]  # (3070 + 30) / 2 in R1 F1
+    bar = ax.figure.axes[1]
+    assert bar.get_ylabel() == "Mean spend (USD)"
+    ticks = [(value, text) for value, text in tick_texts(bar.yaxis) if text]
+    assert len(ticks) >= 3 and all(money_value(text, prefix="$") == value for value, text in ticks)
+    zh = rfm_grid(scores, metrics, value="monetary", lang="zh", currency="CNY")  # the option wins
+    render(zh)
+    assert zh.figure.axes[1].get_ylabel() == "平均消费金额（CNY）" and zh.texts[0].get_text() == "¥1,550"
 
 
 def test_stage_bars_bad_input(shop: dict[str, Any]) -> None:
@@ -807,6 +831,9 @@ def test_font_option_takes_a_font_file_and_rejects_bad_values(tmp_path: Path) ->
     ax = gold(font=str(path))
     assert ax.title.get_fontfamily() == ["DejaVu Sans Mono", "DejaVu Sans"]
     render(ax)
+    serif = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSerif.ttf"
+    assert gold(font=["no such font", "dejavu serif", str(path)]).title.get_fontfamily()[0] == "DejaVu Serif"
+    assert gold(font=[str(serif), "DejaVu Sans Mono"]).title.get_fontfamily()[0] == "DejaVu Serif"  # in order
     with pytest.raises(ConfigError, match=r"font file '/nowhere/NotoSansSC\.otf' does not exist"):
         gold(font="/nowhere/NotoSansSC.otf")
     broken = tmp_path / "broken.ttf"

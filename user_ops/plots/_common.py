@@ -354,20 +354,22 @@ def installed_family(candidates: Sequence[str]) -> str | None:
     is unknown to it; when no candidate is known, the system fonts missing from the list are added (once
     per process) and the candidates looked up again.
     """
-    for candidate in candidates:
-        if candidate.lower().endswith(_FONT_FILE_SUFFIXES):
-            return _font_file_family(candidate)
-    found = _known_family(candidates)
+    found = _first_usable(candidates)
     if found is None and _add_new_system_fonts():
-        found = _known_family(candidates)
+        found = _first_usable(candidates)
     return found
 
 
-def _known_family(candidates: Sequence[str]) -> str | None:
+def _first_usable(candidates: Sequence[str]) -> str | None:
     from matplotlib import font_manager
 
     installed = {entry.name.lower(): entry.name for entry in font_manager.fontManager.ttflist}
-    return next((installed[name.lower()] for name in candidates if name.lower() in installed), None)
+    for candidate in candidates:
+        if candidate.lower().endswith(_FONT_FILE_SUFFIXES):
+            return _font_file_family(candidate)
+        if candidate.lower() in installed:
+            return installed[candidate.lower()]
+    return None
 
 
 def _font_file_family(path: str) -> str:

@@ -114,7 +114,10 @@ def stage_bars(
             f"stage_bars(stages, metrics, value={kind!r})"
         )
     heights = float_column(table, kind, what="the stage bars")
-    money = money_style(currency, table, _table_or_none(metrics))
+    # the data's currency matters to revenue only (a count of mixed-currency customers is fine)
+    money = (
+        money_style(currency, table, _table_or_none(metrics)) if kind == "revenue" else money_style(currency)
+    )
     codes = [str(code) for code in np.asarray(table["stage"])]
     label_column = f"label_{language}"
     labels = [str(v) for v in np.asarray(table[label_column])] if label_column in table else list(codes)

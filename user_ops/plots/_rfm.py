@@ -34,7 +34,6 @@ __all__ = ["pareto_curve", "rfm_grid", "segment_treemap"]
 _GRID_VALUES = ("count", "monetary")
 _TREEMAP_VALUES = ("count", "revenue")
 _CAPTION_PAD_PX = 2.0  # a caption keeps this far (in pixels at the figure's dpi) inside its rectangle
-_FIT_ROUNDS = 6  # fitting captions, adding the legend, and fitting again settles in two or three rounds
 
 
 def rfm_grid(
@@ -111,7 +110,7 @@ def rfm_grid(
     kind = check_choice("value", value, _GRID_VALUES)
     table = Table.coerce(scores)
     model = getattr(scores, "model", None)
-    money = MoneyStyle()
+    money = money_style(currency)  # checked whatever the value; the metrics' currency below
     r, f = _scores(table, "r"), _scores(table, "f")
     scored = ~(np.isnan(r) | np.isnan(f))
     r_levels = _levels(model, "recency", r[scored])
@@ -217,7 +216,7 @@ def segment_treemap(
     The rectangles tile the unit square of the axes (see :func:`squarify`); segments with a zero or
     negative value are left out (they have no area). Each rectangle is captioned with its label and
     value when they fit inside it, measured with the renderer at the figure's size; otherwise with the
-    label alone, or the label shortened (``Champ…``), or nothing, and the legend beside the axes then
+    label alone, or the label shortened (``Champ…``), or nothing, and the legend under the axes then
     lists that segment with its full label, value and colour. No caption crosses its rectangle's edge.
 
     Parameters
@@ -279,12 +278,17 @@ def segment_treemap(
     keep = np.isfinite(sizes) & (sizes > 0)
     if not keep.any():
         raise DataError(f"nothing to draw: no segment has a positive {kind}")
-    money = money_style(currency, summary, _table_or_none(metrics)) if kind == "revenue" else None
+    # the data's currency matters to revenue only; a bad currency option is an error either way
+    money = (
+        money_style(currency, summary, _table_or_none(metrics))
+        if kind == "revenue"
+        else money_style(currency)
+    )
     codes = [str(code) for code in np.asarray(summary["segment"])[keep]]
     label_column = f"label_{language}"
     labels = [str(v) for v in np.asarray(summary[label_column])[keep]] if label_column in summary else codes
     shown = sizes[keep]
-    numbers = [f"{size:,.0f}" if money is None else money.text(float(size)) for size in shown]
+    numbers = [money.text(float(size)) if kind == "revenue" else f"{size:,.0f}" for size in shown]
     fonts = choose_font(font, language)
     from matplotlib.patches import Rectangle
 
@@ -331,12 +335,13 @@ def _fit_captions(axes: Axes, cells: list[_Cell], fonts: FontChoice) -> None:
     whose caption is not complete.
 
     The legend takes room from the axes (with a layout engine), which shrinks the rectangles, so the
-    captions are fitted again until nothing changes; a caption only ever gets shorter.
+    captions are fitted again until no caption joins the legend: a caption only ever gets shorter, so
+    the legend only grows, and it settles within one round per cell (in practice two or three).
     """
     figure: Any = axes.figure.figure  # the root figure, also when the axes are in a subfigure
     shortened: set[int] = set()
     start = [0] * len(cells)  # the longest form still allowed, per cell
-    for _ in range(_FIT_ROUNDS):
+    for _ in range(len(cells) + 1):
         figure.draw_without_rendering()  # lays the figure out: the axes and its rectangles get their size
         for i, cell in enumerate(cells):
             start[i] = _longest_fitting(cell, start[i])
