@@ -163,7 +163,7 @@ for row in by_stage.to_dicts():
         print(
             f"  {row['label_en']:<13} {row['label_zh']:<4} {row['count']:>5} ({row['share']:.0%})"
         )
-save(stage_bars(by_stage, skip_empty=True), "cdnow_stages")
+save(stage_bars(by_stage, hide_empty=True), "cdnow_stages")
 
 # %% [markdown]
 # ## 5. Pareto (二八法则)

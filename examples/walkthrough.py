@@ -155,7 +155,10 @@ metrics_before = customer_metrics(Transactions(shop.lines), as_of=earlier, custo
 moves = transitions(policy.classify(metrics_before, as_of=earlier), stages)
 print(f"7. {moves.total:,} customers: {moves.stayed:,} kept their stage, {moves.new:,} are new")
 save(transition_flows(moves, dates=(earlier, as_of)), "shop_transitions_matrix")
-save(transition_flows(moves, kind="bands", lang="zh", dates=(earlier, as_of)), "shop_transitions_bands")
+save(
+    transition_flows(moves, kind="bands", lang="zh", dates=(earlier, as_of)),
+    "shop_transitions_bands",
+)
 
 # %% [markdown]
 # The synthetic customers also carry a membership tier (会员等级): the tier plot takes plain codes.
@@ -188,7 +191,10 @@ else:
     cd_pareto = pareto(cd_metrics["monetary"], clip_negative=True)
     print(f"8. CDNOW: {len(cd_metrics):,} customers; top 20 % bring {cd_pareto.top20_share:.1%}")
     save(rfm_grid(cd_scores), "cdnow_rfm_grid")
-    save(segment_treemap(cd_scores, cd_metrics, value="revenue", currency="USD"), "cdnow_segments_revenue")
+    save(
+        segment_treemap(cd_scores, cd_metrics, value="revenue", currency="USD"),
+        "cdnow_segments_revenue",
+    )
     save(pareto_curve(cd_pareto), "cdnow_pareto")
     cd_policy = LifecyclePolicy.default_for(cd_metrics)
     cd_stages = cd_policy.classify(cd_metrics, as_of=cd_as_of)

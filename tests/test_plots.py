@@ -878,3 +878,11 @@ def test_walkthrough_is_a_percent_notebook_through_membership_and_coupons() -> N
     assert "# %% [markdown]\n# ## 9. Membership" in text
     assert "# %% [markdown]\n# ## 10. Coupons" in text
     assert "TODO" not in text
+
+
+def test_skip_empty_still_works_with_a_deprecation_warning(shop: dict[str, Any]) -> None:
+    summary = stage_summary(shop["stages"], shop["metrics"])
+    with pytest.warns(DeprecationWarning, match="hide_empty"):
+        old = stage_bars(summary, skip_empty=True)
+    new = stage_bars(summary, hide_empty=True)
+    assert [bar.get_gid() for bar in old.patches] == [bar.get_gid() for bar in new.patches]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ def stage_bars(
     currency: Any = None,
     font: FontOption = None,
     ax: Axes | None = None,
+    skip_empty: bool | None = None,
 ) -> Axes:
     """Bars of customers (or revenue) per lifecycle stage, in lifecycle order.
 
@@ -70,6 +72,8 @@ def stage_bars(
         ``"en"`` or ``"zh"``: stage labels from ``label_en`` / ``label_zh``, and the titles.
     hide_empty:
         Leave out stages without customers.
+    skip_empty:
+        Deprecated name of ``hide_empty`` (warns; removed in the next release).
     cmap:
         A matplotlib colour map name (stages take evenly spaced colours in order).
     currency:
@@ -122,7 +126,7 @@ def stage_bars(
     label_column = f"label_{language}"
     labels = [str(v) for v in np.asarray(table[label_column])] if label_column in table else list(codes)
     keep = np.ones(len(codes), dtype=bool)
-    if hide_empty:
+    if _renamed_hide_empty(skip_empty, hide_empty, where="stage_bars"):
         keep = float_column(table, "count", what="the stage bars") > 0
     palette = colormap(cmap)(np.linspace(0.1, 0.9, max(len(codes), 1)))
     positions = np.flatnonzero(keep)
@@ -186,6 +190,7 @@ def transition_flows(
     cmap: str = "Purples",
     font: FontOption = None,
     ax: Axes | None = None,
+    skip_empty: bool | None = None,
 ) -> Axes:
     """The migration between two lifecycle snapshots: a from → to matrix, or bands between stages.
 
@@ -209,6 +214,8 @@ def transition_flows(
         as ``2024-06-30``, with the time when it is not midnight).
     hide_empty:
         Leave out states without customers (rows and columns of zeros).
+    skip_empty:
+        Deprecated name of ``hide_empty`` (warns; removed in the next release).
     cmap:
         A matplotlib colour map name.
     font:
@@ -260,7 +267,7 @@ def transition_flows(
         raise DataError("nothing to draw: neither snapshot has a customer")
     rows = np.arange(len(moves.sources))
     columns = np.arange(len(moves.targets))
-    if hide_empty:
+    if _renamed_hide_empty(skip_empty, hide_empty, where="transition_flows"):
         rows = np.flatnonzero(moves.counts.sum(axis=1) > 0)
         columns = np.flatnonzero(moves.counts.sum(axis=0) > 0)
     counts = moves.counts[np.ix_(rows, columns)]
@@ -402,3 +409,15 @@ def _node_tops(sizes: npt.NDArray[np.int64], scale: float) -> list[float]:
         tops.append(top)
         top -= size * scale + _NODE_GAP
     return tops
+
+
+def _renamed_hide_empty(skip_empty: bool | None, hide_empty: bool, *, where: str) -> bool:
+    """``skip_empty`` is the old name of ``hide_empty``: it works for one more release, with a warning."""
+    if skip_empty is None:
+        return hide_empty
+    warnings.warn(
+        f"{where}(skip_empty=...) is deprecated; use hide_empty=... (same meaning)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return skip_empty
