@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -267,6 +268,146 @@ def test_cycle_reviews_happen_at_local_midnight_across_dst() -> None:
     assert march.astimezone(UTC) == datetime(2024, 3, 1, 5, tzinfo=UTC)  # EST
     assert april.astimezone(UTC) == datetime(2024, 4, 1, 4, tzinfo=UTC)  # EDT
     assert [c.kind for c in timeline] == ["upgrade", "retain", "downgrade"]
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+SANTIAGO = ZoneInfo("America/Santiago")
+
+
+def starbucks_2016(**options: Any) -> TierPolicy:
+    """Starbucks Rewards (US, 2016): Gold at 300 Stars, kept by earning 300 Stars in each 12 months
+    after reaching it (customerservice.starbucks.com, "How do I maintain Gold Level status?")."""
+    levels = [
+        Tier(code="green", label_en="Green", label_zh="绿星级", entry=0),
+        Tier(code="gold", label_en="Gold", label_zh="金星级", entry=300, retention=300),
+    ]
+    defaults: dict[str, Any] = {
+        "metric": "points",
+        "window": "rolling",
+        "window_length": "12mo",
+        "review_period": "12mo",
+        "tz": "America/New_York",
+    }
+    return TierPolicy(levels, **{**defaults, **options})
+
+
+def test_anniversary_review_in_a_dst_gap_counts_the_purchase_that_reached_the_tier() -> None:
+    # 300 Stars at 2024-03-09 02:30 EST (07:30Z): Gold. The anniversary 2025-03-09 02:30 does not exist
+    # in New York (02:00 EST jumps to 03:00 EDT), so the review happens at 03:30 EDT = 07:30Z. Its window
+    # is the 12 months before the *scheduled* 02:30: [2024-03-09 02:30 EST, ...) = [07:30Z, 07:30Z),
+    # which holds the 300 Stars (300 >= 300: kept). Counted back from 03:30 it would start at 08:30Z.
+    p = starbucks_2016()
+    reached = datetime(2024, 3, 9, 2, 30, tzinfo=NY)
+    history = [PointsEarned(at=reached, points=300)]
+    timeline = p.simulate(history, until=datetime(2025, 3, 10, tzinfo=NY))
+    assert [(c.kind, c.at.astimezone(UTC), c.metric) for c in timeline] == [
+        ("upgrade", datetime(2024, 3, 9, 7, 30, tzinfo=UTC), 300),
+        ("retain", datetime(2025, 3, 9, 7, 30, tzinfo=UTC), 300),
+    ]
+    # Next anniversary 2026-03-09 02:30 exists (EDT since 8 March 2026): 06:30Z.
+    assert timeline.final.next_review == datetime(2026, 3, 9, 6, 30, tzinfo=UTC)
+    # Just before the review, what keeps Gold reads the same window: 300 of 300, met.
+    before = p.evaluate_one(history, as_of=datetime(2025, 3, 9, 7, 29, tzinfo=UTC))
+    assert before.to_keep is not None
+    assert (before.to_keep.current, before.to_keep.needed, before.to_keep.met) == (300, 0, True)
+
+
+def test_anniversary_review_in_the_berlin_gap_keeps_the_tier() -> None:
+    # 1000 CNY at 2024-03-30 02:30 CET (01:30Z): Silver Sea. 2025-03-30 02:30 falls in Berlin's gap
+    # (02:00 CET -> 03:00 CEST): review at 01:30Z, window [2024-03-30 02:30 CET = 01:30Z, 01:30Z) holds
+    # the 1000 >= 800 retention.
+    p = TierPolicy(tiers(), window="rolling", window_length="12mo", tz="Europe/Berlin")
+    reached = datetime(2024, 3, 30, 2, 30, tzinfo=BERLIN)
+    timeline = p.simulate([buy(reached, "1000")], until=datetime(2025, 4, 1, tzinfo=BERLIN))
+    assert [(c.kind, c.at.astimezone(UTC), c.to_tier, c.metric) for c in timeline] == [
+        ("upgrade", datetime(2024, 3, 30, 1, 30, tzinfo=UTC), "silver", 100000),
+        ("retain", datetime(2025, 3, 30, 1, 30, tzinfo=UTC), "silver", 100000),
+    ]
+
+
+def test_cycle_review_at_a_skipped_midnight_counts_from_that_midnight() -> None:
+    # Santiago skips 2025-09-07 00:00 (-04 -> -03): the cycle starting that day begins at 01:00 -03
+    # (04:00Z). A purchase at the previous cycle start 2024-09-07 00:00 -04 (04:00Z) is exactly one
+    # 12-month window before the scheduled midnight, so it counts: [04:00Z, 04:00Z) a year apart.
+    p = TierPolicy(
+        tiers(), window="rolling", window_length="12mo", review="cycle", cycle_start="09-07",
+        tz="America/Santiago",
+    )  # fmt: skip
+    reached = datetime(2024, 9, 7, tzinfo=SANTIAGO)
+    timeline = p.simulate([buy(reached, "1000")], until=datetime(2025, 9, 8, tzinfo=SANTIAGO))
+    assert [(c.kind, c.at.astimezone(UTC), c.metric) for c in timeline] == [
+        ("upgrade", datetime(2024, 9, 7, 4, tzinfo=UTC), 100000),
+        ("retain", datetime(2025, 9, 7, 4, tzinfo=UTC), 100000),
+    ]
+
+
+DST_ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Sydney",
+    "America/Santiago",
+    "America/Havana",
+    "Australia/Lord_Howe",
+]
+
+
+@functools.cache
+def spring_forward_gaps(zone: str) -> list[tuple[datetime, timedelta]]:
+    """``(first skipped wall time, length)`` of every gap of ``zone`` in 2019..2031 (naive local times)."""
+    tz = ZoneInfo(zone)
+    gaps = []
+    day_start = datetime(2019, 1, 1, tzinfo=UTC)
+    while day_start.year < 2032:
+        low, high = day_start, day_start + timedelta(days=1)
+        before, after = low.astimezone(tz).utcoffset(), high.astimezone(tz).utcoffset()
+        assert before is not None and after is not None
+        if after > before:  # the clock moves forward during this UTC day: find the instant
+            while high - low > timedelta(microseconds=1):
+                middle = low + (high - low) // 2
+                if middle.astimezone(tz).utcoffset() == before:
+                    low = middle
+                else:
+                    high = middle
+            gaps.append(((high + before).replace(tzinfo=None), after - before))
+        day_start += timedelta(days=1)
+    return gaps
+
+
+@settings(max_examples=250, deadline=None)
+@given(
+    zone=st.sampled_from(DST_ZONES),
+    period=st.sampled_from(["12mo", "1y", "6mo", "1mo", "365d", "7d", "1d"]),
+    data=st.data(),
+)
+def test_property_qualifying_exactly_one_window_before_the_review_keeps_the_tier(
+    zone: str, period: str, data: st.DataObject
+) -> None:
+    from dateutil.relativedelta import relativedelta
+
+    from user_ops._time import parse_duration
+
+    tz = ZoneInfo(zone)
+    duration = parse_duration(period)
+    step = relativedelta(months=duration.months, days=duration.days)
+    if data.draw(st.booleans(), label="review in a gap"):
+        start, length = data.draw(st.sampled_from(spring_forward_gaps(zone)), label="gap")
+        inside = timedelta(minutes=data.draw(st.integers(0, length // timedelta(minutes=1) - 1)))
+        wall = start + inside - step
+    else:
+        wall = datetime(2020, 1, 1) + timedelta(minutes=data.draw(st.integers(0, 10 * 366 * 24 * 60)))
+    reached = wall.replace(tzinfo=tz, fold=data.draw(st.integers(0, 1), label="fold"))
+    # Exactly the entry threshold (no separate retention): the tier is kept only if the purchase counts.
+    p = TierPolicy(
+        tiers(retention=False), window="rolling", window_length=period, review_period=period, tz=zone
+    )
+    local = reached.astimezone(tz).replace(tzinfo=None)
+    review = (local + step).replace(tzinfo=tz).astimezone(UTC)  # fold=0: a skipped time moves forward
+    until = (local + step + step + timedelta(days=2)).replace(tzinfo=tz)
+    reviews = [c for c in p.simulate([buy(reached, "1000")], until=until) if c.review]
+    assert (reviews[0].at, reviews[0].kind, reviews[0].metric) == (review, "retain", 100000)
+    assert (reviews[1].kind, reviews[1].to_tier, reviews[1].metric) == ("downgrade", "red", 0)
+    just_before = p.evaluate_one([buy(reached, "1000")], as_of=review - timedelta(microseconds=1))
+    assert just_before.to_keep is not None and just_before.to_keep.current == 100000
 
 
 def test_calendar_year_in_the_shop_zone() -> None:
