@@ -513,6 +513,84 @@ def test_override_holds_against_upgrades_and_reviews_then_is_reviewed() -> None:
     assert end.reason_en.startswith("override ended")
 
 
+def test_a_gifted_tier_ends_at_the_tier_the_members_own_history_earns() -> None:
+    # 1200 CNY on 2024-03-01 earns Silver Sea (entry 1000); a three-month Black Sea trial follows. At its
+    # end (2024-09-01) the member's own history holds Silver Sea (reached 2024-03-01, first review
+    # 2025-03-01), so that is where they land: not Gold Sea, one step below the gift (the old review
+    # of the gifted tier: 1200 in [2023-09-01, 2024-09-01) < 6000 retention, one step down).
+    p = policy()
+    reached = datetime(2024, 3, 1, tzinfo=SH)
+    trial = TierOverride(
+        at=datetime(2024, 6, 1, tzinfo=SH), tier="black", until=datetime(2024, 9, 1, tzinfo=SH),
+        reason="Black Sea trial",
+    )  # fmt: skip
+    history = [buy(reached, "1200"), trial]
+    timeline = p.simulate(history, until=datetime(2024, 10, 1, tzinfo=SH))
+    assert [(c.kind, c.to_tier) for c in timeline] == [
+        ("upgrade", "silver"),
+        ("override", "black"),
+        ("downgrade", "silver"),
+    ]
+    end = timeline.changes[-1]
+    assert (end.at, end.review) == (datetime(2024, 9, 1, tzinfo=SH), True)
+    assert end.reason_en == "override ended; back to the tier the member's own history earns: Silver Sea"
+    state = timeline.final
+    assert (state.tier, state.since, state.next_review) == (
+        "silver",
+        datetime(2024, 9, 1, tzinfo=SH),
+        datetime(2025, 3, 1, tzinfo=SH),  # the earned tier's own anniversary
+    )
+    assert state.override_reason is None
+    # The old behaviour, asked for explicitly: a review of the gifted tier at its end.
+    reviewed = [buy(reached, "1200"), trial.model_copy(update={"on_end": "review"})]
+    assert p.evaluate_one(reviewed, as_of=datetime(2024, 10, 1, tzinfo=SH)).tier == "gold"
+
+
+def test_the_earned_tier_keeps_its_retention_not_the_entry_threshold() -> None:
+    # Gold Sea from 3000 CNY on 2024-03-01, kept at the 2025-03-01 review (3000 >= 2000). A Black Sea gift
+    # 2025-04-01..2025-07-01 ends with nothing spent since 2024-07-01: the member's own history still
+    # holds Gold Sea until its next review 2026-03-01 (to_qualified would have sent a review of the
+    # gifted tier straight to Red Sea), and that review, with an empty window, sends them to Red Sea.
+    p = policy(downgrade="to_qualified")
+    gift = TierOverride(
+        at=datetime(2025, 4, 1, tzinfo=SH), tier="black", until=datetime(2025, 7, 1, tzinfo=SH),
+        reason="anniversary gift",
+    )  # fmt: skip
+    history = [buy(datetime(2024, 3, 1, tzinfo=SH), "3000"), gift]
+    after = p.evaluate_one(history, as_of=datetime(2025, 7, 2, tzinfo=SH))
+    assert (after.tier, after.next_review) == ("gold", datetime(2026, 3, 1, tzinfo=SH))
+    assert p.evaluate_one(history, as_of=datetime(2026, 3, 2, tzinfo=SH)).tier == "red"
+    old = [*history[:1], gift.model_copy(update={"on_end": "review"})]
+    assert p.evaluate_one(old, as_of=datetime(2025, 7, 2, tzinfo=SH)).tier == "red"
+
+
+def test_what_the_member_earns_during_a_trial_counts_when_it_ends() -> None:
+    # Gold Sea trial from nothing; 3500 CNY spent during it reaches Gold Sea on the member's own account
+    # (2024-05-10), so they keep Gold Sea when the trial ends, until their own review 2025-05-10.
+    p = policy()
+    trial = TierOverride(
+        at=datetime(2024, 3, 1, tzinfo=SH), tier="gold", until=datetime(2024, 6, 1, tzinfo=SH),
+        reason="status trial",
+    )  # fmt: skip
+    history = [trial, buy(datetime(2024, 5, 10, tzinfo=SH), "3500")]
+    timeline = p.simulate(history, until=datetime(2024, 6, 2, tzinfo=SH))
+    assert [(c.kind, c.to_tier) for c in timeline] == [("override", "gold"), ("retain", "gold")]
+    assert timeline.final.since == datetime(2024, 3, 1, tzinfo=SH)  # held without a break
+    assert timeline.final.next_review == datetime(2025, 5, 10, tzinfo=SH)
+
+
+def test_the_end_of_an_override_equals_a_history_without_it() -> None:
+    p = policy()
+    purchases = [buy(day(0), "1200"), buy(day(40), "2500"), buy(day(500), "900")]
+    suspension = TierOverride(at=day(30), tier=None, until=day(60), reason="audit")
+    with_it = p.evaluate_one([*purchases, suspension], as_of=day(45))
+    assert (with_it.tier, with_it.override_reason) == (None, "audit")
+    for n in (60, 61, 400, 700):
+        assert p.evaluate_one([*purchases, suspension], as_of=day(n)).tier == (
+            p.evaluate_one(purchases, as_of=day(n)).tier
+        )
+
+
 def test_permanent_override_and_override_to_no_tier() -> None:
     p = policy()
     history = [buy(day(0), "9000"), TierOverride(at=day(1), tier=None, reason="fraud")]
@@ -814,6 +892,30 @@ def test_overrides_are_respected_while_they_hold(history: list[Any], which: int,
     assert state.tier == override.tier
     assert state.override_reason == "manual"
     assert np.isscalar(state.index)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    history=histories(),
+    which=st.integers(0, len(POLICIES) - 1),
+    later=st.one_of(st.just(0), st.integers(min_value=0, max_value=3 * 365 * 24)),
+)
+def test_property_after_an_override_ends_the_member_is_where_their_history_puts_them(
+    history: list[Any], which: int, later: int
+) -> None:
+    p = POLICIES[which]
+    history = fit(history, p)
+    overrides = [e for e in history if isinstance(e, TierOverride)]
+    if not overrides or overrides[0].until is None:
+        return
+    t = overrides[0].until + timedelta(hours=later)
+    own = [e for e in history if not isinstance(e, TierOverride)]
+    ended, without = p.evaluate_one(history, as_of=t), p.evaluate_one(own, as_of=t)
+    assert (ended.tier, ended.next_review, ended.metric) == (
+        without.tier,
+        without.next_review,
+        without.metric,
+    )
 
 
 @settings(max_examples=200, deadline=None)

@@ -609,6 +609,26 @@ class TierPolicy(PolicyModel):
         reason = (f"manual override: {override.reason}", f"人工调级：{override.reason}")
         self._record(run, override.at, "override", before, None, None, False, reason)
 
+    def _return_to_earned(
+        self, run: _Run, series: MetricSeries, instants: list[datetime], at: datetime, tz: tzinfo
+    ) -> None:
+        """End the override at ``at``: the member takes the state their history alone gives them then."""
+        earned = self._walk(series, instants, [], at, tz)
+        before = run.index
+        run.override = None
+        run.index, run.anchor, run.reviews_done = earned.index, earned.anchor, earned.reviews_done
+        run.scheduled, run.protected_until = earned.scheduled, earned.protected_until
+        if run.index != before:
+            run.since = at
+        kind = "retain" if run.index == before else ("upgrade" if run.index > before else "downgrade")
+        _, en, zh = self._labels(run.index)
+        reason = (
+            f"override ended; back to the tier the member's own history earns: {en or 'no tier'}",
+            f"人工调级结束；恢复为自身记录达到的等级：{zh or '无等级'}",
+        )
+        value = self._metric_at(series, at, tz)
+        self._record(run, at, kind, before, value, None, True, reason)
+
     def _walk(
         self,
         series: MetricSeries,
@@ -638,7 +658,10 @@ class TierPolicy(PolicyModel):
             ]
             fact = min(facts) if facts else None
             if scheduled is not None and scheduled.at <= as_of and (fact is None or scheduled.at <= fact):
-                self._review(run, series, scheduled, tz, ending=ending is not None)
+                if run.override is not None and run.override.on_end == "earned":
+                    self._return_to_earned(run, series, instants, scheduled.at, tz)
+                else:
+                    self._review(run, series, scheduled, tz, ending=ending is not None)
                 continue
             if fact is None or fact >= as_of:
                 return run
