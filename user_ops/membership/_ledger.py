@@ -9,7 +9,9 @@ How entries are applied
   nothing; a key reused with other content is a :class:`~user_ops.DataError`), entries after ``as_of``
   are left out (and listed), and the rest are applied in the order ``(at, kind, key)`` with kinds
   ranked earn < adjust < refund < revert < expire < redeem, so the result never depends on the
-  order the host passes them in.
+  order the host passes them in. One exception: a refund at the same instant as the redemption it
+  refunds is applied right after the redemptions at that instant (and an expiry record of the lot such
+  a refund creates right after it), so an order cancelled in the same instant it was paid is accepted.
 * Points are int64: an entry beyond it is refused, and so is a ledger whose totals (earned, redeemed,
   balance, ...) would leave it, naming the entry where they would.
 * Every credit (earn, positive adjust, restored redemption) is a **lot** with ``earned_at``,
@@ -922,6 +924,33 @@ def replay_summary(
     }
 
 
+# Ranks of entries at one instant: the kinds in KIND_ORDER, then a refund of a redemption at that very
+# instant (it cannot come before the redemption it gives back), then an expiry record of the lot such a
+# refund created.
+_RANK_STEP = 4
+_REFUND_OF_SAME_INSTANT = KIND_ORDER["redeem"] * _RANK_STEP + 1
+_EXPIRE_OF_SAME_INSTANT = KIND_ORDER["redeem"] * _RANK_STEP + 2
+
+
+def _application_order(unique: list[LedgerEntry]) -> list[tuple[int, int, str, LedgerEntry]]:
+    """``(at_us, rank, key, entry)`` per entry; sorted, they give the order entries apply in."""
+    keyed = [(as_utc_us(entry.at), KIND_ORDER[entry.kind] * _RANK_STEP, entry.key, entry) for entry in unique]
+    referring = [(item, item[3].ref) for item in keyed if item[3].kind in ("refund", "expire")]
+    if not referring:
+        return keyed
+    where = {item[2]: item for item in keyed}
+    deferred: set[str] = set()
+    for (at_us, _, key, entry), ref in referring:  # a refund of a redemption at its very instant
+        target = where.get(ref or "")
+        if entry.kind == "refund" and target and target[0] == at_us and target[3].kind == "redeem":
+            deferred.add(key)
+            where[key] = (at_us, _REFUND_OF_SAME_INSTANT, key, entry)
+    for (at_us, _, key, entry), ref in referring:  # the expiry record of the lot that refund created
+        if entry.kind == "expire" and ref in deferred and where[ref or ""][0] == at_us:
+            where[key] = (at_us, _EXPIRE_OF_SAME_INSTANT, key, entry)
+    return [where[item[2]] for item in keyed]
+
+
 def _fold(
     entries: Iterable[LedgerEntry | Mapping[str, Any]],
     as_of: datetime,
@@ -931,7 +960,7 @@ def _fold(
     tz = policy.zone(as_of)
     as_of_us = as_utc_us(as_of)
     unique, duplicates = _deduplicate(entries)
-    keyed = [(as_utc_us(entry.at), KIND_ORDER[entry.kind], entry.key, entry) for entry in unique]
+    keyed = _application_order(unique)
     ignored = tuple(sorted(item[2] for item in keyed if item[0] > as_of_us))
     applied = sorted((item for item in keyed if item[0] <= as_of_us), key=lambda item: item[:3])
     if dates is None:

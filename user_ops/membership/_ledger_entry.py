@@ -24,7 +24,8 @@ EntryKind = Literal["earn", "adjust", "refund", "revert", "expire", "redeem"]
 #: Every entry kind, in the order entries at the same instant are applied: credits first (so points
 #: earned at an instant can be spent at it when nothing holds them back), then clawbacks, then explicit
 #: expiry records (an expiry at an instant precedes what happens at it, as the policy's expiry does),
-#: redemptions last. Ties within a kind are broken by the idempotency key.
+#: redemptions last. Ties within a kind are broken by the idempotency key. A refund of a redemption at
+#: its very instant is the exception: it follows the redemptions (see ``replay``).
 ENTRY_KINDS: tuple[EntryKind, ...] = cast("tuple[EntryKind, ...]", get_args(EntryKind))
 KIND_ORDER: dict[str, int] = {kind: rank for rank, kind in enumerate(ENTRY_KINDS)}
 #: Points and every points total live in int64 (the batch path's columns): beyond it is refused.
