@@ -185,6 +185,17 @@ def test_a_refund_at_the_instant_of_its_spend_applies_after_it() -> None:
     )
 
 
+def test_a_top_up_stamped_with_no_bonus_keeps_no_bonus() -> None:
+    # 100.00 topped up before the shop ran any bonus: topup_entry stamps bonus 0.00. Replayed under the
+    # later 充100送20 programme the card still holds 100.00 (a zero stamp is a stamp, not a missing one).
+    before = StoredValuePolicy().topup_entry(cny("100.00"), key="t", at=T0)
+    assert before.bonus == cny("0.00")
+    state = replay_card([before], as_of=at(1), policy=POLICY)
+    assert (str(state.balance), str(state.bonus_granted)) == ("100.00 CNY", "0.00 CNY")
+    unstamped = replay_card([entry("t", "topup", "100.00")], as_of=at(1), policy=POLICY)
+    assert str(unstamped.bonus) == "20.00 CNY"  # no stamp: the policy decides
+
+
 def test_replay_card_errors_and_bookkeeping() -> None:
     topup = POLICY.topup_entry(cny("100.00"), key="t", at=T0)
     with pytest.raises(DataError, match=r"spend of 130\.00 CNY exceeds the card balance 120\.00 CNY"):

@@ -383,7 +383,9 @@ class _CardFold:
     def apply(self, entry: CardEntry) -> None:
         amount = entry.amount.minor
         if entry.kind == "topup":
-            bonus = (entry.bonus or self.policy.bonus_for(entry.amount)).minor
+            # A stamped bonus, even 0.00, is what the top-up earned; the policy decides only without one.
+            stamped = entry.bonus if entry.bonus is not None else self.policy.bonus_for(entry.amount)
+            bonus = stamped.minor
             self.principal += amount
             self.bonus += bonus
             self.totals["topped_up"] += amount
