@@ -196,6 +196,29 @@ def test_a_top_up_stamped_with_no_bonus_keeps_no_bonus() -> None:
     assert str(unstamped.bonus) == "20.00 CNY"  # no stamp: the policy decides
 
 
+@pytest.mark.parametrize(
+    ("amount", "principal", "bonus", "message"),
+    [
+        (-500, 10000, 2000, "amount must be a non-negative int of minor units, got -500"),
+        (500, -1, 2000, "principal must be a non-negative int of minor units, got -1"),
+        (500, 10000, -2000, "bonus must be a non-negative int of minor units, got -2000"),
+        (5.5, 10000, 2000, "amount must be a non-negative int of minor units, got 5.5"),
+    ],
+)
+def test_split_spend_refuses_negative_amounts_and_balances(
+    amount: Any, principal: int, bonus: int, message: str
+) -> None:
+    for order in ("proportional", "principal_first", "bonus_first"):
+        with pytest.raises(DataError, match=f"split_spend: {message}"):
+            StoredValuePolicy(spend_order=order).split_spend(amount, principal, bonus)
+
+
+def test_bonus_for_refuses_a_top_up_that_is_not_positive() -> None:
+    for amount in ("0.00", "-100.00"):
+        with pytest.raises(DataError, match=f"top-up must be positive, got {amount} CNY"):
+            POLICY.bonus_for(cny(amount))
+
+
 def test_replay_card_errors_and_bookkeeping() -> None:
     topup = POLICY.topup_entry(cny("100.00"), key="t", at=T0)
     with pytest.raises(DataError, match=r"spend of 130\.00 CNY exceeds the card balance 120\.00 CNY"):

@@ -120,8 +120,10 @@ class StoredValuePolicy(PolicyModel):
         return Currency(self.currency)
 
     def bonus_for(self, amount: Money) -> Money:
-        """The bonus a top-up of ``amount`` earns."""
+        """The bonus a top-up of ``amount`` earns (a positive amount)."""
         self._check(amount, "top-up")
+        if amount.minor <= 0:
+            raise DataError(f"top-up must be positive, got {amount}")
         reached = [tier for tier in self.bonus_tiers if tier.topup.minor <= amount.minor]
         if not reached:
             return Money.zero(self.unit)
@@ -161,6 +163,11 @@ class StoredValuePolicy(PolicyModel):
         >>> StoredValuePolicy(spend_order="bonus_first").split_spend(5000, 10000, 2000)
         (3000, 2000)
         """
+        for name, value in (("amount", amount), ("principal", principal), ("bonus", bonus)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise DataError(
+                    f"split_spend: {name} must be a non-negative int of minor units, got {value!r}"
+                )
         if amount > principal + bonus:
             raise DataError(f"a spend of {amount} minor units exceeds the balance {principal + bonus}")
         if self.spend_order == "principal_first":
