@@ -516,6 +516,142 @@ def test_quote_ignores_points_that_expire_by_then() -> None:
     assert quote_redemption(state, 50, as_of=day(10)).reason == "INSUFFICIENT_BALANCE"
 
 
+# -- bad points, int64 limits, same-instant refunds (both paths) ------------------------------------------
+INT64_MAX = 2**63 - 1
+
+
+def as_rows(customer: Any, entries: list[LedgerEntry]) -> list[dict[str, Any]]:
+    return [{"customer_id": customer, **entry.to_json(), "at": entry.at} for entry in entries]
+
+
+def replay_rows(rows: list[dict[str, Any]], as_of: datetime, policy: PointsPolicy | None = None) -> Any:
+    return replay([{k: v for k, v in row.items() if k != "customer_id"} for row in rows], as_of=as_of,
+                  policy=policy)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "points", "problem"),
+    [
+        ("redeem", -5, "redeem points must be positive, got -5"),
+        ("earn", -5, "earn points must be positive, got -5"),
+        ("redeem", 0, "redeem points must be positive, got 0"),
+        ("adjust", 0, "an adjust entry needs non-zero points (+ to grant, - to deduct)"),
+    ],
+)
+def test_balances_refuses_the_entries_replay_refuses(kind: str, points: int, problem: str) -> None:
+    from user_ops.membership import balances
+
+    rows = [
+        {"customer_id": 2, "key": "e", "kind": "earn", "points": 10, "at": T0},
+        {"customer_id": 1, "key": "e", "kind": "earn", "points": 100, "at": T0},
+        {"customer_id": 1, "key": "x", "kind": kind, "points": points, "at": day(1)},
+    ]
+    mine = rows[1:]
+    for as_of in (day(1), T0):  # refused even when the entry is after as_of, as replay refuses it
+        with pytest.raises(DataError) as scalar:
+            replay_rows(mine, as_of)
+        assert str(scalar.value) == f"entry at position 1 'x': {problem}"
+        with pytest.raises(DataError) as batch:
+            balances(rows, as_of=as_of)
+        assert str(batch.value) == f"customer 1: {scalar.value}"
+
+
+def test_points_beyond_int64_are_refused_at_entry() -> None:
+    assert LedgerEntry("e", "earn", INT64_MAX, T0).points == INT64_MAX
+    with pytest.raises(DataError, match=r"entry 'e': points 9223372036854775808 are outside the int64 range"):
+        LedgerEntry("e", "earn", 2**63, T0)
+    with pytest.raises(DataError, match=r"entry 'd': points -9223372036854775808 are outside the int64"):
+        LedgerEntry("d", "adjust", -(2**63), T0)
+    with pytest.raises(DataError, match=r"entry at position 0 'e': points 9223372036854775808 are outside"):
+        replay([{"key": "e", "kind": "earn", "points": 2**63, "at": T0}], as_of=T0)
+
+
+def test_point_totals_beyond_int64_are_refused_in_both_paths() -> None:
+    from user_ops.membership import balances
+
+    # Two earns of 2**62: lifetime earned 2**63, one more than int64 holds (the batch path used to wrap
+    # it to -9223372036854775808 and report a negative balance).
+    big = [earn("e1", 2**62, T0), earn("e2", 2**62, T0)]
+    message = (
+        "entry 'e2': lifetime_earned would reach 9223372036854775808 points, beyond the int64 range of "
+        "point totals (9223372036854775807)"
+    )
+    with pytest.raises(DataError) as scalar:
+        replay(big, as_of=T0)
+    assert str(scalar.value) == message
+    rows = as_rows("c1", big) + as_rows("c2", [earn("e1", 7, T0)])
+    with pytest.raises(DataError) as batch:
+        balances(rows, as_of=T0)
+    assert str(batch.value) == f"customer 'c1': {message}"
+    # Up to the limit itself is fine, in both paths, and a large earn spent down is exact.
+    edge = [earn("e1", 2**62, T0), earn("e2", 2**62 - 1, T0), redeem("r1", 2**62 + 5, day(1))]
+    state = replay(edge, as_of=day(1))
+    assert (state.lifetime_earned, state.spendable) == (INT64_MAX, 2**62 - 6)
+    out = balances(as_rows("c1", edge) + as_rows("c2", [earn("e1", 7, T0)]), as_of=day(1))
+    assert out["lifetime_earned"].tolist() == [INT64_MAX, 7]
+    assert out["spendable"].tolist() == [2**62 - 6, 7]
+    assert out["net_redeemed"].tolist() == [2**62 + 5, 0]
+    # The balance counts too: 2**62 earned plus 2**62 granted is one more than int64 holds.
+    granted = [earn("e1", 2**62, T0), LedgerEntry("g", "adjust", 2**62, T0)]
+    with pytest.raises(DataError, match=r"entry 'g': balance would reach 9223372036854775808 points"):
+        replay(granted, as_of=T0)
+
+
+def test_running_maximum_per_customer_holds_past_a_million_customers() -> None:
+    import numpy as np
+
+    from user_ops.membership._ledger_batch import _group_running_max
+
+    # The per-customer shift (customer code × 2**43) used to wrap past 2**20 customers.
+    group = np.array([0, 0, 2**21, 2**21, 2**22], dtype=np.int64)
+    values = np.array([5, 1, -3, -7, -(2**40)], dtype=np.int64)
+    assert _group_running_max(values, group).tolist() == [5, 5, -3, -3, -(2**40)]
+
+
+def test_a_refund_at_the_instant_of_its_redeem_applies_after_it() -> None:
+    from user_ops.membership import balances
+
+    # Earn 100; at day 1 redeem 60 and, at the very same instant, refund it (an order cancelled in the
+    # same transaction). Same-instant order: the redeem, then its refund: 100 - 60 + 60 = 100.
+    entries = [earn("e", 100, T0), redeem("r", 60, day(1)), LedgerEntry("f", "refund", 60, day(1), ref="r")]
+    state = replay(entries, as_of=day(1))
+    assert (state.spendable, state.lifetime_redeemed, state.lifetime_refunded, state.issues) == (
+        100,
+        60,
+        60,
+        (),
+    )
+    out = balances(as_rows("c1", entries), as_of=day(1))
+    assert (out["spendable"].tolist(), out["net_redeemed"].tolist()) == ([100], [0])
+    # Another refund at that instant, of an earlier redemption, still comes before the redemptions:
+    # 100 - 80 (day 1) = 20; at day 2: refund 30 of r1 -> 50, redeem r2 40 -> 10, redeem r3 10 -> 0, and
+    # r3's own refund of 10 after it -> 10.
+    later = [
+        earn("e", 100, T0),
+        redeem("r1", 80, day(1)),
+        LedgerEntry("f1", "refund", 30, day(2), ref="r1"),
+        redeem("r2", 40, day(2)),
+        redeem("r3", 10, day(2)),
+        LedgerEntry("f3", "refund", 10, day(2), ref="r3"),
+    ]
+    state = replay(later, as_of=day(2))
+    assert (state.spendable, state.net_redeemed, state.issues) == (10, 90, ())
+    check_identity(state)
+    # An expiry record of the lot a same-instant refund creates follows that refund: earn 50; at day 1
+    # redeem 80 (30 overdrawn: a debt) and refund it (30 back as a new lot "f" that pays the debt, 50
+    # back to "e"); the expiry record of "f" finds it empty. 50 - 80 + 80 = 50.
+    overdrawn = [
+        earn("e", 50, T0),
+        redeem("r", 80, day(1)),
+        LedgerEntry("f", "refund", 80, day(1), ref="r"),
+        LedgerEntry("x", "expire", 5, day(1), ref="f"),
+    ]
+    state = replay(overdrawn, as_of=day(1))
+    assert (state.spendable, state.debt, state.lifetime_expired) == (50, 0, 0)
+    assert [(i.key, i.code, i.points) for i in state.issues] == [("r", "OVERDRAFT", 30)]
+    check_identity(state)
+
+
 # -- properties -------------------------------------------------------------------------------------------
 POLICIES = st.builds(
     PointsPolicy,
@@ -570,7 +706,7 @@ def ledgers(draw: st.DrawFn) -> list[LedgerEntry]:
                 reverted[ref] = reverted.get(ref, 0) + points
                 entries.append(LedgerEntry(key, "revert", points, at, ref=ref))
         elif kind == "refund":
-            options = [k for k, (p, h) in redeems.items() if h < hour and refunded.get(k, 0) < p]
+            options = [k for k, (p, h) in redeems.items() if h <= hour and refunded.get(k, 0) < p]
             if options:
                 ref = draw(st.sampled_from(options))
                 left = redeems[ref][0] - refunded.get(ref, 0)
@@ -707,6 +843,81 @@ def test_property_batch_balances_equal_replay_per_customer(
             assert row["via_replay"] == bool(any(i.code == "OVERDRAFT" for i in state.issues))
 
 
+@st.composite
+def ledgers_with_mistakes(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Ledgers of several customers that replay may refuse: non-positive points, empty keys, unknown
+    kinds, totals beyond int64, refunds of more than is left or of unknown keys; and refunds at their
+    redeem's instant, which it accepts. About one row in twenty-five carries a mistake."""
+    rows: list[dict[str, Any]] = []
+    for customer in range(draw(st.integers(1, 5))):
+        redeems: list[tuple[str, int, datetime]] = []
+        for i in range(draw(st.integers(0, 10))):
+            at = T0 + timedelta(hours=draw(st.integers(0, 24 * 60)) // 24 * 24)
+            kind = draw(st.sampled_from(["earn", "earn", "earn", "redeem", "adjust", "refund"]))
+            big = draw(st.integers(0, 5)) == 0  # valid, but sums of a few leave int64
+            points = draw(st.sampled_from([2**40, 2**61, 2**62]) if big else st.integers(1, 50))
+            row: dict[str, Any] = {"customer_id": f"c{customer}", "key": f"k{i}", "kind": kind,
+                                   "points": points, "at": at, "ref": None}  # fmt: skip
+            if kind == "refund":
+                if not redeems:
+                    continue
+                ref, redeemed, when = draw(st.sampled_from(redeems))
+                row.update(ref=ref, at=when if draw(st.booleans()) else max(at, when))
+                row["points"] = draw(st.integers(1, redeemed + 1))  # one more than it took: refused
+            mistake = draw(st.sampled_from([None] * 96 + ["points", "key", "kind", "ref"]))
+            if mistake == "points":
+                row["points"] = draw(st.sampled_from([0, -5]))
+            elif mistake == "key":
+                row["key"] = ""
+            elif mistake == "kind":
+                row["kind"] = "gift"
+            elif mistake == "ref":
+                row.update(kind="refund", ref="nowhere")
+            if row["kind"] == "redeem" and row["points"] > 0:
+                redeems.append((row["key"], row["points"], at))
+            rows.append(row)
+        if rows and draw(st.booleans()):
+            rows.append(dict(rows[-1]))
+    return rows
+
+
+def outcome(call: Any) -> tuple[str, Any]:
+    try:
+        return "ok", call()
+    except DataError as exc:
+        return "refused", str(exc)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ledgers_with_mistakes(), BATCH_POLICIES, st.integers(0, 24 * 60))
+def test_property_batch_and_replay_refuse_the_same_ledgers_or_agree(
+    rows: list[dict[str, Any]], policy: PointsPolicy, hours: int
+) -> None:
+    from user_ops.membership import balances
+
+    if not rows:
+        return
+    as_of = T0 + timedelta(hours=hours)
+    customers = sorted({r["customer_id"] for r in rows})
+    scalar = {c: outcome(lambda c=c: replay_rows([r for r in rows if r["customer_id"] == c], as_of, policy))
+              for c in customers}  # fmt: skip
+    refusals = {f"customer {c!r}: {message}" for c, (what, message) in scalar.items() if what == "refused"}
+    what, batch = outcome(lambda: balances(rows, as_of=as_of, policy=policy))
+    if what == "refused":
+        assert batch in refusals  # the same message as replay's for one of the refused customers
+        return
+    assert not refusals, refusals
+    for row in batch.to_dicts():
+        state = scalar[row["customer_id"]][1]
+        assert (row["spendable"], row["pending"], row["debt"], row["lifetime_earned"]) == (
+            state.spendable,
+            state.pending,
+            state.debt,
+            state.lifetime_earned,
+        )
+        assert (row["net_redeemed"], row["lifetime_expired"]) == (state.net_redeemed, state.lifetime_expired)
+
+
 def test_batch_vectorized_policy_dates_match_scalar() -> None:
     from user_ops._time import as_utc_us
     from user_ops.membership._points import lot_dates_us
@@ -783,7 +994,7 @@ def test_batch_input_errors_and_other_sources() -> None:
     assert out["spendable"].tolist() == [6]
     with pytest.raises(DataError, match=r"points must be whole numbers .* row 0"):
         balances({**rows, "points": [10.0, 4.0]}, as_of=T0)
-    with pytest.raises(DataError, match="unknown kind 'gift' at row 1"):
+    with pytest.raises(DataError, match="customer 1: entry at position 1 'b': unknown kind 'gift'; expected"):
         balances({**rows, "kind": ["earn", "gift"]}, as_of=T0)
     with pytest.raises(DataError, match="customer_id"):
         balances({k: v for k, v in rows.items() if k != "customer_id"}, as_of=T0)

@@ -166,6 +166,59 @@ def test_withdraw_after_the_bonus_was_spent_reports_it_unrecovered() -> None:
     )
 
 
+def test_a_refund_at_the_instant_of_its_spend_applies_after_it() -> None:
+    # 充100送20 at T0; an hour later a 60.00 spend (100 : 20 -> 50.00 + 10.00) and its full refund at the
+    # very same instant (an order cancelled in the same transaction): 120.00 again, 100.00 + 20.00.
+    topup = POLICY.topup_entry(cny("100.00"), key="t", at=T0)
+    same = [topup, entry("s", "spend", "60.00", 1), entry("r", "refund", "60.00", 1, ref="s")]
+    state = replay_card(same, as_of=at(1), policy=POLICY)
+    assert (str(state.principal), str(state.bonus)) == ("100.00 CNY", "20.00 CNY")
+    assert (str(state.spent_principal), str(state.refunded_principal)) == ("50.00 CNY", "50.00 CNY")
+    check_conservation(state)
+    # A withdrawal at that instant still comes last: the refund restored the 100.00 principal it pays
+    # back, and the top-up's 20.00 bonus is forfeited with it.
+    out = replay_card([*same, entry("w", "withdraw", "100.00", 1, ref="t")], as_of=at(1), policy=POLICY)
+    assert (str(out.balance), str(out.withdrawn), str(out.bonus_forfeited)) == (
+        "0.00 CNY",
+        "100.00 CNY",
+        "20.00 CNY",
+    )
+
+
+def test_a_top_up_stamped_with_no_bonus_keeps_no_bonus() -> None:
+    # 100.00 topped up before the shop ran any bonus: topup_entry stamps bonus 0.00. Replayed under the
+    # later 充100送20 programme the card still holds 100.00 (a zero stamp is a stamp, not a missing one).
+    before = StoredValuePolicy().topup_entry(cny("100.00"), key="t", at=T0)
+    assert before.bonus == cny("0.00")
+    state = replay_card([before], as_of=at(1), policy=POLICY)
+    assert (str(state.balance), str(state.bonus_granted)) == ("100.00 CNY", "0.00 CNY")
+    unstamped = replay_card([entry("t", "topup", "100.00")], as_of=at(1), policy=POLICY)
+    assert str(unstamped.bonus) == "20.00 CNY"  # no stamp: the policy decides
+
+
+@pytest.mark.parametrize(
+    ("amount", "principal", "bonus", "message"),
+    [
+        (-500, 10000, 2000, "amount must be a non-negative int of minor units, got -500"),
+        (500, -1, 2000, "principal must be a non-negative int of minor units, got -1"),
+        (500, 10000, -2000, "bonus must be a non-negative int of minor units, got -2000"),
+        (5.5, 10000, 2000, "amount must be a non-negative int of minor units, got 5.5"),
+    ],
+)
+def test_split_spend_refuses_negative_amounts_and_balances(
+    amount: Any, principal: int, bonus: int, message: str
+) -> None:
+    for order in ("proportional", "principal_first", "bonus_first"):
+        with pytest.raises(DataError, match=f"split_spend: {message}"):
+            StoredValuePolicy(spend_order=order).split_spend(amount, principal, bonus)
+
+
+def test_bonus_for_refuses_a_top_up_that_is_not_positive() -> None:
+    for amount in ("0.00", "-100.00"):
+        with pytest.raises(DataError, match=f"top-up must be positive, got {amount} CNY"):
+            POLICY.bonus_for(cny(amount))
+
+
 def test_replay_card_errors_and_bookkeeping() -> None:
     topup = POLICY.topup_entry(cny("100.00"), key="t", at=T0)
     with pytest.raises(DataError, match=r"spend of 130\.00 CNY exceeds the card balance 120\.00 CNY"):
@@ -255,7 +308,7 @@ def card_ledgers(draw: st.DrawFn) -> tuple[StoredValuePolicy, list[CardEntry]]:
             amount = draw(st.integers(1, principal + bonus))
             p, b = policy.split_spend(amount, principal, bonus)
             principal, bonus = principal - p, bonus - b
-            spends[key] = [amount]
+            spends[key] = [amount, hours]
             entries.append(entry(key, "spend", str(Money.from_minor(amount).amount), hours))
             continue
         elif kind == "refund" and spends:
@@ -264,7 +317,10 @@ def card_ledgers(draw: st.DrawFn) -> tuple[StoredValuePolicy, list[CardEntry]]:
                 continue
             amount = draw(st.integers(1, spends[ref][0]))
             spends[ref][0] -= amount
-            entries.append(entry(key, "refund", str(Money.from_minor(amount).amount), hours, ref=ref))
+            # Often at the spend's own instant (it applies right after it); it is the last entry drawn,
+            # so moving it earlier only adds balance to the spends in between.
+            when = spends[ref][1] if draw(st.booleans()) else hours
+            entries.append(entry(key, "refund", str(Money.from_minor(amount).amount), when, ref=ref))
             principal = bonus = -1  # unknown split from here on: stop spending/withdrawing precisely
             break
         elif kind == "withdraw" and topups:
@@ -307,6 +363,12 @@ def test_property_conservation_order_independence_and_idempotency(
         restored = replay_card(entries + refunds, as_of=end, policy=policy)
         assert restored.principal == restored.topped_up
         assert restored.bonus == restored.bonus_granted
+        # The same when every spend is refunded at its own instant (later spends then split otherwise,
+        # but everything comes back).
+        at_once = [CardEntry(f"r-{e.key}", "refund", e.amount, e.at, ref=e.key) for e in spends]
+        undone = replay_card(entries + at_once, as_of=end, policy=policy)
+        assert (undone.principal, undone.bonus) == (undone.topped_up, undone.bonus_granted)
+        check_conservation(undone)
 
 
 @settings(max_examples=200, deadline=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -269,6 +270,146 @@ def test_cycle_reviews_happen_at_local_midnight_across_dst() -> None:
     assert [c.kind for c in timeline] == ["upgrade", "retain", "downgrade"]
 
 
+BERLIN = ZoneInfo("Europe/Berlin")
+SANTIAGO = ZoneInfo("America/Santiago")
+
+
+def starbucks_2016(**options: Any) -> TierPolicy:
+    """Starbucks Rewards (US, 2016): Gold at 300 Stars, kept by earning 300 Stars in each 12 months
+    after reaching it (customerservice.starbucks.com, "How do I maintain Gold Level status?")."""
+    levels = [
+        Tier(code="green", label_en="Green", label_zh="绿星级", entry=0),
+        Tier(code="gold", label_en="Gold", label_zh="金星级", entry=300, retention=300),
+    ]
+    defaults: dict[str, Any] = {
+        "metric": "points",
+        "window": "rolling",
+        "window_length": "12mo",
+        "review_period": "12mo",
+        "tz": "America/New_York",
+    }
+    return TierPolicy(levels, **{**defaults, **options})
+
+
+def test_anniversary_review_in_a_dst_gap_counts_the_purchase_that_reached_the_tier() -> None:
+    # 300 Stars at 2024-03-09 02:30 EST (07:30Z): Gold. The anniversary 2025-03-09 02:30 does not exist
+    # in New York (02:00 EST jumps to 03:00 EDT), so the review happens at 03:30 EDT = 07:30Z. Its window
+    # is the 12 months before the *scheduled* 02:30: [2024-03-09 02:30 EST, ...) = [07:30Z, 07:30Z),
+    # which holds the 300 Stars (300 >= 300: kept). Counted back from 03:30 it would start at 08:30Z.
+    p = starbucks_2016()
+    reached = datetime(2024, 3, 9, 2, 30, tzinfo=NY)
+    history = [PointsEarned(at=reached, points=300)]
+    timeline = p.simulate(history, until=datetime(2025, 3, 10, tzinfo=NY))
+    assert [(c.kind, c.at.astimezone(UTC), c.metric) for c in timeline] == [
+        ("upgrade", datetime(2024, 3, 9, 7, 30, tzinfo=UTC), 300),
+        ("retain", datetime(2025, 3, 9, 7, 30, tzinfo=UTC), 300),
+    ]
+    # Next anniversary 2026-03-09 02:30 exists (EDT since 8 March 2026): 06:30Z.
+    assert timeline.final.next_review == datetime(2026, 3, 9, 6, 30, tzinfo=UTC)
+    # Just before the review, what keeps Gold reads the same window: 300 of 300, met.
+    before = p.evaluate_one(history, as_of=datetime(2025, 3, 9, 7, 29, tzinfo=UTC))
+    assert before.to_keep is not None
+    assert (before.to_keep.current, before.to_keep.needed, before.to_keep.met) == (300, 0, True)
+
+
+def test_anniversary_review_in_the_berlin_gap_keeps_the_tier() -> None:
+    # 1000 CNY at 2024-03-30 02:30 CET (01:30Z): Silver Sea. 2025-03-30 02:30 falls in Berlin's gap
+    # (02:00 CET -> 03:00 CEST): review at 01:30Z, window [2024-03-30 02:30 CET = 01:30Z, 01:30Z) holds
+    # the 1000 >= 800 retention.
+    p = TierPolicy(tiers(), window="rolling", window_length="12mo", tz="Europe/Berlin")
+    reached = datetime(2024, 3, 30, 2, 30, tzinfo=BERLIN)
+    timeline = p.simulate([buy(reached, "1000")], until=datetime(2025, 4, 1, tzinfo=BERLIN))
+    assert [(c.kind, c.at.astimezone(UTC), c.to_tier, c.metric) for c in timeline] == [
+        ("upgrade", datetime(2024, 3, 30, 1, 30, tzinfo=UTC), "silver", 100000),
+        ("retain", datetime(2025, 3, 30, 1, 30, tzinfo=UTC), "silver", 100000),
+    ]
+
+
+def test_cycle_review_at_a_skipped_midnight_counts_from_that_midnight() -> None:
+    # Santiago skips 2025-09-07 00:00 (-04 -> -03): the cycle starting that day begins at 01:00 -03
+    # (04:00Z). A purchase at the previous cycle start 2024-09-07 00:00 -04 (04:00Z) is exactly one
+    # 12-month window before the scheduled midnight, so it counts: [04:00Z, 04:00Z) a year apart.
+    p = TierPolicy(
+        tiers(), window="rolling", window_length="12mo", review="cycle", cycle_start="09-07",
+        tz="America/Santiago",
+    )  # fmt: skip
+    reached = datetime(2024, 9, 7, tzinfo=SANTIAGO)
+    timeline = p.simulate([buy(reached, "1000")], until=datetime(2025, 9, 8, tzinfo=SANTIAGO))
+    assert [(c.kind, c.at.astimezone(UTC), c.metric) for c in timeline] == [
+        ("upgrade", datetime(2024, 9, 7, 4, tzinfo=UTC), 100000),
+        ("retain", datetime(2025, 9, 7, 4, tzinfo=UTC), 100000),
+    ]
+
+
+DST_ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Sydney",
+    "America/Santiago",
+    "America/Havana",
+    "Australia/Lord_Howe",
+]
+
+
+@functools.cache
+def spring_forward_gaps(zone: str) -> list[tuple[datetime, timedelta]]:
+    """``(first skipped wall time, length)`` of every gap of ``zone`` in 2019..2031 (naive local times)."""
+    tz = ZoneInfo(zone)
+    gaps = []
+    day_start = datetime(2019, 1, 1, tzinfo=UTC)
+    while day_start.year < 2032:
+        low, high = day_start, day_start + timedelta(days=1)
+        before, after = low.astimezone(tz).utcoffset(), high.astimezone(tz).utcoffset()
+        assert before is not None and after is not None
+        if after > before:  # the clock moves forward during this UTC day: find the instant
+            while high - low > timedelta(microseconds=1):
+                middle = low + (high - low) // 2
+                if middle.astimezone(tz).utcoffset() == before:
+                    low = middle
+                else:
+                    high = middle
+            gaps.append(((high + before).replace(tzinfo=None), after - before))
+        day_start += timedelta(days=1)
+    return gaps
+
+
+@settings(max_examples=250, deadline=None)
+@given(
+    zone=st.sampled_from(DST_ZONES),
+    period=st.sampled_from(["12mo", "1y", "6mo", "1mo", "365d", "7d", "1d"]),
+    data=st.data(),
+)
+def test_property_qualifying_exactly_one_window_before_the_review_keeps_the_tier(
+    zone: str, period: str, data: st.DataObject
+) -> None:
+    from dateutil.relativedelta import relativedelta
+
+    from user_ops._time import parse_duration
+
+    tz = ZoneInfo(zone)
+    duration = parse_duration(period)
+    step = relativedelta(months=duration.months, days=duration.days)
+    if data.draw(st.booleans(), label="review in a gap"):
+        start, length = data.draw(st.sampled_from(spring_forward_gaps(zone)), label="gap")
+        inside = timedelta(minutes=data.draw(st.integers(0, length // timedelta(minutes=1) - 1)))
+        wall = start + inside - step
+    else:
+        wall = datetime(2020, 1, 1) + timedelta(minutes=data.draw(st.integers(0, 10 * 366 * 24 * 60)))
+    reached = wall.replace(tzinfo=tz, fold=data.draw(st.integers(0, 1), label="fold"))
+    # Exactly the entry threshold (no separate retention): the tier is kept only if the purchase counts.
+    p = TierPolicy(
+        tiers(retention=False), window="rolling", window_length=period, review_period=period, tz=zone
+    )
+    local = reached.astimezone(tz).replace(tzinfo=None)
+    review = (local + step).replace(tzinfo=tz).astimezone(UTC)  # fold=0: a skipped time moves forward
+    until = (local + step + step + timedelta(days=2)).replace(tzinfo=tz)
+    reviews = [c for c in p.simulate([buy(reached, "1000")], until=until) if c.review]
+    assert (reviews[0].at, reviews[0].kind, reviews[0].metric) == (review, "retain", 100000)
+    assert (reviews[1].kind, reviews[1].to_tier, reviews[1].metric) == ("downgrade", "red", 0)
+    just_before = p.evaluate_one([buy(reached, "1000")], as_of=review - timedelta(microseconds=1))
+    assert just_before.to_keep is not None and just_before.to_keep.current == 100000
+
+
 def test_calendar_year_in_the_shop_zone() -> None:
     p = policy(window="calendar", review="cycle")
     # 2024-12-31 17:00 UTC is 2025-01-01 01:00 in Shanghai: next year's window.
@@ -370,6 +511,84 @@ def test_override_holds_against_upgrades_and_reviews_then_is_reviewed() -> None:
     end = timeline.changes[-1]
     assert (end.at, end.to_tier, end.review) == (datetime(2025, 6, 1, tzinfo=SH), "black", True)
     assert end.reason_en.startswith("override ended")
+
+
+def test_a_gifted_tier_ends_at_the_tier_the_members_own_history_earns() -> None:
+    # 1200 CNY on 2024-03-01 earns Silver Sea (entry 1000); a three-month Black Sea trial follows. At its
+    # end (2024-09-01) the member's own history holds Silver Sea (reached 2024-03-01, first review
+    # 2025-03-01), so that is where they land: not Gold Sea, one step below the gift (the old review
+    # of the gifted tier: 1200 in [2023-09-01, 2024-09-01) < 6000 retention, one step down).
+    p = policy()
+    reached = datetime(2024, 3, 1, tzinfo=SH)
+    trial = TierOverride(
+        at=datetime(2024, 6, 1, tzinfo=SH), tier="black", until=datetime(2024, 9, 1, tzinfo=SH),
+        reason="Black Sea trial",
+    )  # fmt: skip
+    history = [buy(reached, "1200"), trial]
+    timeline = p.simulate(history, until=datetime(2024, 10, 1, tzinfo=SH))
+    assert [(c.kind, c.to_tier) for c in timeline] == [
+        ("upgrade", "silver"),
+        ("override", "black"),
+        ("downgrade", "silver"),
+    ]
+    end = timeline.changes[-1]
+    assert (end.at, end.review) == (datetime(2024, 9, 1, tzinfo=SH), True)
+    assert end.reason_en == "override ended; back to the tier the member's own history earns: Silver Sea"
+    state = timeline.final
+    assert (state.tier, state.since, state.next_review) == (
+        "silver",
+        datetime(2024, 9, 1, tzinfo=SH),
+        datetime(2025, 3, 1, tzinfo=SH),  # the earned tier's own anniversary
+    )
+    assert state.override_reason is None
+    # The old behaviour, asked for explicitly: a review of the gifted tier at its end.
+    reviewed = [buy(reached, "1200"), trial.model_copy(update={"on_end": "review"})]
+    assert p.evaluate_one(reviewed, as_of=datetime(2024, 10, 1, tzinfo=SH)).tier == "gold"
+
+
+def test_the_earned_tier_keeps_its_retention_not_the_entry_threshold() -> None:
+    # Gold Sea from 3000 CNY on 2024-03-01, kept at the 2025-03-01 review (3000 >= 2000). A Black Sea gift
+    # 2025-04-01..2025-07-01 ends with nothing spent since 2024-07-01: the member's own history still
+    # holds Gold Sea until its next review 2026-03-01 (to_qualified would have sent a review of the
+    # gifted tier straight to Red Sea), and that review, with an empty window, sends them to Red Sea.
+    p = policy(downgrade="to_qualified")
+    gift = TierOverride(
+        at=datetime(2025, 4, 1, tzinfo=SH), tier="black", until=datetime(2025, 7, 1, tzinfo=SH),
+        reason="anniversary gift",
+    )  # fmt: skip
+    history = [buy(datetime(2024, 3, 1, tzinfo=SH), "3000"), gift]
+    after = p.evaluate_one(history, as_of=datetime(2025, 7, 2, tzinfo=SH))
+    assert (after.tier, after.next_review) == ("gold", datetime(2026, 3, 1, tzinfo=SH))
+    assert p.evaluate_one(history, as_of=datetime(2026, 3, 2, tzinfo=SH)).tier == "red"
+    old = [*history[:1], gift.model_copy(update={"on_end": "review"})]
+    assert p.evaluate_one(old, as_of=datetime(2025, 7, 2, tzinfo=SH)).tier == "red"
+
+
+def test_what_the_member_earns_during_a_trial_counts_when_it_ends() -> None:
+    # Gold Sea trial from nothing; 3500 CNY spent during it reaches Gold Sea on the member's own account
+    # (2024-05-10), so they keep Gold Sea when the trial ends, until their own review 2025-05-10.
+    p = policy()
+    trial = TierOverride(
+        at=datetime(2024, 3, 1, tzinfo=SH), tier="gold", until=datetime(2024, 6, 1, tzinfo=SH),
+        reason="status trial",
+    )  # fmt: skip
+    history = [trial, buy(datetime(2024, 5, 10, tzinfo=SH), "3500")]
+    timeline = p.simulate(history, until=datetime(2024, 6, 2, tzinfo=SH))
+    assert [(c.kind, c.to_tier) for c in timeline] == [("override", "gold"), ("retain", "gold")]
+    assert timeline.final.since == datetime(2024, 3, 1, tzinfo=SH)  # held without a break
+    assert timeline.final.next_review == datetime(2025, 5, 10, tzinfo=SH)
+
+
+def test_the_end_of_an_override_equals_a_history_without_it() -> None:
+    p = policy()
+    purchases = [buy(day(0), "1200"), buy(day(40), "2500"), buy(day(500), "900")]
+    suspension = TierOverride(at=day(30), tier=None, until=day(60), reason="audit")
+    with_it = p.evaluate_one([*purchases, suspension], as_of=day(45))
+    assert (with_it.tier, with_it.override_reason) == (None, "audit")
+    for n in (60, 61, 400, 700):
+        assert p.evaluate_one([*purchases, suspension], as_of=day(n)).tier == (
+            p.evaluate_one(purchases, as_of=day(n)).tier
+        )
 
 
 def test_permanent_override_and_override_to_no_tier() -> None:
@@ -673,6 +892,30 @@ def test_overrides_are_respected_while_they_hold(history: list[Any], which: int,
     assert state.tier == override.tier
     assert state.override_reason == "manual"
     assert np.isscalar(state.index)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    history=histories(),
+    which=st.integers(0, len(POLICIES) - 1),
+    later=st.one_of(st.just(0), st.integers(min_value=0, max_value=3 * 365 * 24)),
+)
+def test_property_after_an_override_ends_the_member_is_where_their_history_puts_them(
+    history: list[Any], which: int, later: int
+) -> None:
+    p = POLICIES[which]
+    history = fit(history, p)
+    overrides = [e for e in history if isinstance(e, TierOverride)]
+    if not overrides or overrides[0].until is None:
+        return
+    t = overrides[0].until + timedelta(hours=later)
+    own = [e for e in history if not isinstance(e, TierOverride)]
+    ended, without = p.evaluate_one(history, as_of=t), p.evaluate_one(own, as_of=t)
+    assert (ended.tier, ended.next_review, ended.metric) == (
+        without.tier,
+        without.next_review,
+        without.metric,
+    )
 
 
 @settings(max_examples=200, deadline=None)

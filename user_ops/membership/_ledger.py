@@ -9,7 +9,11 @@ How entries are applied
   nothing; a key reused with other content is a :class:`~user_ops.DataError`), entries after ``as_of``
   are left out (and listed), and the rest are applied in the order ``(at, kind, key)`` with kinds
   ranked earn < adjust < refund < revert < expire < redeem, so the result never depends on the
-  order the host passes them in.
+  order the host passes them in. One exception: a refund at the same instant as the redemption it
+  refunds is applied right after the redemptions at that instant (and an expiry record of the lot such
+  a refund creates right after it), so an order cancelled in the same instant it was paid is accepted.
+* Points are int64: an entry beyond it is refused, and so is a ledger whose totals (earned, redeemed,
+  balance, ...) would leave it, naming the entry where they would.
 * Every credit (earn, positive adjust, restored redemption) is a **lot** with ``earned_at``,
   ``available_at`` (after the pending period) and ``expires_at``. A lot is valid on
   ``[earned_at, expires_at)``: before each entry, and at ``as_of``, lots whose ``expires_at`` is at or
@@ -33,7 +37,7 @@ import numpy as np
 
 from user_ops._time import EPOCH, as_utc_us, local_date, parse_duration, require_aware
 from user_ops.exceptions import DataError
-from user_ops.membership._ledger_entry import KIND_ORDER, LedgerEntry, coerce_entry
+from user_ops.membership._ledger_entry import INT64_MAX, KIND_ORDER, LedgerEntry, coerce_entry
 from user_ops.membership._points import NEVER_US, PointsPolicy, add_duration, lot_dates_us
 
 __all__ = [
@@ -505,6 +509,27 @@ class _Replayer:
             self.totals.written_off += points
             self.issues.append(LedgerIssue(key, "WRITTEN_OFF", points, f"{what} capped at the balance"))
 
+    def check_range(self, where: str) -> None:
+        """Refuse totals the int64 columns of the batch path cannot hold (Python ints never overflow)."""
+        t = self.totals
+        balance = t.earned - t.reverted - t.redeemed + t.refunded - t.expired + t.adjusted + t.written_off
+        for name, value in (
+            ("lifetime_earned", t.earned),
+            ("lifetime_reverted", t.reverted),
+            ("lifetime_redeemed", t.redeemed),
+            ("lifetime_refunded", t.refunded),
+            ("lifetime_expired", t.expired),
+            ("lifetime_adjusted", t.adjusted),
+            ("written_off", t.written_off),
+            ("debt", self.debt),
+            ("balance", balance),
+        ):
+            if not -INT64_MAX <= value <= INT64_MAX:
+                raise DataError(
+                    f"{where}: {name} would reach {value} points, beyond the int64 range of point totals "
+                    f"({INT64_MAX})"
+                )
+
     # -- entries -------------------------------------------------------------------------------------
     def apply(self, entry: LedgerEntry, now_us: int) -> None:
         self.handlers[entry.kind](entry, now_us)
@@ -827,7 +852,8 @@ def replay(
     ------
     DataError
         For a bad entry (naming its position), a key reused for a different entry, a ``ref`` to an
-        unknown or later entry, or a refund / revert larger than what is left of its target.
+        unknown or later entry, a refund / revert larger than what is left of its target, or totals
+        beyond int64 (naming the entry that would take them there).
 
     Examples
     --------
@@ -865,7 +891,7 @@ def replay_with_dates(
 
 
 def replay_summary(
-    entries: Iterable[LedgerEntry],
+    entries: Iterable[LedgerEntry | Mapping[str, Any]],
     *,
     as_of: datetime,
     policy: PointsPolicy,
@@ -898,6 +924,33 @@ def replay_summary(
     }
 
 
+# Ranks of entries at one instant: the kinds in KIND_ORDER, then a refund of a redemption at that very
+# instant (it cannot come before the redemption it gives back), then an expiry record of the lot such a
+# refund created.
+_RANK_STEP = 4
+_REFUND_OF_SAME_INSTANT = KIND_ORDER["redeem"] * _RANK_STEP + 1
+_EXPIRE_OF_SAME_INSTANT = KIND_ORDER["redeem"] * _RANK_STEP + 2
+
+
+def _application_order(unique: list[LedgerEntry]) -> list[tuple[int, int, str, LedgerEntry]]:
+    """``(at_us, rank, key, entry)`` per entry; sorted, they give the order entries apply in."""
+    keyed = [(as_utc_us(entry.at), KIND_ORDER[entry.kind] * _RANK_STEP, entry.key, entry) for entry in unique]
+    referring = [(item, item[3].ref) for item in keyed if item[3].kind in ("refund", "expire")]
+    if not referring:
+        return keyed
+    where = {item[2]: item for item in keyed}
+    deferred: set[str] = set()
+    for (at_us, _, key, entry), ref in referring:  # a refund of a redemption at its very instant
+        target = where.get(ref or "")
+        if entry.kind == "refund" and target and target[0] == at_us and target[3].kind == "redeem":
+            deferred.add(key)
+            where[key] = (at_us, _REFUND_OF_SAME_INSTANT, key, entry)
+    for (at_us, _, key, entry), ref in referring:  # the expiry record of the lot that refund created
+        if entry.kind == "expire" and ref in deferred and where[ref or ""][0] == at_us:
+            where[key] = (at_us, _EXPIRE_OF_SAME_INSTANT, key, entry)
+    return [where[item[2]] for item in keyed]
+
+
 def _fold(
     entries: Iterable[LedgerEntry | Mapping[str, Any]],
     as_of: datetime,
@@ -907,16 +960,22 @@ def _fold(
     tz = policy.zone(as_of)
     as_of_us = as_utc_us(as_of)
     unique, duplicates = _deduplicate(entries)
-    keyed = [(as_utc_us(entry.at), KIND_ORDER[entry.kind], entry.key, entry) for entry in unique]
+    keyed = _application_order(unique)
     ignored = tuple(sorted(item[2] for item in keyed if item[0] > as_of_us))
     applied = sorted((item for item in keyed if item[0] <= as_of_us), key=lambda item: item[:3])
     if dates is None:
         dates = _policy_dates([item[3] for item in applied], policy, tz)
     fold = _Replayer(policy, tz, dates)
+    # No total can leave int64 when all the points together fit: only then is every step checked.
+    guarded = sum(abs(item[3].points) for item in applied) > INT64_MAX
     for at_us, _, _, entry in applied:
         fold.expire_until(at_us)
         fold.apply(entry, at_us)
+        if guarded:
+            fold.check_range(f"entry {entry.key!r}")
     fold.expire_until(as_of_us)
+    if guarded:
+        fold.check_range(f"at as_of {as_of.isoformat()}")
     return fold, as_of_us, len(applied), duplicates, ignored
 
 

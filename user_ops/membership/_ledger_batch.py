@@ -13,9 +13,11 @@ is computed with numpy over all customers at once, no Python loop per row or per
   level after each redemption must not exceed the points available by then.
 
 Customers whose ledgers need more — refunds, reverts, adjustments, explicit expiry records, event
-rewards (daily caps), per-entry date overrides, repeated idempotency keys, an overdraft — are replayed
-one by one with :func:`~user_ops.membership.replay` (a loop per such customer, not per row), and the
-``via_replay`` column says which. Both paths give identical numbers (a property test checks it).
+rewards (daily caps), per-entry date overrides, repeated idempotency keys, an overdraft, point totals
+of 2**40 or more (beyond the exact range of the vectorized sums) — are replayed one by one with
+:func:`~user_ops.membership.replay` (a loop per such customer, not per row), and the ``via_replay``
+column says which. Both paths give identical numbers, and refuse the same ledgers with the same
+message (prefixed with the customer): property tests check it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from user_ops._table import Table, _is_none
 from user_ops._time import as_utc_us, parse_duration, require_aware
 from user_ops.exceptions import DataError
 from user_ops.membership._ledger import replay_summary
-from user_ops.membership._ledger_entry import KIND_ORDER, LedgerEntry
+from user_ops.membership._ledger_entry import KIND_ORDER, coerce_entry
 from user_ops.membership._points import PointsPolicy, add_duration, lot_dates_us
 
 __all__ = ["BALANCE_COLUMNS", "balances"]
@@ -63,7 +65,10 @@ _ENTRY_COLUMNS = (
     "expires_at",
     "note",
 )
-_LIMIT = 2**40  # per-customer point totals above this leave the exact integer range of the fast path
+_LIMIT = 2**40  # per-customer sums of |points| from here on leave the exact range of the fast path
+# The running maximum lifts each customer 2**43 above the previous one; this many customers per pass
+# keep the lift inside int64.
+_CUSTOMERS_PER_PASS = 2**19
 
 
 def balances(
@@ -99,7 +104,8 @@ def balances(
     ------
     DataError
         For missing columns, a non-integer ``points`` column (naming the first bad row), or any error
-        :func:`replay` raises for a customer (naming the customer).
+        :func:`replay` raises for a customer's entries (in the table's order): the same message, after
+        ``customer <id>:``. Entries after ``as_of`` are checked too, as :func:`replay` checks them.
 
     Examples
     --------
@@ -132,9 +138,15 @@ def balances(
     for name in ("ref", "event", "available_at", "expires_at"):
         if name in table.columns:
             simple &= _is_null(table[name])
+    text = np.asarray(table["key"], dtype=object).astype(str)  # fixed-width text: compared in C
     needs_replay = np.zeros(groups, dtype=bool)
     needs_replay[customer[keep & ~simple]] = True
-    needs_replay[customer[_repeated_keys(customer, table["key"])]] = True
+    needs_replay[customer[_repeated_keys(customer, text)]] = True
+    # Large totals are summed exactly by replay (Python ints), which refuses any beyond int64.
+    magnitude = np.bincount(customer[keep], weights=np.abs(points[keep].astype(np.float64)), minlength=groups)
+    needs_replay |= magnitude >= _LIMIT
+    # Replay checks its customers' entries; the others' are checked here, by the same rules.
+    _check_entries(table, customer, ids, ~needs_replay[customer] & ~(simple & _plain(table, text, points)))
 
     # The policy dates of every order lot, in one pass over all customers (both paths use them).
     plain_earn = keep & simple & (kind_rank == KIND_ORDER["earn"])
@@ -208,16 +220,48 @@ def _customer_codes(column: Any) -> tuple[Any, IntArray]:
 
 
 def _kind_ranks(kinds: Any) -> IntArray:
+    """Each row's kind rank; -1 for an unknown kind (not a plain row: refused as replay refuses it)."""
     text = np.asarray(kinds, dtype=object).astype(str)  # fixed-width text: compared in C
     ranks = np.full(len(text), -1, dtype=np.int64)
     for kind, rank in KIND_ORDER.items():
         ranks[text == kind] = rank
-    if (ranks < 0).any():
-        row = int(np.flatnonzero(ranks < 0)[0])
-        raise DataError(
-            f"kind: unknown kind {kinds[row]!r} at row {row}; expected one of {', '.join(KIND_ORDER)}"
-        )
     return ranks
+
+
+def _plain(table: Table, text: Any, points: IntArray) -> BoolArray:
+    """Rows whose key is a non-empty string and whose points are positive: all a plain earn or redeem
+    needs to be a valid entry (int64 points and UTC instants hold by the column types)."""
+    if table.kind("key") != "str":
+        return np.zeros(len(points), dtype=bool)  # not strings: every row fails the key check
+    ok: BoolArray = (points > 0) & (text != "")
+    nulls = table.null_mask("key")
+    if nulls is not None:
+        ok &= ~nulls
+    return ok
+
+
+def _check_entries(table: Table, customer: IntArray, ids: Any, suspect: BoolArray) -> None:
+    """Raise the error replay gives for the first ``suspect`` row that is not a valid entry, after
+    ``customer <id>:`` (the position is the row's among its customer's rows, as replay counts)."""
+    if not suspect.any():
+        return
+    rows = np.flatnonzero(suspect)
+    order = np.argsort(customer, kind="stable")
+    first = np.searchsorted(customer[order], customer[order])  # each row's customer's first slot
+    position = np.empty(len(customer), dtype=np.int64)
+    position[order] = np.arange(len(customer)) - first
+    names = [name for name in _ENTRY_COLUMNS if name in table.columns]
+    records = Table._trusted({name: table[name][rows] for name in names}).to_dicts()
+    for row, record in zip(rows.tolist(), records):
+        try:
+            coerce_entry({k: v for k, v in record.items() if v is not None}, position=int(position[row]))
+        except DataError as exc:
+            raise DataError(f"customer {_customer_name(ids, int(customer[row]))!r}: {exc}") from None
+
+
+def _customer_name(ids: Any, group: int) -> Any:
+    value = ids[group]
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _is_null(column: Any) -> BoolArray:
@@ -231,9 +275,8 @@ def _is_null(column: Any) -> BoolArray:
     return nulls
 
 
-def _repeated_keys(customer: IntArray, keys: Any) -> BoolArray:
+def _repeated_keys(customer: IntArray, text: Any) -> BoolArray:
     """Rows whose (customer, key) pair occurs more than once: replay decides (duplicate or conflict)."""
-    text = np.asarray(keys, dtype=object).astype(str)  # fixed-width text: sorted and compared in C
     order = np.lexsort((text, customer))
     same = (customer[order][1:] == customer[order][:-1]) & (text[order][1:] == text[order][:-1])
     repeated = np.zeros(len(text), dtype=bool)
@@ -274,8 +317,17 @@ def _group_cumsum(values: IntArray, group: IntArray) -> IntArray:
 
 def _group_running_max(values: IntArray, group: IntArray) -> IntArray:
     """Running maximum restarting at each group (rows sorted by group; |values| < 2**41)."""
-    shift = group.astype(np.int64) * np.int64(2**43)
-    result: IntArray = np.maximum.accumulate(values + shift) - shift
+    result: IntArray = np.empty_like(values)
+    if len(values) == 0:
+        return result
+    # Each group is lifted 2**43 above the one before, so one accumulate never carries a maximum
+    # across groups; groups are numbered densely and taken a bounded number at a time so the lift
+    # stays inside int64 however many customers there are.
+    dense = np.cumsum(np.r_[0, (group[1:] != group[:-1]).astype(np.int64)])
+    starts = np.searchsorted(dense, np.arange(0, int(dense[-1]) + 1, _CUSTOMERS_PER_PASS)).tolist()
+    for lo, hi in zip(starts, [*starts[1:], len(values)]):
+        lift = (dense[lo:hi] - dense[lo]) * np.int64(2**43)
+        result[lo:hi] = np.maximum.accumulate(values[lo:hi] + lift) - lift
     return result
 
 
@@ -333,10 +385,9 @@ def _fast_path(
     if len(event_customer):
         last = np.flatnonzero(np.r_[event_customer[1:] != event_customer[:-1], True])
         expired[event_customer[last]] = expired_level[last]
+    # Exact: every customer here has a sum of |points| below 2**40 (larger ones are replayed).
     earned = np.bincount(lot_customer, weights=lot_points, minlength=groups).astype(np.int64)
     redeemed = np.bincount(redeem_customer, weights=redeem_points, minlength=groups).astype(np.int64)
-    if earned.max(initial=0) >= _LIMIT or redeemed.max(initial=0) >= _LIMIT:
-        overdrawn[:] = 1  # beyond the exact range of the float weights: replay every customer
     level = (redeemed + expired)[lot_customer]
     remaining = np.maximum(cum_earned - np.maximum(level, cum_earned - lot_points), 0)
     pending_lot = available > as_of_us
@@ -391,17 +442,12 @@ def _replay_each(
         horizon_end = as_utc_us(add_duration(as_of, parse_duration(horizon), policy.zone(as_of)))
     for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
         group = int(customer[rows[start]])
-        name = ids[group].item() if isinstance(ids[group], np.generic) else ids[group]
-        entries = []
-        for offset, record in enumerate(records[start:stop]):
-            try:
-                entries.append(LedgerEntry(**{k: v for k, v in record.items() if v is not None}))
-            except DataError as exc:
-                raise DataError(f"customer {name!r}, row {int(rows[start + offset])}: {exc}") from None
+        # The customer's rows as replay would get them (same positions, so the same messages).
+        entries = [{k: v for k, v in record.items() if v is not None} for record in records[start:stop]]
         span = rows[start:stop]
         known = np.flatnonzero(plain_earn[span]).tolist()
         lot_dates = {
-            entries[i].key: pair
+            entries[i]["key"]: pair
             for i, pair in zip(known, zip(available[span[known]].tolist(), expires[span[known]].tolist()))
         }
         try:
@@ -409,6 +455,6 @@ def _replay_each(
                 entries, as_of=as_of, policy=policy, dates=lot_dates, horizon_end_us=horizon_end
             )
         except DataError as exc:
-            raise DataError(f"customer {name!r}: {exc}") from None
+            raise DataError(f"customer {_customer_name(ids, group)!r}: {exc}") from None
         for column, value in values.items():
             result[column][group] = value

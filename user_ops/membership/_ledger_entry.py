@@ -17,16 +17,19 @@ import numpy as np
 from user_ops._time import require_aware
 from user_ops.exceptions import DataError
 
-__all__ = ["ENTRY_KINDS", "KIND_ORDER", "EntryKind", "LedgerEntry", "coerce_entry"]
+__all__ = ["ENTRY_KINDS", "INT64_MAX", "KIND_ORDER", "EntryKind", "LedgerEntry", "coerce_entry"]
 
 EntryKind = Literal["earn", "adjust", "refund", "revert", "expire", "redeem"]
 
 #: Every entry kind, in the order entries at the same instant are applied: credits first (so points
 #: earned at an instant can be spent at it when nothing holds them back), then clawbacks, then explicit
 #: expiry records (an expiry at an instant precedes what happens at it, as the policy's expiry does),
-#: redemptions last. Ties within a kind are broken by the idempotency key.
+#: redemptions last. Ties within a kind are broken by the idempotency key. A refund of a redemption at
+#: its very instant is the exception: it follows the redemptions (see ``replay``).
 ENTRY_KINDS: tuple[EntryKind, ...] = cast("tuple[EntryKind, ...]", get_args(EntryKind))
 KIND_ORDER: dict[str, int] = {kind: rank for rank, kind in enumerate(ENTRY_KINDS)}
+#: Points and every points total live in int64 (the batch path's columns): beyond it is refused.
+INT64_MAX = 2**63 - 1
 
 # Kinds that must point at an earlier entry (``ref``), and what that entry must be.
 _REF_TARGETS: dict[str, tuple[str, ...]] = {
@@ -47,6 +50,8 @@ def _check_points(kind: str, points: Any, where: str) -> int:
             raise DataError(f"{where}: an adjust entry needs non-zero points (+ to grant, - to deduct)")
     elif points <= 0:
         raise DataError(f"{where}: {kind} points must be positive, got {points}")
+    if not -INT64_MAX <= points <= INT64_MAX:
+        raise DataError(f"{where}: points {points} are outside the int64 range (|points| <= {INT64_MAX})")
     return int(points)
 
 
@@ -64,7 +69,7 @@ class LedgerEntry:
         ``ref`` = the earn's key), ``adjust`` (manual ± correction) or ``expire`` (an explicit expiry
         record; optional, see :func:`~user_ops.membership.replay`).
     points:
-        A positive int; for ``adjust`` a non-zero signed int.
+        A positive int; for ``adjust`` a non-zero signed int. At most ``2**63 - 1`` either way (int64).
     at:
         When it happened (timezone-aware).
     ref:
@@ -81,8 +86,8 @@ class LedgerEntry:
     Raises
     ------
     DataError
-        For a float or bool ``points``, a non-positive amount, a naive ``at``, a missing ``ref``, an
-        unknown kind, or an override on a debit.
+        For a float or bool ``points``, a non-positive amount, points beyond int64, a naive ``at``, a
+        missing ``ref``, an unknown kind, or an override on a debit.
 
     Examples
     --------

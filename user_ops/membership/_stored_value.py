@@ -7,7 +7,9 @@ Like the points ledger, the card's state is replayed from an append-only list of
 
 Entry kinds, in the order entries at one instant apply: ``topup`` (充值), ``refund`` (a spend given
 back to the card, ``ref`` = the spend), ``spend`` (消费), ``withdraw`` (an unspent top-up refunded to
-the customer: principal back, that top-up's bonus forfeited; ``ref`` = the top-up).
+the customer: principal back, that top-up's bonus forfeited; ``ref`` = the top-up). A refund of a
+spend at that spend's very instant follows the spends (it cannot precede what it gives back), before
+the withdrawals.
 """
 
 from __future__ import annotations
@@ -36,9 +38,13 @@ __all__ = [
 ]
 
 CardEntryKind = Literal["topup", "refund", "spend", "withdraw"]
-#: Entry kinds in the order entries at the same instant are applied (then by key).
+#: Entry kinds in the order entries at the same instant are applied (then by key); a refund of a spend
+#: at that spend's own instant comes right after the spends.
 CARD_ENTRY_KINDS: tuple[CardEntryKind, ...] = cast("tuple[CardEntryKind, ...]", get_args(CardEntryKind))
 _KIND_RANK = {kind: rank for rank, kind in enumerate(CARD_ENTRY_KINDS)}
+# Sort ranks: every kind's, doubled, leaves room for "a refund right after the spends at its instant".
+_SORT_RANK = {kind: 2 * rank for kind, rank in _KIND_RANK.items()}
+_REFUND_OF_SAME_INSTANT = _SORT_RANK["spend"] + 1
 
 
 class BonusTier(PolicyModel):
@@ -114,8 +120,10 @@ class StoredValuePolicy(PolicyModel):
         return Currency(self.currency)
 
     def bonus_for(self, amount: Money) -> Money:
-        """The bonus a top-up of ``amount`` earns."""
+        """The bonus a top-up of ``amount`` earns (a positive amount)."""
         self._check(amount, "top-up")
+        if amount.minor <= 0:
+            raise DataError(f"top-up must be positive, got {amount}")
         reached = [tier for tier in self.bonus_tiers if tier.topup.minor <= amount.minor]
         if not reached:
             return Money.zero(self.unit)
@@ -155,6 +163,11 @@ class StoredValuePolicy(PolicyModel):
         >>> StoredValuePolicy(spend_order="bonus_first").split_spend(5000, 10000, 2000)
         (3000, 2000)
         """
+        for name, value in (("amount", amount), ("principal", principal), ("bonus", bonus)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise DataError(
+                    f"split_spend: {name} must be a non-negative int of minor units, got {value!r}"
+                )
         if amount > principal + bonus:
             raise DataError(f"a spend of {amount} minor units exceeds the balance {principal + bonus}")
         if self.spend_order == "principal_first":
@@ -377,7 +390,9 @@ class _CardFold:
     def apply(self, entry: CardEntry) -> None:
         amount = entry.amount.minor
         if entry.kind == "topup":
-            bonus = (entry.bonus or self.policy.bonus_for(entry.amount)).minor
+            # A stamped bonus, even 0.00, is what the top-up earned; the policy decides only without one.
+            stamped = entry.bonus if entry.bonus is not None else self.policy.bonus_for(entry.amount)
+            bonus = stamped.minor
             self.principal += amount
             self.bonus += bonus
             self.totals["topped_up"] += amount
@@ -441,6 +456,18 @@ class _CardFold:
         return known[ref]
 
 
+def _application_order(unique: list[CardEntry]) -> list[tuple[int, int, str, CardEntry]]:
+    """``(at_us, rank, key, entry)`` per entry; sorted, they give the order entries apply in."""
+    keyed = [(as_utc_us(e.at), _SORT_RANK[e.kind], e.key, e) for e in unique]
+    spends = {key: at_us for at_us, _, key, e in keyed if e.kind == "spend"}
+    return [
+        (at_us, _REFUND_OF_SAME_INSTANT, key, e)
+        if e.kind == "refund" and spends.get(e.ref or "") == at_us
+        else (at_us, rank, key, e)
+        for at_us, rank, key, e in keyed
+    ]
+
+
 def replay_card(
     entries: Iterable[CardEntry | Mapping[str, Any]],
     *,
@@ -451,7 +478,8 @@ def replay_card(
 
     Entries are deduplicated by key (identical repeats change nothing; a reused key with other
     content is a :class:`~user_ops.DataError`), entries after ``as_of`` are left out and listed, the
-    rest applied in ``(at, kind, key)`` order.
+    rest applied in ``(at, kind, key)`` order — except that a refund at the very instant of the spend
+    it refunds comes right after the spends at that instant.
 
     Raises
     ------
@@ -497,7 +525,7 @@ def replay_card(
                 f"position {earlier[1]} for a different entry"
             )
     as_of_us = as_utc_us(as_of)
-    keyed = [(as_utc_us(e.at), _KIND_RANK[e.kind], e.key, e) for e in unique]
+    keyed = _application_order(unique)
     ignored = tuple(sorted(item[2] for item in keyed if item[0] > as_of_us))
     fold = _CardFold(policy)
     applied = sorted((item for item in keyed if item[0] <= as_of_us), key=lambda item: item[:3])

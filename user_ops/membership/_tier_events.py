@@ -151,8 +151,15 @@ class TierOverride(_Dated):
     """A manual tier (人工调级): the member holds ``tier`` from ``at`` until ``until`` (exclusive).
 
     Automatic upgrades and reviews do not change the tier while an override holds. ``until=None``
-    holds until a later override. When it ends, the member is reviewed at once. ``tier=None`` removes
-    the member from every tier.
+    holds until a later override. ``tier=None`` removes the member from every tier.
+
+    When it ends (``on_end``):
+
+    * ``"earned"`` (default): the member returns to the tier their own history earns, as a status
+      trial does — the tier, anniversary and next review they would have without any override, so
+      what they earned during it counts and a gift never leaves them above or below their own tier.
+    * ``"review"``: the member is reviewed at once against the override tier's retention threshold
+      (the policy's ``downgrade`` applies from the override tier, and anniversaries restart there).
 
     Examples
     --------
@@ -167,6 +174,7 @@ class TierOverride(_Dated):
     tier: str | None
     until: datetime | None = None
     reason: str = Field(min_length=1)
+    on_end: Literal["earned", "review"] = "earned"
 
     @field_validator("until")
     @classmethod
@@ -202,6 +210,7 @@ _TABLE_FIELDS = {
     "tier",
     "until",
     "reason",
+    "on_end",
 }
 
 
@@ -248,7 +257,7 @@ def coerce_history(history: Any, *, currency: str = "CNY") -> list[Any]:
 
     A table has columns ``at`` and ``kind`` plus what the kinds need: ``amount_minor`` (and optionally
     ``currency``) for purchases and refunds, ``points``, ``growth``, ``metric``/``value``,
-    ``tier``/``until``/``reason`` for overrides; null cells are left out.
+    ``tier``/``until``/``reason``/``on_end`` for overrides; null cells are left out.
 
     Examples
     --------

@@ -16,7 +16,7 @@ from dateutil.relativedelta import relativedelta
 
 from user_ops._time import Duration, as_utc_us, local_midnight
 
-__all__ = ["Calendar", "MetricSeries"]
+__all__ = ["Calendar", "MetricSeries", "Scheduled"]
 
 _ONE_US = timedelta(microseconds=1)
 # Cycle boundaries are counted from a fixed base year, each one clipped on its own (so "01-31" monthly
@@ -51,6 +51,52 @@ def add_duration(instant: datetime, duration: Duration, times: int, tz: tzinfo) 
     return local.astimezone(timezone.utc) + timedelta(seconds=duration.seconds * times)
 
 
+def _attach(wall: datetime, tz: tzinfo) -> datetime:
+    """The UTC instant of a naive wall-clock time in ``tz`` (its ``fold`` decides a repeated hour; a
+    skipped time moves forward by the gap, as ``fold=0`` does)."""
+    # UTC out: an aware datetime inside a repeated (DST) hour never compares equal to one in another zone.
+    return wall.replace(tzinfo=tz).astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """An instant as a programme schedules it: a wall-clock time in the business zone, plus elapsed time.
+
+    ``at`` is when it happens. When ``wall`` is a time the clock skips (a DST gap), ``at`` is where the
+    clock moved it, but a window ending at ``at`` still counts back from ``wall`` itself: the review
+    scheduled for 2025-03-30 02:30 in Berlin happens at 03:30 CEST and reads the twelve months from
+    2024-03-30 02:30, not from 03:30.
+    """
+
+    at: datetime  # UTC
+    wall: datetime  # naive local time (its fold picks the occurrence of a repeated hour)
+    elapsed: timedelta
+
+    @classmethod
+    def of_instant(cls, instant: datetime, tz: tzinfo) -> Scheduled:
+        """An instant that happened (its own wall-clock time, which the clock did show)."""
+        wall = instant.astimezone(tz).replace(tzinfo=None)  # keeps the fold of a repeated hour
+        return cls(at=instant.astimezone(timezone.utc), wall=wall, elapsed=timedelta(0))
+
+    @classmethod
+    def at_wall(cls, wall: datetime, tz: tzinfo) -> Scheduled:
+        """A wall-clock time (first occurrence of a repeated hour, moved forward out of a gap)."""
+        wall = wall.replace(fold=0)
+        return cls(at=_attach(wall, tz), wall=wall, elapsed=timedelta(0))
+
+    def shifted(self, duration: Duration, times: int, tz: tzinfo) -> Scheduled:
+        """``times`` × ``duration`` later (earlier when negative), counted from the scheduled wall time."""
+        elapsed = self.elapsed + timedelta(seconds=duration.seconds * times)
+        if duration.is_calendar:
+            wall = shift_wall(self.wall, duration.months * times, duration.days * times).replace(fold=0)
+            return Scheduled(at=_attach(wall, tz) + elapsed, wall=wall, elapsed=elapsed)
+        return Scheduled(at=self.at + elapsed - self.elapsed, wall=self.wall, elapsed=elapsed)
+
+    def window_start(self, length: Duration, tz: tzinfo) -> datetime:
+        """Start of the window of ``length`` ending here: ``[start, at)``."""
+        return self.shifted(length, -1, tz).at
+
+
 @dataclass(frozen=True)
 class Calendar:
     """The cycle (anchor month-day, length in months) and the zone a programme's dates live in."""
@@ -62,8 +108,11 @@ class Calendar:
 
     def boundary(self, k: int) -> datetime:
         """The start of cycle ``k`` (local midnight), counted from the anchor in the base year."""
-        day = date(_BASE_YEAR, self.month, self.day) + relativedelta(months=k * self.months)
-        return local_midnight(day, self.tz).astimezone(timezone.utc)
+        return local_midnight(self._first_day(k), self.tz).astimezone(timezone.utc)
+
+    def _first_day(self, k: int) -> date:
+        day: date = date(_BASE_YEAR, self.month, self.day) + relativedelta(months=k * self.months)
+        return day
 
     def index_at_or_before(self, instant: datetime) -> int:
         """The ``k`` of the cycle containing ``instant`` (its start at or before it)."""
@@ -83,6 +132,11 @@ class Calendar:
     def next_boundary(self, instant: datetime) -> datetime:
         """The first cycle start strictly after ``instant``."""
         return self.boundary(self.index_at_or_before(instant) + 1)
+
+    def next_scheduled(self, instant: datetime) -> Scheduled:
+        """The first cycle start strictly after ``instant``, scheduled at its local midnight."""
+        day = self._first_day(self.index_at_or_before(instant) + 1)
+        return Scheduled.at_wall(datetime(day.year, day.month, day.day), self.tz)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,14 @@ from user_ops.membership._tier_state import (
     make_progress,
     when_text,
 )
-from user_ops.membership._tier_window import Calendar, MetricSeries, add_duration, just_after, just_before
+from user_ops.membership._tier_window import (
+    Calendar,
+    MetricSeries,
+    Scheduled,
+    add_duration,
+    just_after,
+    just_before,
+)
 
 __all__ = ["BUILTIN_METRICS", "Tier", "TierPolicy", "TierTable"]
 
@@ -142,10 +149,14 @@ class _Run:
     since: datetime | None = None
     anchor: datetime | None = None  # anniversary reviews count from here
     reviews_done: int = 0
-    next_review: datetime | None = None
+    scheduled: Scheduled | None = None  # the next review
     protected_until: datetime | None = None
     override: TierOverride | None = None
     changes: list[TierChange] = field(default_factory=list)
+
+    @property
+    def next_review(self) -> datetime | None:
+        return None if self.scheduled is None else self.scheduled.at
 
 
 class TierPolicy(PolicyModel):
@@ -423,16 +434,24 @@ class TierPolicy(PolicyModel):
         instants = sorted({at for at, _ in changes}, key=lambda at: at)
         return MetricSeries.build(changes), instants, overrides
 
-    def _window_start(self, end: datetime, tz: tzinfo) -> datetime | None:
-        """Start of the qualifying window ending at ``end`` (exclusive)."""
+    def _window_start(self, end: datetime | Scheduled, tz: tzinfo) -> datetime | None:
+        """Start of the qualifying window ending at ``end`` (exclusive).
+
+        A rolling window ending at a scheduled review counts back from the review's scheduled wall-clock
+        time, which may be one the clock skipped (see :class:`Scheduled`).
+        """
         if self.window == "lifetime":
             return None
         if self.window == "rolling":
-            return add_duration(end, parse_duration(self.window_length), -1, tz)
-        return self._calendar(tz).cycle_start(just_before(end))
+            length = parse_duration(self.window_length)
+            if isinstance(end, datetime):  # an instant that happened: its wall time exists
+                return add_duration(end, length, -1, tz)
+            return end.window_start(length, tz)
+        return self._calendar(tz).cycle_start(just_before(end if isinstance(end, datetime) else end.at))
 
-    def _metric_at(self, series: MetricSeries, end: datetime, tz: tzinfo) -> int:
-        return series.total(self._window_start(end, tz), end)
+    def _metric_at(self, series: MetricSeries, end: datetime | Scheduled, tz: tzinfo) -> int:
+        at = end if isinstance(end, datetime) else end.at
+        return series.total(self._window_start(end, tz), at)
 
     def _schedule(self, run: _Run, tz: tzinfo) -> None:
         """Set the next review after a change of tier or a review."""
@@ -443,21 +462,22 @@ class TierPolicy(PolicyModel):
             or self.retentions[run.index] == 0
             or run.anchor is None
         ):
-            run.next_review = None
+            run.scheduled = None
             return
         if self.review == "anniversary":
             period: Duration = parse_duration(self.review_period)
-            run.next_review = add_duration(run.anchor, period, run.reviews_done + 1, tz)
+            anchor = Scheduled.of_instant(run.anchor, tz)
+            run.scheduled = anchor.shifted(period, run.reviews_done + 1, tz)
         else:
             last = run.anchor if run.next_review is None or run.reviews_done == 0 else run.next_review
-            run.next_review = self._calendar(tz).next_boundary(last)
+            run.scheduled = self._calendar(tz).next_scheduled(last)
 
     def _set_tier(self, run: _Run, index: int, at: datetime, tz: tzinfo) -> None:
         run.index = index
         run.since = at
         run.anchor = at
         run.reviews_done = 0
-        run.next_review = None
+        run.scheduled = None
         self._schedule(run, tz)
 
     def _record(
@@ -509,8 +529,11 @@ class TierPolicy(PolicyModel):
         )
         self._record(run, at, "upgrade", before, value, tier.entry_value, False, reason)
 
-    def _review(self, run: _Run, series: MetricSeries, at: datetime, tz: tzinfo, *, ending: bool) -> None:
-        value = self._metric_at(series, at, tz)
+    def _review(
+        self, run: _Run, series: MetricSeries, scheduled: Scheduled, tz: tzinfo, *, ending: bool
+    ) -> None:
+        at = scheduled.at
+        value = self._metric_at(series, scheduled, tz)
         before = run.index
         en, zh = self._metric_words(value)
         prefix_en, prefix_zh = ("override ended; ", "人工调级结束；") if ending else ("", "")
@@ -544,7 +567,7 @@ class TierPolicy(PolicyModel):
             tier = self.tiers[before]
             threshold = tier.retention_value
             if ending:
-                run.anchor, run.reviews_done, run.next_review = at, 0, None
+                run.anchor, run.reviews_done, run.scheduled = at, 0, None
             else:
                 run.reviews_done += 1
             self._schedule(run, tz)
@@ -581,10 +604,30 @@ class TierPolicy(PolicyModel):
         run.index = self.index(override.tier)
         run.since = override.at
         run.override = override
-        run.next_review = None
+        run.scheduled = None
         run.protected_until = None
         reason = (f"manual override: {override.reason}", f"人工调级：{override.reason}")
         self._record(run, override.at, "override", before, None, None, False, reason)
+
+    def _return_to_earned(
+        self, run: _Run, series: MetricSeries, instants: list[datetime], at: datetime, tz: tzinfo
+    ) -> None:
+        """End the override at ``at``: the member takes the state their history alone gives them then."""
+        earned = self._walk(series, instants, [], at, tz)
+        before = run.index
+        run.override = None
+        run.index, run.anchor, run.reviews_done = earned.index, earned.anchor, earned.reviews_done
+        run.scheduled, run.protected_until = earned.scheduled, earned.protected_until
+        if run.index != before:
+            run.since = at
+        kind = "retain" if run.index == before else ("upgrade" if run.index > before else "downgrade")
+        _, en, zh = self._labels(run.index)
+        reason = (
+            f"override ended; back to the tier the member's own history earns: {en or 'no tier'}",
+            f"人工调级结束；恢复为自身记录达到的等级：{zh or '无等级'}",
+        )
+        value = self._metric_at(series, at, tz)
+        self._record(run, at, kind, before, value, None, True, reason)
 
     def _walk(
         self,
@@ -600,7 +643,11 @@ class TierPolicy(PolicyModel):
         event_at = override_at = 0
         while True:
             ending = run.override.until if run.override is not None else None
-            scheduled = ending if ending is not None else (run.next_review if run.override is None else None)
+            scheduled = (
+                Scheduled.of_instant(ending, tz)
+                if ending is not None
+                else (run.scheduled if run.override is None else None)
+            )
             facts = [
                 t
                 for t in (
@@ -610,8 +657,11 @@ class TierPolicy(PolicyModel):
                 if t is not None
             ]
             fact = min(facts) if facts else None
-            if scheduled is not None and scheduled <= as_of and (fact is None or scheduled <= fact):
-                self._review(run, series, scheduled, tz, ending=ending is not None)
+            if scheduled is not None and scheduled.at <= as_of and (fact is None or scheduled.at <= fact):
+                if run.override is not None and run.override.on_end == "earned":
+                    self._return_to_earned(run, series, instants, scheduled.at, tz)
+                else:
+                    self._review(run, series, scheduled, tz, ending=ending is not None)
                 continue
             if fact is None or fact >= as_of:
                 return run
@@ -723,9 +773,9 @@ class TierPolicy(PolicyModel):
             and run.next_review is not None
             and (run.next_review < run.protected_until)
         )
-        if run.next_review is not None and run.index >= 0 and not protected:
+        if run.scheduled is not None and run.index >= 0 and not protected:
             tier = self.tiers[run.index]
-            known = series.total(self._window_start(run.next_review, zone), as_of)
+            known = series.total(self._window_start(run.scheduled, zone), as_of)
             to_keep = make_progress(
                 goal="keep",
                 tier=(tier.code, tier.label_en, tier.label_zh),
