@@ -1,4 +1,9 @@
-"""Files in and out for the command line: CSV with the standard library, Parquet with the arrow extra.
+"""Tables in and out of files: CSV with the standard library, Parquet with the arrow extra.
+
+One module for both doors: :meth:`Table.read_csv` / :meth:`Table.to_csv` (and the Parquet pair) and
+the command line call the same functions with the same options, so a file reads the same way from
+Python and from a shell. Only the spelling of the options in error messages differs (``tz=`` from
+Python, ``--tz`` on the command line).
 
 CSV needs nothing beyond the base install. Every cell is text, so each column is typed by what all of
 its non-empty cells look like (an empty cell is a null):
@@ -15,18 +20,25 @@ an ISO 8601 date-time                       ``datetime`` (UTC); one without a UT
 anything else                               ``str``
 ==========================================  ======================================================
 
+A ``date_format`` (``"%Y%m%d"``, ``"%d/%m/%Y %H:%M"``) reads the date columns written some other
+way: a format without a time of day gives dates, one with it gives instants (wall-clock times in
+``tz`` unless the format has ``%z``).
+
 Writing is the reverse: floats in their shortest exact form (they read back bit for bit), datetimes
-as ISO 8601 with ``+00:00``, nulls as empty cells.
+as ISO 8601 with ``+00:00``, nulls as empty cells. A file is written to a temporary file beside it
+and moved into place at the end, so a failure or an interrupt never leaves half a file.
+
+Error messages name positions as *file lines* (1-based; the header is line 1).
 
 Examples
 --------
 >>> import io
->>> table = read_csv(io.StringIO("id,spend,seen\\n1,9.5,2024-06-01T08:00:00+08:00\\n2,,\\n"), name="x")
+>>> table = read_csv(io.StringIO("id,spend,seen\\n1,9.5,2024-06-01T08:00:00+08:00\\n2,,\\n"))
 >>> table.kind("id"), table.kind("spend"), table.kind("seen"), table["spend"].tolist()
 ('int', 'float', 'datetime', [9.5, nan])
 >>> out = io.StringIO()
 >>> write_csv(table, out)
->>> print(out.getvalue().replace("\\r", ""), end="")
+>>> print(out.getvalue(), end="")
 id,spend,seen
 1,9.5,2024-06-01T00:00:00+00:00
 2,,
@@ -34,42 +46,134 @@ id,spend,seen
 
 from __future__ import annotations
 
+import codecs
 import csv
 import importlib
+import io
+import os
+import re
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
-from typing import Any, Literal, TextIO, cast
+from typing import IO, Any, Literal, NamedTuple, TextIO, cast
 
 import numpy as np
 
-from user_ops._table import Table, parse_instants
+from user_ops._table import Table, parse_instants, wall_clock_to_utc
 from user_ops._time import TzLike, get_tz
 from user_ops.exceptions import ConfigError, DataError
 
 __all__ = [
+    "CLI",
     "FORMATS",
+    "PYTHON",
+    "CsvOptions",
+    "ReadResult",
+    "Spelling",
+    "at_file_lines",
+    "atomic_path",
     "check_writable_format",
     "file_format",
     "read_csv",
-    "read_table",
+    "read_csv_text",
+    "read_file",
+    "read_parquet",
     "rename_columns",
     "write_csv",
+    "write_csv_file",
+    "write_parquet",
     "write_table",
+    "write_text",
 ]
 
 Array = np.ndarray[Any, Any]
 
 FORMATS = ("csv", "parquet")
-"""The file formats the command line reads and writes (by file suffix)."""
+"""The file formats read and written (by file suffix)."""
 
 _DATE_WIDTH = len("2024-06-30")
 _MINUTE_WIDTH = len("2024-06-30T08:00")
 _ARROW_HINT = "Parquet files need the arrow extra: pip install 'user_ops[arrow]'"
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%f", "%p", "%z", "%c", "%X")
+_ROW = re.compile(r"\brow (\d+)\b")
 
 
-def file_format(path: str | Path) -> str:
-    """``"csv"`` or ``"parquet"`` from a file's suffix (``.csv``, ``.tsv`` is not supported).
+@dataclass(frozen=True)
+class Spelling:
+    """How messages name the reading options: as Python keywords or as command-line flags."""
+
+    encoding: str = "encoding="
+    date_format: str = "date_format="
+    tz: str = "tz="
+    columns: str = "columns="
+
+    def speak(self, message: str) -> str:
+        """``message`` (from anywhere in the library) with Python's option names replaced by ours."""
+        if self == PYTHON:
+            return message
+        for python, ours in (("columns=", self.columns), ("tz=...", self.tz), ("tz=", self.tz)):
+            message = message.replace(python, ours)
+        return message
+
+
+PYTHON = Spelling()
+CLI = Spelling(encoding="--encoding", date_format="--date-format", tz="--tz", columns="--column")
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How to read a CSV file (see :meth:`Table.read_csv` for the meaning of each)."""
+
+    encoding: str = "utf-8"
+    date_format: str | None = None
+    date_columns: tuple[str, ...] | None = None
+    tz: tzinfo | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    spelling: Spelling = PYTHON
+
+    @classmethod
+    def make(
+        cls,
+        *,
+        encoding: str = "utf-8",
+        date_format: str | None = None,
+        date_columns: Sequence[str] | None = None,
+        tz: TzLike | None = None,
+        columns: Mapping[str, str] | None = None,
+        spelling: Spelling = PYTHON,
+    ) -> CsvOptions:
+        """Options checked once, before any file is opened."""
+        _codec(encoding, spelling)
+        if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
+            raise ConfigError(
+                f"{spelling.date_format} takes a strptime format such as '%Y%m%d', got {date_format!r}"
+            )
+        if columns is not None and not isinstance(columns, Mapping):
+            raise ConfigError(f"{spelling.columns} takes {{name: column_in_the_file}}, got {columns!r}")
+        return cls(
+            encoding=encoding,
+            date_format=date_format,
+            date_columns=None if date_columns is None else tuple(date_columns),
+            tz=None if tz is None else get_tz(tz),
+            columns=dict(columns or {}),
+            spelling=spelling,
+        )
+
+
+class ReadResult(NamedTuple):
+    """A table read from a file, and the file line of each of its rows (``None`` for Parquet)."""
+
+    table: Table
+    lines: Array | None
+
+
+# -- formats ----------------------------------------------------------------------------------------
+def file_format(path: str | os.PathLike[str]) -> str:
+    """``"csv"`` or ``"parquet"`` from a file's suffix.
 
     Examples
     --------
@@ -84,7 +188,7 @@ def file_format(path: str | Path) -> str:
     raise DataError(f"cannot tell the format of {str(path)!r}: use a .csv or .parquet file name")
 
 
-def check_writable_format(path: str | Path) -> None:
+def check_writable_format(path: str | os.PathLike[str]) -> None:
     """Fail early (before any work) for an output name of unknown format, or Parquet without pyarrow.
 
     Examples
@@ -99,89 +203,200 @@ def check_writable_format(path: str | Path) -> None:
         _pyarrow_parquet()
 
 
-def read_table(path: str | Path, *, tz: TzLike | None = None) -> Table:
-    """Read a CSV or Parquet file (by suffix) into a :class:`~user_ops.Table`.
+# -- reading ----------------------------------------------------------------------------------------
+def read_file(path: str | os.PathLike[str], options: CsvOptions) -> ReadResult:
+    """A CSV or Parquet file (by suffix), with the file line of every row for CSV.
 
     Raises
     ------
     DataError
-        For a missing or unreadable file, an unknown suffix, or cells that fit no column kind.
+        For a missing or unreadable file, an unknown suffix, text not in the encoding, or cells that
+        fit no column kind.
     ConfigError
-        For a Parquet file without the arrow extra installed.
+        For a Parquet file without the arrow extra installed, or an unknown encoding.
     """
-    kind = file_format(path)
-    if kind == "parquet":
-        parquet = _pyarrow_parquet()
-        try:
-            frame = parquet.read_table(str(path))
-        except FileNotFoundError:
-            raise DataError(f"cannot read {str(path)!r}: no such file") from None
-        except OSError as exc:
-            raise DataError(f"cannot read {str(path)!r}: {_first_line(exc)}") from None
-        return Table.from_frame(frame, tz=tz)
+    if file_format(path) == "parquet":
+        return ReadResult(read_parquet(path, tz=options.tz, columns=options.columns), None)
+    text = _decoded(_bytes(path), str(path), options)
+    return read_csv_text(io.StringIO(text, newline=""), name=str(path), options=options)
+
+
+def read_csv(
+    source: str | os.PathLike[str] | TextIO,
+    *,
+    encoding: str = "utf-8",
+    date_format: str | None = None,
+    date_columns: Sequence[str] | None = None,
+    tz: TzLike | None = None,
+    columns: Mapping[str, str] | None = None,
+) -> Table:
+    """A CSV file (a path, or an open text stream) as a typed :class:`~user_ops.Table`.
+
+    The implementation of :meth:`Table.read_csv`, whose docstring explains the options.
+    """
+    options = CsvOptions.make(
+        encoding=encoding, date_format=date_format, date_columns=date_columns, tz=tz, columns=columns
+    )
+    if isinstance(source, (str, os.PathLike)):
+        text = _decoded(_bytes(source), str(source), options)
+        return read_csv_text(io.StringIO(text, newline=""), name=str(source), options=options).table
+    stream = io.StringIO(source.read(), newline="")  # read once: a pipe cannot be read twice
+    return read_csv_text(stream, name=str(getattr(source, "name", "<stream>")), options=options).table
+
+
+def read_parquet(
+    path: str | os.PathLike[str], *, tz: TzLike | None = None, columns: Mapping[str, str] | None = None
+) -> Table:
+    """A Parquet file as a :class:`~user_ops.Table` (needs the arrow extra)."""
+    parquet = _pyarrow_parquet()
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            return read_csv(handle, name=str(path), tz=tz)
+        frame = parquet.read_table(str(path))
+    except FileNotFoundError:
+        raise DataError(f"cannot read {str(path)!r}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {str(path)!r}: {_first_line(exc)}") from None
+    return rename_columns(Table.from_frame(frame, tz=tz), columns or {})
+
+
+def _bytes(path: str | os.PathLike[str]) -> bytes:
+    try:
+        return Path(path).read_bytes()
     except FileNotFoundError:
         raise DataError(f"cannot read {str(path)!r}: no such file") from None
     except IsADirectoryError:
         raise DataError(f"cannot read {str(path)!r}: it is a directory") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"cannot read {str(path)!r}: not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise DataError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
 
 
-def read_csv(stream: TextIO, *, name: str = "<stdin>", tz: TzLike | None = None) -> Table:
-    """Read CSV text (a header row, then one row per record) into a typed :class:`~user_ops.Table`.
+def _codec(encoding: str, spelling: Spelling) -> str:
+    """The codec to decode with: UTF-8 also drops a byte-order mark (Excel writes one)."""
+    try:
+        name = codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        raise ConfigError(
+            f"unknown {spelling.encoding} {encoding!r}; e.g. utf-8, gb18030 (Chinese Excel), gbk, latin-1"
+        ) from None
+    return "utf-8-sig" if name == "utf-8" else name
 
-    Parameters
-    ----------
-    stream:
-        The open text stream.
-    name:
-        What error messages call the input.
-    tz:
-        Time zone of date-times without a UTC offset.
+
+def _decoded(data: bytes, name: str, options: CsvOptions) -> str:
+    codec = _codec(options.encoding, options.spelling)
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        hint = " (files saved by Excel in China are usually gb18030)" if codec == "utf-8-sig" else ""
+        raise DataError(
+            f"{name} line {line}: not {options.encoding} text (byte {data[exc.start : exc.start + 1]!r}); "
+            f"name the file's encoding with {options.spelling.encoding}{hint}"
+        ) from None
+
+
+def read_csv_text(stream: TextIO, *, name: str = "<stdin>", options: CsvOptions | None = None) -> ReadResult:
+    """CSV text (a header row, then one row per record) as a typed table and the line of each row.
 
     Raises
     ------
     DataError
         For an empty input, a bad header (empty or repeated names), a row with a different number of
-        cells than the header, or date-times without an offset and no ``tz``.
+        cells than the header, cells that do not match ``date_format``, or date-times without an
+        offset and no ``tz``.
     """
+    options = options or CsvOptions()
+    header, rows, lines = _records(stream, name)
+    _check_header(header, name)
+    width = len(header)
+    for row, line in zip(rows, lines.tolist()):
+        if len(row) != width:
+            raise DataError(f"{name} line {line}: {len(row)} cells, but the header has {width}")
+    cells = list(zip(*rows)) if rows else [() for _ in header]
+    dated = _date_columns(header, options)
+    typed: dict[str, Array] = {}
+    for column, values in zip(header, cells):
+        where = _Where(name, column, lines, options.spelling)
+        typed[column] = _column(values, where, options, dated=column in dated)
+    return ReadResult(
+        rename_columns(Table._trusted(typed), options.columns, spelling=options.spelling), lines
+    )
+
+
+def _column(values: tuple[str, ...], where: _Where, options: CsvOptions, *, dated: bool) -> Array:
+    if not dated or options.date_format is None:
+        return _typed(values, where=where, tz=options.tz)
+    if options.date_columns is not None:  # named: every cell must match
+        return _by_format(values, options.date_format, where=where, tz=options.tz)
+    try:  # every column is a candidate: the ones whose cells all match are dates
+        return _by_format(values, options.date_format, where=where, tz=options.tz)
+    except DataError:
+        return _typed(values, where=where, tz=options.tz)
+
+
+def _records(stream: TextIO, name: str) -> tuple[list[str], list[list[str]], Array]:
+    """Header, non-blank rows, and the file line each row starts on (a quoted cell may span lines)."""
     reader = csv.reader(stream)
     try:
         header = next(reader)
+        first = reader.line_num + 1
         rows = list(reader)
     except StopIteration:
         raise DataError(f"{name} is empty: expected a header row") from None
     except csv.Error as exc:
         raise DataError(f"{name} line {reader.line_num}: {exc}") from None
-    _check_header(header, name)
-    width = len(header)
-    for index, row in enumerate(rows):
-        if len(row) != width and row:  # a blank line is no record
-            raise DataError(f"{name} line {index + 2}: {len(row)} cells, but the header has {width}")
-    records = [row for row in rows if row] if rows and not all(rows) else rows
-    columns = list(zip(*records)) if records else [() for _ in header]
-    zone = None if tz is None else get_tz(tz)
-    return Table._trusted(
-        {column: _typed(values, name=column, tz=zone) for column, values in zip(header, columns)}
-    )
+    if reader.line_num == first - 1 + len(rows):  # one line per row: no need to track them
+        lines = np.arange(first, first + len(rows), dtype=np.int64)
+    else:
+        stream.seek(0)
+        reader = csv.reader(stream)
+        next(reader)
+        starts = []
+        rows = []
+        for row in reader:
+            rows.append(row)
+            starts.append(first)
+            first = reader.line_num + 1
+        lines = np.asarray(starts, dtype=np.int64)
+    if not all(rows):  # blank lines are no records
+        keep = np.array([bool(row) for row in rows], dtype=bool)
+        rows = [row for row in rows if row]
+        lines = lines[keep]
+    return header, rows, lines
 
 
 def _check_header(header: list[str], name: str) -> None:
     seen: set[str] = set()
     for position, column in enumerate(header, start=1):
         if not column.strip():
-            raise DataError(f"{name}: header cell {position} is empty; every column needs a name")
+            raise DataError(f"{name} line 1: header cell {position} is empty; every column needs a name")
         if column in seen:
-            raise DataError(f"{name}: column {column!r} appears twice in the header")
+            raise DataError(f"{name} line 1: column {column!r} appears twice in the header")
         seen.add(column)
 
 
-def _typed(values: tuple[str, ...], *, name: str, tz: Any) -> Array:
+def _date_columns(header: list[str], options: CsvOptions) -> set[str]:
+    """The file's columns ``date_format`` applies to (``date_columns`` name them after renaming)."""
+    if options.date_format is None:
+        return set()
+    if options.date_columns is None:
+        return set(header)
+    theirs = dict(options.columns.items())
+    return {theirs.get(name, name) for name in options.date_columns} & set(header)
+
+
+@dataclass(frozen=True)
+class _Where:
+    """A column of a file: what messages need to name a cell by its file line."""
+
+    file: str
+    column: str
+    lines: Array
+    spelling: Spelling
+
+    def error(self, index: int, message: str) -> DataError:
+        return DataError(f"{self.file} line {int(self.lines[index])}: column {self.column!r} {message}")
+
+
+def _typed(values: tuple[str, ...], *, where: _Where, tz: tzinfo | None) -> Array:
     """One CSV column as a canonical Table column (see the module docstring for the rules).
 
     Every test runs over the whole column in numpy (no Python loop per cell).
@@ -201,11 +416,52 @@ def _typed(values: tuple[str, ...], *, name: str, tz: Any) -> Array:
         if typed is not None:
             return _spread(typed, nulls)
     if _all_datetime_shaped(present):
-        instants = parse_instants(present.astype(object), name=name, tz=tz)
+        try:
+            instants = parse_instants(present.astype(object), name=where.column, tz=tz)
+        except DataError as exc:
+            lines = where.lines[~nulls] if len(where.lines) == len(nulls) else where.lines
+            raise DataError(f"{where.file}: {at_file_lines(str(exc), lines, where.spelling)}") from None
         out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
         out[~nulls] = instants
         return out
     return _spread(present.astype(object), nulls)
+
+
+def _by_format(values: tuple[str, ...], fmt: str, *, where: _Where, tz: tzinfo | None) -> Array:
+    """A date column written with a strptime format: dates, or instants when the format has a time."""
+    text = np.array(values, dtype=str)
+    nulls = text == ""
+    present = text[~nulls]
+    if len(present) == 0:
+        return np.full(len(values), None, dtype=object)
+    uniques, inverse = np.unique(present, return_inverse=True)  # dates repeat: parse each text once
+    parsed = []
+    for position, cell in enumerate(uniques.tolist()):
+        try:
+            parsed.append(datetime.strptime(cell.strip(), fmt))
+        except ValueError:
+            index = int(np.flatnonzero(~nulls)[int(np.argmax(inverse == position))])
+            raise where.error(
+                index, f"holds {cell!r}, which does not match {where.spelling.date_format} {fmt!r}"
+            ) from None
+    if not any(directive in fmt for directive in _TIME_DIRECTIVES):
+        days = np.array([value.date() for value in parsed], dtype="datetime64[D]")[inverse]
+        return _spread(days, nulls)
+    if parsed[0].tzinfo is not None:
+        utc = [value.astimezone(timezone.utc).replace(tzinfo=None) for value in parsed]
+        instants = np.array(utc, dtype="datetime64[us]")[inverse]
+    else:
+        if tz is None:
+            index = int(np.flatnonzero(~nulls)[0])
+            raise where.error(
+                index,
+                f"holds {present[0]!r}, a time without a UTC offset; name its zone with {where.spelling.tz}",
+            )
+        wall = np.array(parsed, dtype="datetime64[us]")[inverse]
+        instants = wall_clock_to_utc(wall, tz, name=where.column)
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
+    out[~nulls] = instants
+    return out
 
 
 def _all_integers(present: Array) -> bool:
@@ -288,7 +544,25 @@ def _spread(values: Array, nulls: Array) -> Array:
     return out
 
 
-def rename_columns(table: Table, mapping: Mapping[str, str]) -> Table:
+def at_file_lines(message: str, lines: Array | None, spelling: Spelling = PYTHON) -> str:
+    """A library message with its 0-based ``row N`` turned into the file ``line`` of that row.
+
+    Examples
+    --------
+    >>> at_file_lines("column 'amount' row 2: inf is not finite", np.array([2, 3, 5]), CLI)
+    "column 'amount' line 5: inf is not finite"
+    """
+    if lines is not None:
+
+        def line(match: re.Match[str]) -> str:
+            row = int(match.group(1))
+            return f"line {int(lines[row])}" if 0 <= row < len(lines) else match.group(0)
+
+        message = _ROW.sub(line, message)
+    return spelling.speak(message)
+
+
+def rename_columns(table: Table, mapping: Mapping[str, str], *, spelling: Spelling = PYTHON) -> Table:
     """The table with columns renamed ``{our_name: their_name}`` (the other columns kept as they are).
 
     Raises
@@ -307,34 +581,88 @@ def rename_columns(table: Table, mapping: Mapping[str, str]) -> Table:
     theirs = list(mapping.values())
     for column in theirs:
         if theirs.count(column) > 1:
-            raise DataError(f"--column maps column {column!r} more than once")
+            raise DataError(f"{spelling.columns} maps column {column!r} more than once")
         if column not in table:
-            table[column]  # raises the DataError with a "did you mean"
+            try:
+                table[column]  # raises the DataError with a "did you mean"
+            except DataError as exc:
+                ours = next(name for name, their in mapping.items() if their == column)
+                raise DataError(f"{spelling.columns} {ours}={column}: {exc}") from None
     ours_of = {their: our for our, their in mapping.items()}
     renamed = {ours_of.get(column, column): table[column] for column in table.columns}
     if len(renamed) != len(table.columns):
-        raise DataError(f"--column {sorted(mapping)} would give two columns the same name")
+        raise DataError(f"{spelling.columns} {sorted(mapping)} would give two columns the same name")
     return Table._trusted(renamed)
 
 
-def write_table(table: Table, path: str | Path | None, *, stdout: TextIO | None = None) -> None:
-    """Write a table to a ``.csv`` or ``.parquet`` file, or as CSV to ``stdout`` when ``path`` is None."""
+# -- writing ----------------------------------------------------------------------------------------
+def write_table(table: Table, path: str | os.PathLike[str] | None, *, stdout: TextIO | None = None) -> None:
+    """Write a table to a ``.csv`` or ``.parquet`` file (atomically), or as CSV to ``stdout``."""
     if path is None:
         write_csv(table, stdout if stdout is not None else sys.stdout)
         return
-    kind = file_format(path)
+    if file_format(path) == "parquet":
+        write_parquet(table, path)
+    else:
+        write_csv_file(table, path)
+
+
+def write_csv_file(table: Table, path: str | os.PathLike[str], *, encoding: str = "utf-8") -> None:
+    """Write ``table`` as a CSV file, atomically (a temporary file beside it, then moved into place)."""
+    codec = _codec(encoding, PYTHON).replace("utf-8-sig", "utf-8")
+    with atomic_path(path) as temporary, open(temporary, "w", encoding=codec, newline="") as handle:
+        write_csv(table, handle)
+
+
+def write_parquet(table: Table, path: str | os.PathLike[str]) -> None:
+    """Write ``table`` as a Parquet file, atomically (needs the arrow extra)."""
+    parquet = _pyarrow_parquet()
+    arrow = table.to_arrow()
+    with atomic_path(path) as temporary:
+        parquet.write_table(arrow, temporary)
+
+
+def write_text(text: str, path: str | os.PathLike[str]) -> None:
+    """Write UTF-8 text (a JSON document) to ``path``, atomically."""
+    with atomic_path(path) as temporary:
+        Path(temporary).write_text(text, encoding="utf-8")
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
+    """A temporary path beside ``path`` to write to; moved over ``path`` only when the block succeeds.
+
+    On any failure, an interrupt included, the temporary file is removed and ``path`` is left as it
+    was (absent, or the old file): a reader never sees half a file.
+
+    Raises
+    ------
+    DataError
+        When the folder does not exist or cannot be written, or the write fails (disk full, ...).
+    """
+    target = Path(path)
     try:
-        if kind == "parquet":
-            parquet = _pyarrow_parquet()
-            parquet.write_table(table.to_arrow(), str(path))
-            return
-        with open(path, "w", encoding="utf-8", newline="") as handle:
-            write_csv(table, handle)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
         raise DataError(f"cannot write {str(path)!r}: {exc.strerror or _first_line(exc)}") from None
+    os.close(handle)
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    except OSError as exc:
+        _remove(temporary)
+        raise DataError(f"cannot write {str(path)!r}: {exc.strerror or _first_line(exc)}") from None
+    except BaseException:
+        _remove(temporary)
+        raise
 
 
-def write_csv(table: Table, stream: TextIO) -> None:
+def _remove(path: str) -> None:
+    with suppress(OSError):
+        os.unlink(path)
+
+
+def write_csv(table: Table, stream: IO[str]) -> None:
     """Write ``table`` as CSV text (header, then rows; nulls as empty cells)."""
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(table.columns)
