@@ -409,7 +409,7 @@ def test_json_positions() -> None:
         (["tags", "{tx}", "--as-of", AS_OF, "--tags", "{bad_json}"], "not JSON: Expecting"),
         (
             ["tags", "{tx}", "--as-of", AS_OF, "--tags", "{bad_rule}"],
-            "$.tags[0].when: unexpected end of rule",
+            "$.tags[0].when (tag 'a'): unexpected end of rule",
         ),
         (["rfm", "{tx}"], "--as-of is needed to compute metrics from transactions"),
         (["schema", "TagSett"], "unknown policy type 'TagSett'; did you mean 'TagSet'?"),

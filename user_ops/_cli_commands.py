@@ -433,7 +433,8 @@ class Context:
         if name in table and table.kind(name) == "int":
             raise DataError(
                 f"{self.name} line {self._line(0)}: column {self._source(name)} holds "
-                f"{table[name][0]!r}, not a date; name its format with --date-format, e.g. %Y%m%d"
+                f"{np.ma.getdata(table[name])[0].item()!r}, not a date; name its format with --date-format, "
+                "e.g. %Y%m%d"
             )
 
     def _line(self, index: int) -> int | str:
