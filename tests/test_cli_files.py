@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from user_ops import LifecyclePolicy, Table, TagRule, TagSet
+from user_ops import LifecyclePolicy, Table
 from user_ops.datasets import synthetic_shop
 from user_ops.metrics import Transactions, customer_metrics
 
@@ -93,7 +93,7 @@ def test_a_non_numeric_amount_is_named_by_its_file_line(tmp_path: Path) -> None:
     mapped = tmp_path / "mapped.csv"
     mapped.write_text(path.read_text(encoding="utf-8").replace(",amount,", ",Sales,"), encoding="utf-8")
     code, _, err = metrics_of(mapped, "-c", "amount=Sales")
-    assert f"line 6: column 'Sales' (--column amount=Sales) holds 'n/a'" in err
+    assert "line 6: column 'Sales' (--column amount=Sales) holds 'n/a'" in err
 
 
 def test_library_errors_name_file_lines_and_speak_cli(tmp_path: Path) -> None:
@@ -114,7 +114,10 @@ def test_library_errors_name_file_lines_and_speak_cli(tmp_path: Path) -> None:
 
 # -- --encoding, --date-format, --tz ------------------------------------------------------------------
 def test_gb18030_and_bom_files_read_like_utf8(tmp_path: Path) -> None:
-    rows = "customer_id,ordered_at,amount,city\n张三,2024-06-01T10:00:00+08:00,9.5,北京\n李四,2024-06-02,30,上海\n"
+    rows = (
+        "customer_id,ordered_at,amount,city\n"
+        "张三,2024-06-01T10:00:00+08:00,9.5,北京\n李四,2024-06-02,30,上海\n"
+    )
     plain, bom, chinese = tmp_path / "u.csv", tmp_path / "bom.csv", tmp_path / "gb.csv"
     plain.write_bytes(rows.encode("utf-8"))
     bom.write_bytes(rows.encode("utf-8-sig"))
@@ -242,8 +245,11 @@ def test_progress_never_mixes_with_csv_on_the_terminal(
     stdout: Any = follower if csv_to_the_terminal else subprocess.PIPE
     process = subprocess.Popen(
         [sys.executable, "-m", "user_ops", "metrics", str(orders), "--as-of", AS_OF],
-        cwd=REPO_ROOT, stdout=stdout, stderr=follower, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=REPO_ROOT,
+        stdout=stdout,
+        stderr=follower,
+        stdin=subprocess.DEVNULL,
+    )
     os.close(follower)
     screen = b""
     while True:
@@ -270,8 +276,9 @@ def test_lifecycle_saves_the_policy_it_used_and_reads_an_edited_one(
     shop: Any, orders: Path, tmp_path: Path
 ) -> None:
     saved = tmp_path / "policy.json"
-    code, first, err = text(run("lifecycle", orders, "--as-of", AS_OF, "--population-cycle-days", "45",
-                                "--save-policy", saved))  # fmt: skip
+    code, first, err = text(
+        run("lifecycle", orders, "--as-of", AS_OF, "--population-cycle-days", "45", "--save-policy", saved)
+    )
     assert code == 0, err
     policy = LifecyclePolicy.from_document(saved.read_text(encoding="utf-8"))
     assert policy == LifecyclePolicy.default(population_cycle_days=45)
@@ -345,8 +352,11 @@ def test_validate_reports_every_problem_of_a_tag_file(tmp_path: Path) -> None:
 
 def test_a_bad_tag_file_names_the_tag_and_shows_the_rule(orders: Path, tmp_path: Path) -> None:
     path = tmp_path / "tags.json"
-    path.write_text(json.dumps({"tags": [{"name": "ok", "when": "frequency > 1"},
-                                         {"name": "whale", "when": "monetary >= >= 5"}]}))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {"tags": [{"name": "ok", "when": "frequency > 1"}, {"name": "whale", "when": "monetary >= >= 5"}]}
+        )
+    )
     code, _, err = text(run("tags", orders, "--as-of", AS_OF, "--tags", path))
     assert code == 1
     first, rule, caret = err.splitlines()
@@ -377,8 +387,9 @@ def test_tiers_from_metrics_and_from_history(tmp_path: Path) -> None:
     metrics_file = tmp_path / "m.csv"
     metrics.to_csv(metrics_file)
     argv = ["--policy", policy_file, "--as-of", "2024-06-30T00:00:00Z"]
-    code, out, err = text(run("tiers", metrics_file, *argv, "-c", "customer_id=member",
-                              "-c", f"{policy.metric_column}=spend"))  # fmt: skip
+    code, out, err = text(
+        run("tiers", metrics_file, *argv, "-c", "customer_id=member", "-c", f"{policy.metric_column}=spend")
+    )
     assert code == 0, err
     got = Table.read_csv(__import__("io").StringIO(out))
     renamed = Table({"customer_id": [1, 2, 3], policy.metric_column: [10_000, 60_000, 0]})
@@ -410,9 +421,15 @@ def test_tiers_from_metrics_and_from_history(tmp_path: Path) -> None:
 def test_points_balances_from_a_ledger_file(tmp_path: Path) -> None:
     from user_ops.membership import balances
 
-    ledger = Table({"customer_id": [1, 1, 2], "key": ["e1", "r1", "e1"], "kind": ["earn", "redeem", "earn"],
-                    "points": [100, 30, 50],
-                    "at": [datetime(2024, 1, 1, tzinfo=timezone.utc)] * 3})  # fmt: skip
+    ledger = Table(
+        {
+            "customer_id": [1, 1, 2],
+            "key": ["e1", "r1", "e1"],
+            "kind": ["earn", "redeem", "earn"],
+            "points": [100, 30, 50],
+            "at": [datetime(2024, 1, 1, tzinfo=timezone.utc)] * 3,
+        }
+    )
     path = tmp_path / "ledger.csv"
     ledger.to_csv(path)
     code, out, err = text(run("points", path, "--as-of", "2024-06-30T00:00:00Z"))
@@ -427,9 +444,11 @@ def _template() -> Any:
     from user_ops.coupons import Benefit, Conditions, CouponTemplate
 
     return CouponTemplate(
-        id="w30", currency="CNY", benefit=Benefit(kind="amount_off", amount="30 CNY"),
+        id="w30",
+        currency="CNY",
+        benefit=Benefit(kind="amount_off", amount="30 CNY"),
         conditions=Conditions(min_subtotal="199 CNY"),
-    )  # fmt: skip
+    )
 
 
 def test_issue_plans_from_a_customers_file(tmp_path: Path) -> None:
@@ -441,12 +460,30 @@ def test_issue_plans_from_a_customers_file(tmp_path: Path) -> None:
         {"customer_id": [1, 2, 3, 4], "frequency": [3, 1, 5, 2], "monetary": [80.0, 10.0, 900.0, 50.0]}
     )
     customers.to_csv(customers_file)
-    code, out, err = text(run("issue", customers_file, "--template", template_file, "--as-of", AS_OF,
-                              "--audience", "frequency >= 2", "--max-count", 2, "--priority", "monetary"))  # fmt: skip
+    code, out, err = text(
+        run(
+            "issue",
+            customers_file,
+            "--template",
+            template_file,
+            "--as-of",
+            AS_OF,
+            "--audience",
+            "frequency >= 2",
+            "--max-count",
+            2,
+            "--priority",
+            "monetary",
+        )
+    )
     assert code == 0, err
-    plan = plan_issuance(_template(), customers, audience="frequency >= 2",
-                         as_of=datetime(2024, 6, 30, tzinfo=timezone.utc),
-                         budget=IssuanceBudget(count=2, priority="monetary"))  # fmt: skip
+    plan = plan_issuance(
+        _template(),
+        customers,
+        audience="frequency >= 2",
+        as_of=datetime(2024, 6, 30, tzinfo=timezone.utc),
+        budget=IssuanceBudget(count=2, priority="monetary"),
+    )
     got = Table.read_csv(__import__("io").StringIO(out))
     assert got["reason"].tolist() == plan.table["reason"].tolist()
     assert got["selected"].tolist() == [True, False, True, False]
@@ -455,8 +492,11 @@ def test_issue_plans_from_a_customers_file(tmp_path: Path) -> None:
 def test_coupons_check_and_quote_write_json(tmp_path: Path) -> None:
     from user_ops.coupons import Cart, CartLine, CustomerContext, check, quote
 
-    cart = Cart(currency="CNY", shipping_fee="10 CNY",
-                lines=[CartLine(sku="a", category="food", unit_price="48 CNY", quantity=5)])  # fmt: skip
+    cart = Cart(
+        currency="CNY",
+        shipping_fee="10 CNY",
+        lines=[CartLine(sku="a", category="food", unit_price="48 CNY", quantity=5)],
+    )
     cart_file, coupon_file, out_file = tmp_path / "cart.json", tmp_path / "c.json", tmp_path / "quote.json"
     cart_file.write_text(cart.model_dump_json())
     coupon_file.write_text(json.dumps([_template().to_json()]))
@@ -466,8 +506,9 @@ def test_coupons_check_and_quote_write_json(tmp_path: Path) -> None:
     (result,) = json.loads(out)
     expected = check(_template(), cart, CustomerContext(id="anonymous"), as_of=as_of)
     assert result["eligible"] is expected.eligible is True and result["discount"] == str(expected.discount)
-    code, out, err = text(run("coupons", "quote", cart_file, coupon_file, "--as-of", "2024-06-30T00:00:00Z",
-                              "-o", out_file))  # fmt: skip
+    code, out, err = text(
+        run("coupons", "quote", cart_file, coupon_file, "--as-of", "2024-06-30T00:00:00Z", "-o", out_file)
+    )
     assert (code, out) == (0, "")
     priced = quote(cart, CustomerContext(id="anonymous"), [_template()], as_of=as_of)
     assert json.loads(out_file.read_text())["total"] == str(priced.total) == "220.00 CNY"
@@ -479,8 +520,12 @@ def test_coupons_check_and_quote_write_json(tmp_path: Path) -> None:
 def test_table_read_csv_takes_the_cli_options(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_bytes("客户,日期,金额\n张三,20240601,9.5\n李四,20240602,\n".encode("gb18030"))
-    table = Table.read_csv(path, encoding="gb18030", date_format="%Y%m%d",
-                           columns={"customer_id": "客户", "ordered_at": "日期", "amount": "金额"})  # fmt: skip
+    table = Table.read_csv(
+        path,
+        encoding="gb18030",
+        date_format="%Y%m%d",
+        columns={"customer_id": "客户", "ordered_at": "日期", "amount": "金额"},
+    )
     assert table.columns == ("customer_id", "ordered_at", "amount")
     assert table.kind("ordered_at") == "date" and table["customer_id"].tolist() == ["张三", "李四"]
     with pytest.raises(Exception, match=r"line 1: not utf-8 text.*encoding="):
