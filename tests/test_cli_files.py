@@ -536,3 +536,23 @@ def test_table_read_csv_takes_the_cli_options(tmp_path: Path) -> None:
     parquet = tmp_path / "x.parquet"
     table.to_parquet(parquet)
     assert Table.read_parquet(parquet).equals(table)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: Table.read_csv(123),
+        lambda: Table.read_csv(__import__("io").BytesIO(b"a,b\n")),
+        lambda: Table.read_csv(__import__("io").StringIO("a\n1\n"), encoding="klingon"),
+        lambda: Table.read_csv(__import__("io").StringIO("a\n1\n"), date_format="Ymd"),
+        lambda: Table.read_csv("no/such/file.csv"),
+        lambda: Table({"a": [1]}).to_csv(5),
+        lambda: Table({"a": [1]}).to_parquet(None),
+        lambda: Table({"a": [1]}).to_csv("no/such/folder/x.csv"),
+    ],
+)
+def test_table_file_methods_refuse_garbage_with_user_ops_errors(call: Any) -> None:
+    from user_ops import UserOpsError
+
+    with pytest.raises(UserOpsError):
+        call()

@@ -240,7 +240,12 @@ def read_csv(
     if isinstance(source, (str, os.PathLike)):
         text = _decoded(_bytes(source), str(source), options)
         return read_csv_text(io.StringIO(text, newline=""), name=str(source), options=options).table
-    stream = io.StringIO(source.read(), newline="")  # read once: a pipe cannot be read twice
+    if not callable(getattr(source, "read", None)):
+        raise DataError(f"read_csv() takes a path or a text stream, got {type(source).__name__}")
+    content = source.read()
+    if not isinstance(content, str):
+        raise DataError(f"read_csv() takes a text stream, got one yielding {type(content).__name__}")
+    stream = io.StringIO(content, newline="")  # read once: a pipe cannot be read twice
     return read_csv_text(stream, name=str(getattr(source, "name", "<stream>")), options=options).table
 
 
@@ -609,6 +614,8 @@ def write_table(table: Table, path: str | os.PathLike[str] | None, *, stdout: Te
 
 def write_csv_file(table: Table, path: str | os.PathLike[str], *, encoding: str = "utf-8") -> None:
     """Write ``table`` as a CSV file, atomically (a temporary file beside it, then moved into place)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise DataError(f"to_csv() takes a path or a text stream, got {type(path).__name__}")
     codec = _codec(encoding, PYTHON).replace("utf-8-sig", "utf-8")
     with atomic_path(path) as temporary, open(temporary, "w", encoding=codec, newline="") as handle:
         write_csv(table, handle)
@@ -616,6 +623,8 @@ def write_csv_file(table: Table, path: str | os.PathLike[str], *, encoding: str 
 
 def write_parquet(table: Table, path: str | os.PathLike[str]) -> None:
     """Write ``table`` as a Parquet file, atomically (needs the arrow extra)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise DataError(f"to_parquet() takes a path, got {type(path).__name__}")
     parquet = _pyarrow_parquet()
     arrow = table.to_arrow()
     with atomic_path(path) as temporary:
