@@ -78,6 +78,15 @@ def test_no_row_before_as_of_is_an_error_not_an_empty_file(orders: Path, tmp_pat
     assert err.count("\n") == 1 and "so no row is used; choose a later --as-of" in err
 
 
+@pytest.mark.parametrize("command", ["metrics", "tags", "lifecycle", "points"])
+def test_a_header_only_input_is_an_error(command: str, tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("customer_id,ordered_at,amount\n")
+    code, out, err = text(run(command, path, "--as-of", AS_OF))
+    assert (code, out) == (1, "")
+    assert err == f"user_ops: error: {path} has no rows (only a header): nothing to compute\n"
+
+
 # -- file lines in messages -------------------------------------------------------------------------
 def test_a_non_numeric_amount_is_named_by_its_file_line(tmp_path: Path) -> None:
     path = tmp_path / "orders.csv"
@@ -129,6 +138,8 @@ def test_gb18030_and_bom_files_read_like_utf8(tmp_path: Path) -> None:
     assert code == 1 and err.count("\n") == 1
     assert f"{chinese} line 2: not utf-8 text" in err and "--encoding" in err and "gb18030" in err
     assert metrics_of(chinese, "--encoding", "gb18030")[:2] == (0, expected)
+    piped = run("metrics", "-", "--as-of", AS_OF, "--encoding", "gb18030", stdin=chinese.read_bytes())
+    assert text(piped)[:2] == (0, expected)
     code, _, err = metrics_of(chinese, "--encoding", "klingon")
     assert code == 1 and "unknown --encoding 'klingon'" in err
 

@@ -366,12 +366,13 @@ class Context:
         )
         with self.phase(f"reading {self.name}"):
             if self.args.input == "-":
-                from user_ops._table_io import _decoded
-
-                text = _decoded(sys.stdin.buffer.read(), self.name, options)
-                table, self.lines = read_csv_text(_string(text), name=self.name, options=options)
+                table, self.lines = read_csv_text(
+                    _string(_stdin_text(options)), name=self.name, options=options
+                )
             else:
                 table, self.lines = read_file(self.args.input, options)
+        if len(table) == 0:  # a header-only result with exit code 0 would look like success
+            raise DataError(f"{self.name} has no rows (only a header): nothing to compute")
         return table
 
     def metrics(self, table: Table) -> Table:
@@ -396,6 +397,9 @@ class Context:
                 options["windows"] = [w.strip() for w in self.args.windows.split(",") if w.strip()]
             result: Any = customer_metrics(transactions, as_of=as_of, tz=self.tz, **options)
         self._report_as_of(result.report, transactions)
+        # From here on a row is a customer, not a line of the file: messages say which.
+        self.lines = None
+        self.name = f"the customer metrics of {self.name}"
         return Table._trusted({name: result[name] for name in result.columns})
 
     def _report_as_of(self, report: Any, transactions: Any) -> None:
@@ -449,6 +453,16 @@ class Context:
         with self.phase(f"writing {target or 'CSV'}"):
             write_table(table, target, stdout=out)
         return 0
+
+
+def _stdin_text(options: CsvOptions) -> str:
+    """Standard input decoded with --encoding (a replaced ``sys.stdin`` has text only: take it as is)."""
+    from user_ops._table_io import _decoded
+
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:
+        return sys.stdin.read()
+    return _decoded(raw.read(), "<stdin>", options)
 
 
 def _string(text: str) -> Any:
