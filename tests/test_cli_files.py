@@ -112,7 +112,7 @@ def test_library_errors_name_file_lines_and_speak_cli(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     code, _, err = metrics_of(path)
-    assert code == 1 and f"{path}: column 'amount' line 4: inf is not finite" in err
+    assert code == 1 and f"{path} line 4: column 'amount': inf is not finite" in err
     naive = tmp_path / "bad_time.csv"
     naive.write_text("customer_id,ordered_at,amount\n1,2024-06-01T10:00:00Z,1\n2,2024-13-45T10:00,2\n")
     code, _, err = metrics_of(naive)

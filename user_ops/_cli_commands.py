@@ -42,6 +42,7 @@ from user_ops._table_io import (
     CsvOptions,
     at_file_lines,
     check_writable_format,
+    located,
     read_csv_text,
     read_file,
     write_table,
@@ -348,7 +349,7 @@ class Context:
             text = str(exc)
             if text.startswith(self.name):
                 raise
-            raise DataError(f"{self.name}: {speak(at_file_lines(text, self.lines))}") from None
+            raise DataError(located(self.name, speak(at_file_lines(text, self.lines)))) from None
         except ConfigError as exc:
             raise ConfigError(speak(str(exc))) from None
 

@@ -78,6 +78,7 @@ __all__ = [
     "atomic_path",
     "check_writable_format",
     "file_format",
+    "located",
     "read_csv",
     "read_csv_text",
     "read_file",
@@ -100,6 +101,7 @@ _MINUTE_WIDTH = len("2024-06-30T08:00")
 _ARROW_HINT = "Parquet files need the arrow extra: pip install 'user_ops[arrow]'"
 _TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%f", "%p", "%z", "%c", "%X")
 _ROW = re.compile(r"\brow (\d+)\b")
+_COLUMN_LINE = re.compile(r"^column ('[^']*') line (\d+)(:?)")
 
 
 @dataclass(frozen=True)
@@ -425,7 +427,7 @@ def _typed(values: tuple[str, ...], *, where: _Where, tz: tzinfo | None) -> Arra
             instants = parse_instants(present.astype(object), name=where.column, tz=tz)
         except DataError as exc:
             lines = where.lines[~nulls] if len(where.lines) == len(nulls) else where.lines
-            raise DataError(f"{where.file}: {at_file_lines(str(exc), lines, where.spelling)}") from None
+            raise DataError(located(where.file, at_file_lines(str(exc), lines, where.spelling))) from None
         out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
         out[~nulls] = instants
         return out
@@ -550,12 +552,15 @@ def _spread(values: Array, nulls: Array) -> Array:
 
 
 def at_file_lines(message: str, lines: Array | None, spelling: Spelling = PYTHON) -> str:
-    """A library message with its 0-based ``row N`` turned into the file ``line`` of that row.
+    """A library message with its 0-based ``row N`` turned into the file ``line`` of that row, the
+    line first (``line 5: column 'amount': ...``), and options spelled as ``spelling`` says.
 
     Examples
     --------
     >>> at_file_lines("column 'amount' row 2: inf is not finite", np.array([2, 3, 5]), CLI)
-    "column 'amount' line 5: inf is not finite"
+    "line 5: column 'amount': inf is not finite"
+    >>> at_file_lines("column 'id' row 0 is null; pass tz=", np.array([2]), CLI)
+    "line 2: column 'id' is null; pass --tz"
     """
     if lines is not None:
 
@@ -564,7 +569,19 @@ def at_file_lines(message: str, lines: Array | None, spelling: Spelling = PYTHON
             return f"line {int(lines[row])}" if 0 <= row < len(lines) else match.group(0)
 
         message = _ROW.sub(line, message)
+        message = _COLUMN_LINE.sub(r"line \2: column \1\3", message, count=1)
     return spelling.speak(message)
+
+
+def located(name: str, message: str) -> str:
+    """``message`` about the file ``name``: ``orders.csv line 5: ...`` or ``orders.csv: ...``.
+
+    Examples
+    --------
+    >>> located("orders.csv", "line 5: column 'amount': inf is not finite")
+    "orders.csv line 5: column 'amount': inf is not finite"
+    """
+    return f"{name} {message}" if message.startswith("line ") else f"{name}: {message}"
 
 
 def rename_columns(table: Table, mapping: Mapping[str, str], *, spelling: Spelling = PYTHON) -> Table:
