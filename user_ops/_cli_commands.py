@@ -659,10 +659,12 @@ def run_lifecycle(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _show_policy(policy: Any, args: argparse.Namespace, out: TextIO) -> None:
+    # A document meant to be edited: no content_hash, which the first edit would make stale.
+    document = {key: value for key, value in policy.to_document().items() if key != "content_hash"}
     if args.save_policy:
-        write_json(policy.to_document(), args.save_policy, out)
+        write_json(document, args.save_policy, out)
     if args.print_policy:
-        write_json(policy.to_document(), None, out)
+        write_json(document, None, out)
 
 
 def run_schema(args: argparse.Namespace, out: TextIO) -> int:
