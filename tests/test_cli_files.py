@@ -525,6 +525,9 @@ def test_coupons_check_and_quote_write_json(tmp_path: Path) -> None:
     assert json.loads(out_file.read_text())["total"] == str(priced.total) == "220.00 CNY"
     code, _, err = text(run("coupons", "quote", cart_file, coupon_file, "--as-of", "2024-06-30"))
     assert code == 1 and "has no UTC offset" in err
+    argv = ["coupons", "check", cart_file, coupon_file, "--as-of", "2024-06-30T00:00:00Z", "-o", "x.csv"]
+    code, _, err = text(run(*argv))
+    assert code == 1 and "name the --out file *.json" in err
 
 
 # -- the public reader and writer -------------------------------------------------------------------

@@ -33,7 +33,6 @@ from user_ops._cli_commands import (
     write_json,
 )
 from user_ops._table import Table
-from user_ops._table_io import check_writable_format
 from user_ops.exceptions import DataError, UserOpsError
 
 __all__ = ["add_room_commands"]
@@ -329,8 +328,8 @@ def _add_coupons(commands: Any) -> None:
 def _cart_inputs(args: argparse.Namespace) -> tuple[Any, Any, list[Any], Any]:
     from user_ops.coupons import Cart, CouponTemplate, CustomerContext, IssuedCoupon
 
-    if args.out and not args.out.lower().endswith(".json"):
-        check_writable_format(args.out)  # a .csv or .parquet name: refuse before any work
+    if args.out and not args.out.lower().endswith(".json"):  # refuse before any work
+        raise DataError(f"coupons {args.action} writes JSON: name the --out file *.json, not {args.out!r}")
     as_of = parse_as_of(args.as_of)
     cart = load_policy(Cart, args.cart)
     customer = (
