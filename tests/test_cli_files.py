@@ -253,7 +253,8 @@ def test_progress_never_mixes_with_csv_on_the_terminal(
     import pty
 
     leader, follower = pty.openpty()
-    stdout: Any = follower if csv_to_the_terminal else subprocess.PIPE
+    piped_to = tmp_path / "stdout.csv"  # a file, not a pipe: nothing can block while the pty is read
+    stdout: Any = follower if csv_to_the_terminal else open(piped_to, "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "user_ops", "metrics", str(orders), "--as-of", AS_OF],
         cwd=REPO_ROOT,
@@ -271,8 +272,10 @@ def test_progress_never_mixes_with_csv_on_the_terminal(
         if not chunk:
             break
         screen += chunk
-    piped = process.stdout.read() if process.stdout else b""
     assert process.wait(timeout=120) == 0
+    if not csv_to_the_terminal:
+        stdout.close()
+    piped = b"" if csv_to_the_terminal else piped_to.read_bytes()
     os.close(leader)
     shown = screen.decode("utf-8", "replace")
     if csv_to_the_terminal:
