@@ -89,7 +89,9 @@ print(f"   {len(metrics):,} customers, {int(buyers.sum()):,} with a purchase")
 tags = default_tags()
 tagged = tags.evaluate(metrics, as_of=as_of)
 top_tags = sorted(tagged.counts().items(), key=lambda item: -item[1])[:4]
-print("2. most common tags:", ", ".join(f"{tags[name].label_zh} {count}" for name, count in top_tags))
+print(
+    "2. most common tags:", ", ".join(f"{tags[name].label_zh} {count}" for name, count in top_tags)
+)
 
 # %% [markdown]
 # ## 3. RFM scores and 4. segments
@@ -104,11 +106,14 @@ scores = model.score(metrics)
 summary = segment_summary(scores, metrics)
 largest = max(summary.to_dicts(), key=lambda row: row["revenue"])
 print(f"3. cut-points of F: {model.frequency_cuts_}; of R (days): {model.recency_cuts_}")
-print(f"4. {largest['label_en']} ({largest['label_zh']}) bring {largest['revenue_share']:.1%} of revenue")
+print(
+    f"4. {largest['label_en']} ({largest['label_zh']}) bring "
+    f"{largest['revenue_share']:.1%} of revenue"
+)
 save(rfm_grid(scores), "shop_rfm_grid")
 save(rfm_grid(scores, metrics, value="monetary", lang="zh"), "shop_rfm_grid_monetary")
 save(segment_treemap(summary), "shop_segments_treemap")
-save(segment_treemap(summary, value="revenue", lang="zh"), "shop_segments_revenue")
+save(segment_treemap(summary, value="revenue", lang="zh", currency="CNY"), "shop_segments_revenue")
 
 # %% [markdown]
 # ## 5. Pareto (二八法则)
@@ -136,7 +141,7 @@ print(
     ", ".join(f"{row['label_zh']} {row['count']}" for row in by_stage.to_dicts() if row["count"]),
 )
 save(stage_bars(by_stage), "shop_stages")
-save(stage_bars(by_stage, value="revenue_share", lang="zh", skip_empty=True), "shop_stages_revenue")
+save(stage_bars(by_stage, value="revenue_share", lang="zh", hide_empty=True), "shop_stages_revenue")
 
 # %% [markdown]
 # ## 7. Transitions between two snapshots
@@ -149,8 +154,8 @@ earlier = as_of - timedelta(days=90)
 metrics_before = customer_metrics(Transactions(shop.lines), as_of=earlier, customers=shop.customers)
 moves = transitions(policy.classify(metrics_before, as_of=earlier), stages)
 print(f"7. {moves.total:,} customers: {moves.stayed:,} kept their stage, {moves.new:,} are new")
-save(transition_flows(moves), "shop_transitions_matrix")
-save(transition_flows(moves, kind="bands", lang="zh"), "shop_transitions_bands")
+save(transition_flows(moves, dates=(earlier, as_of)), "shop_transitions_matrix")
+save(transition_flows(moves, kind="bands", lang="zh", dates=(earlier, as_of)), "shop_transitions_bands")
 
 # %% [markdown]
 # The synthetic customers also carry a membership tier (会员等级): the tier plot takes plain codes.
@@ -183,16 +188,22 @@ else:
     cd_pareto = pareto(cd_metrics["monetary"], clip_negative=True)
     print(f"8. CDNOW: {len(cd_metrics):,} customers; top 20 % bring {cd_pareto.top20_share:.1%}")
     save(rfm_grid(cd_scores), "cdnow_rfm_grid")
-    save(segment_treemap(cd_scores, cd_metrics, value="revenue"), "cdnow_segments_revenue")
+    save(segment_treemap(cd_scores, cd_metrics, value="revenue", currency="USD"), "cdnow_segments_revenue")
     save(pareto_curve(cd_pareto), "cdnow_pareto")
     cd_policy = LifecyclePolicy.default_for(cd_metrics)
     cd_stages = cd_policy.classify(cd_metrics, as_of=cd_as_of)
-    save(stage_bars(cd_stages, cd_metrics, skip_empty=True), "cdnow_stages")
+    save(stage_bars(cd_stages, cd_metrics, hide_empty=True), "cdnow_stages")
     cd_earlier = cd_as_of - timedelta(days=180)
     cd_before = cd_policy.classify(customer_metrics(cdnow, as_of=cd_earlier), as_of=cd_earlier)
     cd_moves = transitions(cd_before, cd_stages)
-    print(f"   half a year earlier → now: {cd_moves.stayed:,} kept their stage, {cd_moves.new:,} are new")
-    save(transition_flows(cd_moves, kind="bands"), "cdnow_transitions_bands")
+    print(
+        f"   half a year earlier → now: {cd_moves.stayed:,} kept their stage, "
+        f"{cd_moves.new:,} are new"
+    )
+    save(
+        transition_flows(cd_moves, kind="bands", dates=(cd_earlier, cd_as_of)),
+        "cdnow_transitions_bands",
+    )
 
 # %% [markdown]
 # ## 9. Membership: tiers (会员等级) and points (积分)
@@ -212,9 +223,13 @@ from user_ops.plots import points_expiring  # noqa: E402
 programme = TierPolicy(
     [
         Tier(code="red", label_en="Red", label_zh="红海", entry="0 CNY"),
-        Tier(code="silver", label_en="Silver", label_zh="银海", entry="1000 CNY", retention="800 CNY"),
+        Tier(
+            code="silver", label_en="Silver", label_zh="银海", entry="1000 CNY", retention="800 CNY"
+        ),
         Tier(code="gold", label_en="Gold", label_zh="金海", entry="3000 CNY", retention="2000 CNY"),
-        Tier(code="black", label_en="Black", label_zh="黑海", entry="8000 CNY", retention="6000 CNY"),
+        Tier(
+            code="black", label_en="Black", label_zh="黑海", entry="8000 CNY", retention="6000 CNY"
+        ),
     ],
     column="spend_fen",
     window="rolling",
@@ -248,7 +263,9 @@ for (customer, order_id), order_lines in orders.items():
         for row in order_lines
     ]
     ledgers.setdefault(customer, []).extend(
-        points.earn_entries(priced, order_id=f"{customer}-{order_id}", at=order_lines[0]["ordered_at"])
+        points.earn_entries(
+            priced, order_id=f"{customer}-{order_id}", at=order_lines[0]["ordered_at"]
+        )
     )
 expiring_at, expiring_points = [], []
 for entries in ledgers.values():

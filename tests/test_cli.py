@@ -210,6 +210,10 @@ def test_demo_prints_the_lifecycle_stage_table(capsys: pytest.CaptureFixture[str
     assert sum(int(re.search(r"\s([\d,]+)\s+[\d.]+ %", row).group(1)) for row in section) == 300  # type: ignore[union-attr]
     assert len(section) == sum(1 for c in counts.values() if c)
     assert "Wake up" in out or "唤醒" in out
+    # in the order customers live the stages, not the order the policy tries its rules (churn first)
+    lived = ["Prospect", "Introduction", "Growth", "Maturity", "Dormancy", "Churn", "Unclassified"]
+    shown = [row.split()[0] for row in section]
+    assert shown == [label for label in lived if label in shown] and len(shown) >= 5
 
 
 def test_demo_tiers_match_the_policy_and_sum_to_the_population() -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import subprocess
 import sys
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,20 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from user_ops import ConfigError, DataError, LifecyclePolicy, RFMModel, Table, Transactions, customer_metrics
+from user_ops import (
+    ConfigError,
+    DataError,
+    LifecyclePolicy,
+    RFMModel,
+    Table,
+    Transactions,
+    UserOpsWarning,
+    customer_metrics,
+)
 from user_ops.datasets import synthetic_shop
 from user_ops.lifecycle import stage_summary, transitions
 from user_ops.plots import (
+    CJK_FONTS,
     INSTALL_HINT,
     pareto_curve,
     points_expiring,
@@ -36,6 +47,7 @@ from user_ops.plots import (
     tier_distribution,
     transition_flows,
 )
+from user_ops.plots._common import installed_family
 from user_ops.rfm import pareto, segment_summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,8 +73,8 @@ def shop() -> dict[str, Any]:
     }
 
 
-def render(ax: Any) -> tuple[int, ...]:
-    """Render the axes' figure to PNG bytes, decode them, and return the image's shape."""
+def png(ax: Any) -> Any:
+    """Render the axes' figure to PNG bytes and decode them: the image, rows from the top."""
     buffer = BytesIO()
     ax.figure.savefig(buffer, format="png")
     data = buffer.getvalue()
@@ -71,7 +83,18 @@ def render(ax: Any) -> tuple[int, ...]:
     assert float(image[..., :3].std()) > 0  # something was drawn, not a blank canvas
     width, height = ax.figure.get_size_inches() * ax.figure.dpi
     assert image.shape == (round(height), round(width), 4)
-    return tuple(image.shape)
+    return image
+
+
+def render(ax: Any) -> tuple[int, ...]:
+    """Render the axes' figure to PNG bytes, decode them, and return the image's shape."""
+    return tuple(png(ax).shape)
+
+
+def crop(image: Any, box: Any) -> Any:
+    """The pixels of ``image`` (rows from the top) inside a display-space bbox (y from the bottom)."""
+    top = image.shape[0]
+    return image[int(top - box.y1) : math.ceil(top - box.y0), int(box.x0) : math.ceil(box.x1), :3]
 
 
 def gids(patches: Any) -> list[str]:
@@ -231,6 +254,80 @@ def test_segment_treemap_from_scores_by_revenue_in_chinese(shop: dict[str, Any])
     render(ax)
 
 
+def check_captions(ax: Any, labels: dict[str, str], numbers: dict[str, str]) -> dict[str, str]:
+    """Render the treemap to PNG and check its captions as drawn: each inside its rectangle, none
+    overlapping another, ink where they are; every segment fully captioned or in the legend with its
+    full label and value. Returns each drawn caption by segment code."""
+    image = png(ax)
+    rooms = {p.get_gid(): p.get_window_extent() for p in ax.patches}
+    captions = {t.get_gid().removeprefix("caption:"): t for t in ax.texts if t.get_gid()}
+    assert set(captions) == set(rooms)
+    drawn = {code: t for code, t in captions.items() if t.get_visible() and t.get_text()}
+    boxes = {code: t.get_window_extent() for code, t in drawn.items()}  # as that rendering measured them
+    for code, box in boxes.items():
+        room = rooms[code]
+        assert room.x0 <= box.x0 and box.x1 <= room.x1 and room.y0 <= box.y0 and box.y1 <= room.y1, code
+        assert float(crop(image, box).mean(axis=2).min()) < 0.35  # dark text drew there
+    for (a, box_a), (b, box_b) in itertools.combinations(boxes.items(), 2):
+        overlap_w = min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0)
+        overlap_h = min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0)
+        assert overlap_w <= 0 or overlap_h <= 0, (a, b)
+    full = {code for code, t in drawn.items() if t.get_text() == f"{labels[code]}\n{numbers[code]}"}
+    legend = ax.get_legend()
+    listed = [t.get_text() for t in legend.get_texts()] if legend is not None else []
+    assert listed == [f"{labels[code]}  {numbers[code]}" for code in rooms if code not in full]
+    for code, text in drawn.items():  # a shortened caption is the label, or its start and "…"
+        caption = text.get_text()
+        assert (
+            code in full
+            or caption == labels[code]
+            or (caption.endswith("…") and labels[code].startswith(caption[:-1]))
+        )
+    return {code: t.get_text() for code, t in drawn.items()}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_treemap_captions_fit_inside_their_rectangles_and_the_rest_are_in_the_legend(
+    shop: dict[str, Any], lang: str
+) -> None:
+    summary = segment_summary(shop["scores"], shop["metrics"])
+    ax = segment_treemap(summary, lang=lang)
+    codes = summary["segment"].tolist()
+    labels = dict(zip(codes, summary[f"label_{lang}"].tolist(), strict=True))
+    numbers = {code: f"{count:,}" for code, count in zip(codes, summary["count"].tolist(), strict=True)}
+    drawn = check_captions(ax, labels, numbers)
+    assert len(drawn) >= len(ax.patches) // 2  # most segments of the shop are captioned in full
+
+
+def test_treemap_shortens_or_drops_captions_that_do_not_fit() -> None:
+    codes = ["big", "long", "tiny", "speck"]
+    labels = {
+        "big": "Champions",
+        "long": "Customers we really cannot afford to lose",
+        "tiny": "Hibernating",
+        "speck": "About to sleep",
+    }
+    sizes = {"big": 9000, "long": 700, "tiny": 120, "speck": 6}
+    summary = {
+        "segment": codes,
+        "label_en": [labels[c] for c in codes],
+        "label_zh": ["冠军客户", "不能失去的客户", "沉睡客户", "即将沉睡"],
+        "count": [sizes[c] for c in codes],
+        "revenue": [1234567.0, 80000.0, 4500.0, 12.0],
+    }
+    figure = Figure(figsize=(4, 3), layout="constrained")  # a small figure: little room
+    ax = segment_treemap(summary, value="revenue", currency="CNY", ax=figure.add_subplot())
+    numbers = {"big": "¥1,234,567", "long": "¥80,000", "tiny": "¥4,500", "speck": "¥12"}
+    drawn = check_captions(ax, labels, numbers)
+    assert drawn["big"] == "Champions\n¥1,234,567"
+    assert "speck" not in drawn  # nothing fits a sliver
+    assert "long" in [
+        code for code in codes if code not in drawn or drawn[code] != f"{labels[code]}\n{numbers[code]}"
+    ]
+    legend = ax.get_legend()
+    assert legend is not None and "About to sleep  ¥12" in [t.get_text() for t in legend.get_texts()]
+
+
 def test_segment_treemap_bad_input(shop: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="value='revenue' needs revenue per segment"):
         segment_treemap(shop["scores"], value="revenue")
@@ -274,19 +371,99 @@ def test_pareto_curve_other_marks_values_and_bad_mark() -> None:
 
 
 # -- lifecycle --------------------------------------------------------------------------------------
-def test_stage_bars_are_the_summary_counts_in_policy_order(shop: dict[str, Any]) -> None:
+LIVED = ["prospect", "introduction", "growth", "maturity", "dormancy", "churn", "unclassified"]
+
+
+def test_stage_bars_are_the_summary_counts_in_lifecycle_order(shop: dict[str, Any]) -> None:
     summary = stage_summary(shop["stages"], shop["metrics"])
+    assert summary["stage"].tolist() == LIVED  # the order customers live, not the rules' (churn 2nd)
     ax = stage_bars(summary)
     assert heights(ax) == [float(c) for c in summary["count"]]
-    assert gids(ax.patches) == list(POLICY.codes)
+    assert gids(ax.patches) == LIVED
     assert [t.get_text() for t in ax.get_xticklabels()] == summary["label_en"].tolist()
+    assert [t.get_text() for t in ax.get_xticklabels()][:3] == ["Prospect", "Introduction", "Growth"]
     render(ax)
-    zh = stage_bars(shop["stages"], shop["metrics"], value="revenue_share", lang="zh", skip_empty=True)
+    zh = stage_bars(shop["stages"], shop["metrics"], value="revenue_share", lang="zh", hide_empty=True)
     kept = summary["count"] > 0
+    assert not kept.all()  # unclassified is empty: hidden
+    assert gids(zh.patches) == [code for code, keep in zip(LIVED, kept, strict=True) if keep]
     assert heights(zh) == [float(v) for v in summary["revenue_share"][kept]]
     assert [t.get_text() for t in zh.get_xticklabels()] == summary["label_zh"][kept].tolist()
     assert zh.get_title() == "各生命周期阶段消费金额占比"
     render(zh)
+
+
+def tick_texts(axis: Any) -> list[tuple[float, str]]:
+    """The (value, text) of each major tick of ``axis`` as drawn in the figure's last rendering."""
+    return [(float(tick.get_loc()), tick.label1.get_text()) for tick in axis.get_major_ticks()]
+
+
+def money_value(text: str, prefix: str = "", suffix: str = "") -> float:
+    """The number in a money label, checking its form: prefix, thousands groups of three, suffix."""
+    assert re.fullmatch(rf"-?{re.escape(prefix)}\d{{1,3}}(,\d{{3}})*(\.\d+)?{re.escape(suffix)}", text), text
+    return float(text.replace(prefix, "").replace(suffix, "").replace(",", ""))
+
+
+def test_stage_revenue_axis_carries_the_currency_and_thousands_separators() -> None:
+    summary = {
+        "stage": ["new", "active", "lapsed"],
+        "label_en": ["New", "Active", "Lapsed"],
+        "label_zh": ["新客", "活跃", "流失"],
+        "count": [3, 5, 2],
+        "revenue": [1200.0, 123456.0, 80.4],
+    }
+    ax = stage_bars(summary, value="revenue", currency="CNY")
+    render(ax)
+    ticks = [(value, text) for value, text in tick_texts(ax.yaxis) if text]
+    assert len(ticks) >= 3
+    for value, text in ticks:
+        assert money_value(text, prefix="¥") == value  # "¥120,000" at 120000
+    assert "¥120,000" in [text for _, text in ticks]
+    assert [t.get_text() for t in ax.texts] == ["¥1,200", "¥123,456", "¥80"]  # the bars, whole yuan
+    assert ax.get_ylabel() == "Revenue (CNY)"
+    zh = stage_bars({**summary, "currency": ["USD"] * 3}, value="revenue", lang="zh")  # from the data
+    render(zh)
+    assert zh.get_ylabel() == "消费金额（USD）"
+    assert all(money_value(text, prefix="$") == value for value, text in tick_texts(zh.yaxis) if text)
+    unknown = stage_bars(summary, value="revenue", currency="XTS")  # no symbol: the code after
+    render(unknown)
+    assert [t.get_text() for t in unknown.texts][1] == "123,456 XTS"
+    plain = stage_bars(summary, value="revenue")  # no currency known: separators only
+    render(plain)
+    assert plain.get_ylabel() == "Revenue"
+    assert all(money_value(text) == value for value, text in tick_texts(plain.yaxis) if text)
+    small = stage_bars({**summary, "revenue": [1.5, 2.0, 0.5]}, value="revenue", currency="CNY")
+    render(small)
+    texts = [text for _, text in tick_texts(small.yaxis) if text]
+    assert all(re.fullmatch(r"¥\d\.\d\d", text) for text in texts), texts  # fractions: all two decimals
+    with pytest.raises(DataError, match=r"several currencies \(CNY, USD\)"):
+        stage_bars({**summary, "currency": ["CNY", "USD", "CNY"]}, value="revenue")
+    with pytest.raises(ConfigError, match="currency must be a three-letter code like 'CNY'"):
+        stage_bars(summary, value="revenue", currency="yuan")
+    with pytest.raises(ConfigError, match="currency must be a three-letter code"):
+        stage_bars(summary, currency="yuan")  # a bad option whatever is shown
+    counts = stage_bars({**summary, "currency": ["CNY", "USD", "CNY"]})  # counts: currencies do not matter
+    assert heights(counts) == [3.0, 5.0, 2.0]
+
+
+def test_mean_spend_grid_writes_money_in_its_cells_and_colour_bar() -> None:
+    metrics = {
+        "recency_days": [3, 3, 100, 200],
+        "frequency": [5, 1, 1, 1],
+        "monetary": [12500.0, 50.0, 3070.0, 30.0],
+        "currency": ["USD"] * 4,
+    }
+    scores = RFMModel.thresholds(recency=[30], frequency=[2], monetary=[500]).score(metrics)
+    ax = rfm_grid(scores, metrics, value="monetary")  # the currency column of the metrics
+    render(ax)
+    assert [t.get_text() for t in ax.texts] == ["$1,550", "$50", "$12,500"]  # (3070 + 30) / 2 in R1 F1
+    bar = ax.figure.axes[1]
+    assert bar.get_ylabel() == "Mean spend (USD)"
+    ticks = [(value, text) for value, text in tick_texts(bar.yaxis) if text]
+    assert len(ticks) >= 3 and all(money_value(text, prefix="$") == value for value, text in ticks)
+    zh = rfm_grid(scores, metrics, value="monetary", lang="zh", currency="CNY")  # the option wins
+    render(zh)
+    assert zh.figure.axes[1].get_ylabel() == "平均消费金额（CNY）" and zh.texts[0].get_text() == "¥1,550"
 
 
 def test_stage_bars_bad_input(shop: dict[str, Any]) -> None:
@@ -307,10 +484,48 @@ def test_transition_matrix_is_the_counts_of_non_empty_states(shop: dict[str, Any
     labels = [moves.labels[c][0] for c, keep in zip(moves.sources, rows, strict=True) if keep]
     assert [t.get_text() for t in ax.get_yticklabels()] == labels
     render(ax)
-    full = transition_flows(moves, skip_empty=False, lang="zh")
+    assert labels[:3] == ["Prospect", "Introduction", "Growth"]  # lifecycle order
+    full = transition_flows(moves, hide_empty=False, lang="zh")
     np.testing.assert_array_equal(full.images[0].get_array(), moves.counts)
     assert [t.get_text() for t in full.get_xticklabels()][-1] == "离开"
     render(full)
+
+
+def test_transition_flows_say_from_and_to_with_the_two_dates(shop: dict[str, Any]) -> None:
+    moves = transitions(shop["stages_before"], shop["stages"])
+    earlier = datetime(2024, 5, 1, tzinfo=timezone(timedelta(hours=8)))
+    dates = (earlier, date(2024, 6, 30))
+    ax = transition_flows(moves, dates=dates)
+    assert ax.get_title() == "Lifecycle transitions, 2024-05-01 → 2024-06-30"
+    assert (ax.get_ylabel(), ax.get_xlabel()) == ("From stage (2024-05-01)", "To stage (2024-06-30)")
+    render(ax)
+    zh = transition_flows(moves, kind="bands", lang="zh", dates=dates)
+    assert zh.get_title() == "生命周期阶段迁移（2024-05-01 → 2024-06-30）"
+    heads = {t.get_gid(): t for t in zh.texts if t.get_gid() in ("from", "to")}
+    assert (
+        heads["from"].get_text() == "原阶段（2024-05-01）"
+        and heads["to"].get_text() == "新阶段（2024-06-30）"
+    )
+    assert (
+        heads["from"].get_position()[0] < 0.5 < heads["to"].get_position()[0]
+    )  # over the left / right stack
+    render(zh)
+    undated = transition_flows(moves, kind="bands")
+    assert {t.get_gid(): t.get_text() for t in undated.texts if t.get_gid()} == {
+        "from": "From stage",
+        "to": "To stage",
+    }
+    assert undated.get_title() == "Lifecycle transitions"
+    at_noon = transition_flows(moves, dates=(date(2024, 5, 1), datetime(2024, 6, 30, 12, 30, tzinfo=UTC)))
+    assert at_noon.get_xlabel() == "To stage (2024-06-30 12:30)"
+    with pytest.raises(ConfigError, match=r"dates must be \(before, after\) in order"):
+        transition_flows(moves, dates=(date(2024, 6, 30), date(2024, 5, 1)))
+    with pytest.raises(ConfigError, match=r"dates must be \(before, after\)"):
+        transition_flows(moves, dates=date(2024, 6, 30))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="dates must be dates or aware datetimes, got '2024-05-01'"):
+        transition_flows(moves, dates=("2024-05-01", date(2024, 6, 30)))  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="naive"):
+        transition_flows(moves, dates=(datetime(2024, 5, 1), date(2024, 6, 30)))
 
 
 def test_transition_bands_have_the_thickness_of_their_flow(shop: dict[str, Any]) -> None:
@@ -419,6 +634,30 @@ def test_points_expiring_buckets_by_calendar_month_in_the_zone() -> None:
     assert utc.get_title() == "Points expiring per month (UTC)"
 
 
+def test_points_expiring_at_the_end_of_a_month_count_in_that_month() -> None:
+    shanghai = timezone(timedelta(hours=8))
+    when = [
+        datetime(2024, 7, 1, tzinfo=shanghai),  # "end of June": last spendable at 30 June 23:59:59.999999
+        datetime(2024, 7, 1, 0, 0, 0, 1, tzinfo=shanghai),  # a microsecond later: spendable on 1 July
+        datetime(2024, 8, 1, tzinfo=UTC),  # 1 August 08:00 in Shanghai; in UTC the end of July
+        datetime(2024, 6, 1, tzinfo=shanghai),  # the end of May in Shanghai (31 May 16:00 UTC)
+    ]
+    points = [100, 7, 30, 5]
+    ax = points_expiring(when, points, tz="Asia/Shanghai")
+    assert gids(ax.patches) == ["2024-05", "2024-06", "2024-07", "2024-08"]
+    assert heights(ax) == [5.0, 100.0, 7.0, 30.0]
+    render(ax)
+    utc = points_expiring(when, points, tz="UTC")  # 30 June 16:00 (+1 µs) UTC: both June; 1 Aug 00:00: July
+    assert gids(utc.patches) == ["2024-05", "2024-06", "2024-07"]
+    assert heights(utc) == [5.0, 107.0, 30.0]
+    last_hour = points_expiring(
+        when, points, tz="Asia/Shanghai", as_of=datetime(2024, 6, 30, 23, tzinfo=shanghai)
+    )
+    assert gids(last_hour.patches)[0] == "2024-06" and heights(last_hour)[:2] == [100.0, 7.0]
+    gone = points_expiring(when, points, tz="Asia/Shanghai", as_of=datetime(2024, 7, 1, tzinfo=shanghai))
+    assert gids(gone.patches) == ["2024-07", "2024-08"] and heights(gone) == [7.0, 30.0]  # expired at as_of
+
+
 def test_points_expiring_from_as_of_for_some_months() -> None:
     when = np.array(["2024-06-30T16:00", "2024-07-02", "2024-08-01", "2025-01-01"], dtype="datetime64[us]")
     series = pd.Series(when).dt.tz_localize("UTC")
@@ -466,53 +705,157 @@ def test_plots_draw_on_given_axes_of_one_figure(shop: dict[str, Any]) -> None:
     render(left)
 
 
-def test_chinese_labels_render_without_glyph_warnings_and_the_silence_stays_local(
-    shop: dict[str, Any],
-) -> None:
-    moves = transitions(shop["stages_before"], shop["stages"])
-    axes = [
-        rfm_grid(shop["scores"], lang="zh"),
-        segment_treemap(shop["scores"], lang="zh"),
-        transition_flows(moves, kind="bands", lang="zh"),
-        tier_distribution(["金"], order=["金"], lang="zh"),
-    ]
+# -- Chinese text: drawn with a CJK font, or one warning saying how to get one ---------------------
+CJK_INSTALLED = [family for family in CJK_FONTS if installed_family([family]) == family]
+NO_SUCH_FONTS = ["No Such Font Sans", "Nor This One"]
+NO_CJK_FONT = "no CJK font installed: apt install fonts-noto-cjk (or fonts-wqy-zenhei); .ci/run installs one"
+
+
+def title_cells(ax: Any) -> list[Any]:
+    """Render to PNG, decode, and cut the title's ink into one equal cell per character."""
+    image = png(ax)
+    ink = 1.0 - crop(image, ax.title.get_window_extent()).mean(axis=2)  # measured by that rendering
+    edges = np.linspace(0, ink.shape[1], len(ax.title.get_text()) + 1).round().astype(int)
+    width = int(np.diff(edges).min())
+    return [ink[:, start : start + width] for start in edges[:-1]]
+
+
+def least_difference(cells: list[Any]) -> float:
+    """The mean pixel difference of the two most alike cells (each pair at its best of three 1-px shifts)."""
+
+    def difference(a: Any, b: Any) -> float:
+        width = a.shape[1]
+        shifted = [(a[:, s:], b[:, : width - s]) for s in (0, 1)] + [(a[:, : width - 1], b[:, 1:])]
+        return min(float(np.abs(left - right).mean()) for left, right in shifted)
+
+    return min(difference(a, b) for a, b in itertools.combinations(cells, 2))
+
+
+def gold(**options: Any) -> Any:
+    return tier_distribution({"gold": 2}, order=["gold"], labels={"gold": ("Gold", "金海")}, **options)
+
+
+@pytest.mark.parametrize("family", CJK_INSTALLED or [None])
+def test_chinese_labels_draw_as_glyphs_not_boxes(family: str | None) -> None:
+    if family is None:
+        pytest.skip(NO_CJK_FONT)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # any warning while drawing fails the test
+        warnings.simplefilter("error")  # the font has every glyph: no warning of any kind
+        ax = gold(lang="zh", font=family)
+        glyphs = title_cells(ax)
+    assert ax.title.get_text() == "各会员等级客户数"
+    assert ax.title.get_fontfamily() == [family, "DejaVu Sans"]
+    assert ax.get_xticklabels()[0].get_fontfamily() == [family, "DejaVu Sans"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        boxes = title_cells(gold(lang="zh", font="DejaVu Sans"))  # installed, without Chinese: tofu
+    # a font was chosen, so matplotlib's own warning about the glyphs it lacks is heard
+    assert any("missing from font" in str(w.message) for w in caught)
+    assert least_difference(boxes) < 0.02  # the check can tell: every missing glyph is the same box
+    assert least_difference(glyphs) > 0.1  # eight characters drawn as eight different shapes
+    assert min(float(cell.mean()) for cell in glyphs) > 0.05  # and each one has ink
+
+
+def test_chinese_plots_take_the_first_installed_cjk_font_and_english_keeps_the_default() -> None:
+    if not CJK_INSTALLED:
+        pytest.skip(NO_CJK_FONT)
+    ax = gold(lang="zh")
+    assert ax.title.get_fontfamily() == [CJK_INSTALLED[0], "DejaVu Sans"]
+    render(ax)
+    assert gold(lang="en").title.get_fontfamily() == ["sans-serif"]
+
+
+def test_without_a_cjk_font_one_warning_says_how_to_install_one(shop: dict[str, Any]) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        axes = [
+            segment_treemap(shop["scores"], lang="zh", font=NO_SUCH_FONTS),  # measures its captions too
+            rfm_grid(shop["scores"], lang="zh", font=NO_SUCH_FONTS),  # and a colour bar
+        ]
         for ax in axes:
             ax.figure.savefig(BytesIO(), format="png")
             ax.figure.savefig(BytesIO(), format="png", bbox_inches="tight")
+    assert [w.category for w in caught] == [UserOpsWarning, UserOpsWarning]  # one per plot, no glyph flood
+    message = str(caught[0].message)
+    assert "tried: No Such Font Sans, Nor This One" in message
+    assert "apt install fonts-noto-cjk" in message
+    assert "PingFang SC" in message and "Microsoft YaHei" in message
+    assert caught[0].filename == __file__  # it points at the caller's line
     plain = Figure()
     plain.add_subplot().set_title("中文")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         plain.savefig(BytesIO(), format="png")
-    from user_ops.plots._common import cjk_family
-
-    if cjk_family() is None:  # no CJK font here: a figure not drawn by user_ops still warns
-        assert any("missing from font" in str(w.message) for w in caught)
-
-
-def test_chinese_text_uses_an_installed_cjk_font(monkeypatch: pytest.MonkeyPatch) -> None:
-    from user_ops.plots import _common
-
-    monkeypatch.setattr(_common, "cjk_family", lambda: "DejaVu Sans Mono")  # stands in for a CJK font
-    ax = tier_distribution({"gold": 2}, order=["gold"], labels={"gold": ("Gold", "金海")}, lang="zh")
-    assert ax.title.get_fontfamily() == ["DejaVu Sans Mono", "DejaVu Sans"]
-    assert ax.get_xticklabels()[0].get_fontfamily() == ["DejaVu Sans Mono", "DejaVu Sans"]
-    english = tier_distribution({"gold": 2}, order=["gold"], lang="en")
+    assert any("missing from font" in str(w.message) for w in caught)  # nothing silenced globally
+    with pytest.warns(UserOpsWarning, match="none of the fonts No Such Font Sans is installed"):
+        english = gold(lang="en", font="No Such Font Sans")
     assert english.title.get_fontfamily() == ["sans-serif"]
+
+
+def test_a_font_installed_after_matplotlib_listed_the_fonts_is_found(tmp_path: Path) -> None:
+    if not CJK_INSTALLED:
+        pytest.skip(NO_CJK_FONT)
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    forget = (  # matplotlib's cached font list, as it was before the CJK fonts were installed
+        "import matplotlib\n"
+        "from pathlib import Path\n"
+        "from matplotlib import font_manager as fm\n"
+        "from user_ops.plots import CJK_FONTS\n"
+        "cjk = {f.fname for f in fm.fontManager.ttflist if f.name in CJK_FONTS}\n"
+        "fm.fontManager.ttflist = [f for f in fm.fontManager.ttflist if f.fname not in cjk]\n"
+        "fm.json_dump(fm.fontManager, Path(matplotlib.get_cachedir()) / "
+        "f'fontlist-v{fm.FontManager.__version__}.json')\n"
+    )
+    plot = (
+        "import warnings\n"
+        "from matplotlib import font_manager as fm\n"
+        "from user_ops.plots import CJK_FONTS, tier_distribution\n"
+        "assert not any(f.name in CJK_FONTS for f in fm.fontManager.ttflist), 'the cache was not stale'\n"
+        "warnings.simplefilter('error')\n"
+        "ax = tier_distribution({'金': 1}, order=['金'], lang='zh')\n"
+        "ax.figure.savefig(__import__('io').BytesIO(), format='png')\n"
+        "print(ax.title.get_fontfamily()[0])\n"
+    )
+    for code in (forget, plot):
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == CJK_INSTALLED[0]
+
+
+def test_font_option_takes_a_font_file_and_rejects_bad_values(tmp_path: Path) -> None:
+    import matplotlib
+
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSansMono.ttf"
+    ax = gold(font=str(path))
+    assert ax.title.get_fontfamily() == ["DejaVu Sans Mono", "DejaVu Sans"]
     render(ax)
+    serif = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSerif.ttf"
+    assert gold(font=["no such font", "dejavu serif", str(path)]).title.get_fontfamily()[0] == "DejaVu Serif"
+    assert gold(font=[str(serif), "DejaVu Sans Mono"]).title.get_fontfamily()[0] == "DejaVu Serif"  # in order
+    with pytest.raises(ConfigError, match=r"font file '/nowhere/NotoSansSC\.otf' does not exist"):
+        gold(font="/nowhere/NotoSansSC.otf")
+    broken = tmp_path / "broken.ttf"
+    broken.write_bytes(b"not a font")
+    with pytest.raises(ConfigError, match="is not a font matplotlib can read"):
+        gold(font=str(broken))
+    with pytest.raises(ConfigError, match="font must be a font family name, a font file, or a list"):
+        gold(font=3)
+    with pytest.raises(ConfigError, match="font names must be non-empty strings"):
+        gold(font=["Noto Sans CJK SC", ""])
 
 
 # -- the walk-through notebook ----------------------------------------------------------------------
 def test_walkthrough_writes_decodable_figures(tmp_path: Path) -> None:
-    env = {**os.environ, "USER_OPS_PLOTS_DIR": str(tmp_path)}
+    # PYTHONPATH: the script imports this tree's user_ops, not whichever one is installed
+    env = {**os.environ, "USER_OPS_PLOTS_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     script = ROOT / "examples" / "walkthrough.py"
     result = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env, cwd=ROOT
     )
     assert result.returncode == 0, result.stderr
-    assert "Glyph" not in result.stderr
+    assert "Glyph" not in result.stderr and "findfont" not in result.stderr
     figures = sorted(tmp_path.glob("*.png"))
     names = {f.stem for f in figures}
     assert {"shop_rfm_grid", "shop_segments_treemap", "shop_pareto", "shop_stages"} <= names

@@ -71,6 +71,22 @@ def test_json_round_trip_hash_and_schema() -> None:
     assert LifecyclePolicy.from_json(small().to_json()) == small()
 
 
+def test_lifecycle_order_is_the_display_order_not_the_rule_order() -> None:
+    order = ("cold", "warm", "hot")
+    policy = LifecyclePolicy(small().stages, lifecycle_order=order)
+    stages = policy.classify({"x": [20, 5, 0, 30], "y": [False] * 4}, as_of=AS_OF)
+    assert stages["stage"].tolist() == ["hot", "warm", "cold", "hot"]  # rules still tried hot first
+    assert policy.lifecycle_codes == order and small().lifecycle_codes == small().codes
+    assert list(stages.counts().items()) == [("cold", 1), ("warm", 1), ("hot", 2)]
+    assert stages.summary()["stage"].tolist() == list(order)
+    assert LifecyclePolicy.from_json(policy.to_json()) == policy
+    assert policy.content_hash() != LifecyclePolicy(small().stages).content_hash()
+    with pytest.raises(ConfigError, match=r"lifecycle_order must list every stage once; it lacks \['cold'\]"):
+        LifecyclePolicy(small().stages, lifecycle_order=("hot", "warm"))
+    with pytest.raises(ConfigError, match=r"repeats \['hot'\]; names unknown stages \['lost'\]"):
+        LifecyclePolicy(small().stages, lifecycle_order=("hot", "hot", "warm", "cold", "lost"))
+
+
 def test_first_match_wins_and_fallback_takes_the_rest() -> None:
     policy = small()
     table = {"x": [20, 5, 0, None, None], "y": [False, False, False, True, None]}

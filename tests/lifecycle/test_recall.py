@@ -128,9 +128,11 @@ def test_stage_summary_details() -> None:
     rows = {r["stage"]: r for r in summary.to_dicts()}
     assert rows["churn"]["count"] == 3 and rows["churn"]["revenue"] == 2980.0
     assert rows["churn"]["mean_recency_days"] == pytest.approx((200 + 400 + 500) / 3)
-    assert rows["maturity"]["count"] == 0 and np.isnan(summary["mean_monetary"][POLICY.index("maturity")])
+    assert rows["maturity"]["count"] == 0 and np.isnan(
+        summary["mean_monetary"][POLICY.lifecycle_codes.index("maturity")]
+    )
     assert rows["dormancy"]["label_zh"] == "休眠期" and rows["dormancy"]["action_zh"] == "唤醒"
-    assert summary["stage"].tolist() == list(POLICY.codes)
+    assert summary["stage"].tolist() == list(POLICY.lifecycle_codes)  # the order customers live them
     plain = stage_summary({"stage": ["b", "a", "b"]})
     assert plain["stage"].tolist() == ["a", "b"] and plain["count"].tolist() == [1, 2]
     with pytest.raises(DataError, match="empty"):

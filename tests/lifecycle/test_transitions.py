@@ -36,8 +36,8 @@ def test_matrix_flows_and_customers() -> None:
     assert moves.customers("maturity", "gone").tolist() == [4]
     assert moves.customers("new", "introduction").tolist() == [5]
     matrix = moves.matrix
-    assert matrix["from_stage"].tolist() == [*POLICY.codes, "new"]
-    assert matrix.columns == ("from_stage", *POLICY.codes, "gone", "total")
+    assert matrix["from_stage"].tolist() == [*POLICY.lifecycle_codes, "new"]  # lifecycle order
+    assert matrix.columns == ("from_stage", *POLICY.lifecycle_codes, "gone", "total")
     assert int(matrix["total"].sum()) == 5
     flows = moves.flows
     assert int(flows["count"].sum()) == 5 and bool((flows["count"] > 0).all())
@@ -54,7 +54,7 @@ def test_stage_tables_from_two_as_of_dates() -> None:
     before = POLICY.classify(earlier, as_of=DEFAULT_AS_OF - timedelta(days=1))
     moves = transitions(before, after)
     assert moves.total == 600 and moves.new == 0 and moves.gone == 0
-    assert moves.sources[:-1] == POLICY.codes
+    assert moves.sources[:-1] == POLICY.lifecycle_codes
 
 
 def test_without_policy_codes_are_sorted() -> None:

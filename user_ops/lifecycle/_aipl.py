@@ -159,6 +159,8 @@ def aipl_policy(
             ),
         ],
         name="aipl",
+        # tried deepest-first; read in the order a customer goes through them (认知 → 兴趣 → 购买 → 忠诚)
+        lifecycle_order=("unaware", "awareness", "interest", "purchase", "loyalty"),
     )
 
 

@@ -76,6 +76,8 @@ def default_policy(
     Stages, first match wins: ``prospect`` (never bought) → ``churn`` → ``dormancy`` →
     ``introduction`` (one order, not lapsed) → ``maturity`` → ``growth`` (repeat buyer) → the
     fallback ``unclassified`` (rows whose data answer none of the rules, e.g. a null ``frequency``).
+    Summaries, charts and transitions show them in lifecycle order (``lifecycle_order``): prospect,
+    introduction, growth, maturity, dormancy, churn, unclassified.
     Lapse is measured against each customer's **own** repurchase cycle (复购周期): a customer who buys
     weekly is dormant much sooner than one who buys each quarter.
 
@@ -239,7 +241,9 @@ def default_policy(
             description="No rule could decide (e.g. null frequency or recency): check the data.",
         ),
     ]
-    return LifecyclePolicy(stages, name="default")
+    # The rules above are tried lapsed-first; people read the stages in the order customers live them.
+    order = ("prospect", "introduction", "growth", "maturity", "dormancy", "churn", "unclassified")
+    return LifecyclePolicy(stages, name="default", lifecycle_order=order)
 
 
 def population_cycle(metrics: Any, *, column: str = "repurchase_cycle_days", quantile: float = 0.5) -> float:

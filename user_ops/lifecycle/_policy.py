@@ -142,6 +142,11 @@ class LifecyclePolicy(PolicyModel):
         The stages in order (positional, or ``stages=`` as in a JSON document).
     name:
         A name for people and admin UIs (``"default"`` for :meth:`default`).
+    lifecycle_order:
+        Every stage code once, in the order a customer moves through the stages (``prospect`` →
+        ``introduction`` → ... → ``churn``): the order stage summaries, charts and transitions show.
+        The rules are still tried in ``stages`` order (the evaluation priority, often the reverse: a
+        lapsed customer is checked before a growing one). Default ``None``: the ``stages`` order.
 
     Examples
     --------
@@ -161,6 +166,7 @@ class LifecyclePolicy(PolicyModel):
 
     name: str = "custom"
     stages: tuple[Stage, ...]
+    lifecycle_order: tuple[str, ...] | None = None
     _labels: _Labels = PrivateAttr(default_factory=_Labels)
 
     def __init__(self, stages: Sequence[Stage] | None = None, /, **data: Any) -> None:
@@ -191,6 +197,22 @@ class LifecyclePolicy(PolicyModel):
                 f"the fallback stage {fallbacks[0]!r} (no 'when') must be the last stage; "
                 f"the last stage is {self.stages[-1].code!r}"
             )
+        if self.lifecycle_order is not None:
+            order = list(self.lifecycle_order)
+            repeated = sorted({c for c in order if order.count(c) > 1})
+            unknown = [c for c in order if c not in codes]
+            missing = [c for c in codes if c not in order]
+            if repeated or unknown or missing:
+                problems = [
+                    f"{what} {found}"
+                    for what, found in (
+                        ("repeats", repeated),
+                        ("names unknown stages", unknown),
+                        ("lacks", missing),
+                    )
+                    if found
+                ]
+                raise ValueError(f"lifecycle_order must list every stage once; it {'; '.join(problems)}")
         return self
 
     # -- construction -------------------------------------------------------------------------------
@@ -263,6 +285,18 @@ class LifecyclePolicy(PolicyModel):
     def codes(self) -> tuple[str, ...]:
         """Stage codes in order."""
         return tuple(s.code for s in self.stages)
+
+    @property
+    def lifecycle_codes(self) -> tuple[str, ...]:
+        """Stage codes in lifecycle order (:attr:`lifecycle_order`, else the rule order of ``stages``).
+
+        Examples
+        --------
+        >>> policy = LifecyclePolicy.default()
+        >>> policy.codes[:3], policy.lifecycle_codes[:3]
+        (('prospect', 'churn', 'dormancy'), ('prospect', 'introduction', 'growth'))
+        """
+        return self.lifecycle_order if self.lifecycle_order is not None else self.codes
 
     @property
     def fallback(self) -> Stage:
@@ -488,7 +522,7 @@ class StageTable(Table):
     index: npt.NDArray[np.intp] | None
 
     def counts(self) -> dict[str, int]:
-        """Customers per stage, in policy order (stages without customers included, as 0).
+        """Customers per stage, in the policy's lifecycle order (stages without customers included, as 0).
 
         Examples
         --------
@@ -505,7 +539,8 @@ class StageTable(Table):
         index = getattr(self, "index", None)
         if policy is not None and index is not None:
             counts = np.bincount(index, minlength=len(policy.stages))
-            return {code: int(n) for code, n in zip(policy.codes, counts, strict=True)}
+            by_code = {code: int(n) for code, n in zip(policy.codes, counts, strict=True)}
+            return {code: by_code[code] for code in policy.lifecycle_codes}
         codes, found = np.unique(np.asarray(self["stage"]).astype(str), return_counts=True)
         return {str(c): int(n) for c, n in zip(codes, found, strict=True)}
 

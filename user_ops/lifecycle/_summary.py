@@ -26,9 +26,25 @@ def stage_positions(
 ) -> tuple[IntpArray, tuple[str, ...], Labels]:
     """Each row's stage position, the stage codes in order, and per code its labels (6 columns).
 
-    With a policy the order is the policy's and a code outside it is a DataError; without one, the
-    codes found, sorted, with labels taken from the table's label columns when present.
+    With a policy the order is its lifecycle order (:attr:`LifecyclePolicy.lifecycle_codes`, the order
+    people read stages in) and a code outside it is a DataError; without one, the codes found, sorted,
+    with labels taken from the table's label columns when present.
     """
+    if policy is None:
+        policy = getattr(stages, "policy", None)
+    positions, codes, labels = _rule_positions(stages, policy, what=what)
+    display = policy.lifecycle_codes if policy is not None else codes
+    if display == codes:
+        return positions, codes, labels
+    rank = np.array([display.index(code) for code in codes], dtype=np.intp)
+    reordered: IntpArray = rank[positions]
+    return reordered, display, labels
+
+
+def _rule_positions(
+    stages: Table, policy: LifecyclePolicy | None, *, what: str
+) -> tuple[IntpArray, tuple[str, ...], Labels]:
+    """:func:`stage_positions` in the policy's rule order (the positions of ``StageTable.index``)."""
     if "stage" not in stages:
         raise DataError(f"{what} need a 'stage' column (the output of LifecyclePolicy.classify)")
     own_policy = getattr(stages, "policy", None)
@@ -98,7 +114,7 @@ def group_mean(values: FloatArray, group: IntpArray, size: int) -> FloatArray:
 
 
 def stage_summary(stages: Any, metrics: Any = None, *, policy: LifecyclePolicy | None = None) -> Table:
-    """Per stage, in policy order: size, share, revenue and profile, with the stage's action.
+    """Per stage, in lifecycle order: size, share, revenue and profile, with the stage's action.
 
     Parameters
     ----------
@@ -114,7 +130,8 @@ def stage_summary(stages: Any, metrics: Any = None, *, policy: LifecyclePolicy |
     Returns
     -------
     Table
-        One row per stage of the policy (empty stages included, count 0): ``stage``, ``label_en``,
+        One row per stage of the policy, in its lifecycle order (:attr:`LifecyclePolicy.lifecycle_codes`;
+        empty stages included, count 0): ``stage``, ``label_en``,
         ``label_zh``, ``action``, ``action_en``, ``action_zh``, ``count``, ``share`` (of all rows),
         [``revenue``, ``revenue_share``, ``mean_recency_days``, ``mean_frequency``,
         ``mean_monetary``]. Means leave nulls out (NaN for an empty stage); ``revenue_share`` is NaN
@@ -130,9 +147,11 @@ def stage_summary(stages: Any, metrics: Any = None, *, policy: LifecyclePolicy |
     ...            "repurchase_cycle_days": [None, None, 30.0]}
     >>> stages = policy.classify(metrics, as_of=as_of)
     >>> summary = stage_summary(stages, metrics)
-    >>> summary["stage"].tolist()[:4], summary["count"].tolist()
-    (['prospect', 'churn', 'dormancy', 'introduction'], [1, 0, 0, 1, 1, 0, 0])
-    >>> float(summary["revenue_share"][4])
+    >>> summary["stage"].tolist()
+    ['prospect', 'introduction', 'growth', 'maturity', 'dormancy', 'churn', 'unclassified']
+    >>> summary["count"].tolist()
+    [1, 1, 0, 1, 0, 0, 0]
+    >>> float(summary["revenue_share"][3])
     0.9
     """
     table = Table.coerce(stages)

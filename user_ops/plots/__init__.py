@@ -5,7 +5,8 @@ Each function draws on ``ax`` (or a new :class:`matplotlib.figure.Figure`, witho
 backend) and returns the axes. matplotlib is imported when a plot is drawn, never by
 ``import user_ops.plots``; without it a plot raises :class:`~user_ops.ConfigError` saying
 ``pip install "user_ops[plot]"``. Labels come from the data in English or Chinese (``lang="en"`` or
-``"zh"``). See ``docs/plots.md``.
+``"zh"``); Chinese text is written with the first installed font of :data:`CJK_FONTS` (or of a plot's
+``font=``), and a plot warns once, saying how to install one, when there is none. See ``docs/plots.md``.
 
 Examples
 --------
@@ -18,13 +19,14 @@ Examples
 b'\\x89PNG'
 """
 
-from user_ops.plots._common import INSTALL_HINT
+from user_ops.plots._common import CJK_FONTS, INSTALL_HINT
 from user_ops.plots._lifecycle import stage_bars, transition_flows
 from user_ops.plots._membership import points_expiring, tier_distribution
 from user_ops.plots._rfm import pareto_curve, rfm_grid, segment_treemap
 from user_ops.plots._squarify import Rect, squarify
 
 __all__ = [
+    "CJK_FONTS",
     "INSTALL_HINT",
     "Rect",
     "pareto_curve",

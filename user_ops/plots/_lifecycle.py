@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from user_ops._table import Table
+from user_ops._time import require_aware
 from user_ops.exceptions import ConfigError, DataError
 from user_ops.lifecycle import Transitions, stage_summary
 from user_ops.plots._common import (
+    FontOption,
     Lang,
+    MoneyStyle,
     check_choice,
     check_lang,
+    choose_font,
     colormap,
     finish,
     float_column,
+    money_style,
     new_axes,
     word,
 )
@@ -39,11 +45,17 @@ def stage_bars(
     *,
     value: str = "count",
     lang: Lang = "en",
-    skip_empty: bool = False,
+    hide_empty: bool = False,
     cmap: str = "viridis",
+    currency: Any = None,
+    font: FontOption = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """Bars of customers (or revenue) per lifecycle stage, in the policy's order.
+    """Bars of customers (or revenue) per lifecycle stage, in lifecycle order.
+
+    The order is the summary's: :func:`~user_ops.lifecycle.stage_summary` lists stages in the policy's
+    lifecycle order (:attr:`LifecyclePolicy.lifecycle_codes`: prospect, introduction, growth, ... for
+    the default policy), not the order its rules are tried in.
 
     Parameters
     ----------
@@ -56,10 +68,18 @@ def stage_bars(
         ``"count"``, ``"share"``, ``"revenue"`` or ``"revenue_share"`` (the last two need revenue).
     lang:
         ``"en"`` or ``"zh"``: stage labels from ``label_en`` / ``label_zh``, and the titles.
-    skip_empty:
+    hide_empty:
         Leave out stages without customers.
     cmap:
         A matplotlib colour map name (stages take evenly spaced colours in order).
+    currency:
+        For revenue: the currency of the amounts (a code such as ``"CNY"`` or a
+        :class:`~user_ops.Currency`), on the axis label (``Revenue (CNY)``), the ticks and the bars
+        (``¥12,345``). Default: the ``currency`` column of the summary or the metrics when one has it,
+        else amounts with thousands separators and no currency.
+    font:
+        Font family name(s) or font file(s), first installed wins (default: for ``lang="zh"`` the first
+        installed of :data:`CJK_FONTS`).
     ax:
         The matplotlib axes to draw on (default: a new figure).
 
@@ -77,10 +97,13 @@ def stage_bars(
 
     Examples
     --------
-    >>> summary = {"stage": ["new", "lost"], "label_en": ["New", "Lost"], "label_zh": ["新", "失"],
-    ...            "count": [3, 1]}
+    >>> summary = {"stage": ["fresh", "quiet", "lost"], "label_en": ["Fresh", "Quiet", "Lost"],
+    ...            "label_zh": ["新", "静", "失"], "count": [3, 0, 1], "revenue": [1200.0, 0.0, 80.0]}
     >>> [(bar.get_gid(), float(bar.get_height())) for bar in stage_bars(summary).patches]
-    [('new', 3.0), ('lost', 1.0)]
+    [('fresh', 3.0), ('quiet', 0.0), ('lost', 1.0)]
+    >>> ax = stage_bars(summary, value="revenue", currency="CNY", hide_empty=True)
+    >>> [bar.get_gid() for bar in ax.patches], ax.get_ylabel()
+    (['fresh', 'lost'], 'Revenue (CNY)')
     """
     language = check_lang(lang)
     kind = check_choice("value", value, _STAGE_VALUES)
@@ -91,39 +114,54 @@ def stage_bars(
             f"stage_bars(stages, metrics, value={kind!r})"
         )
     heights = float_column(table, kind, what="the stage bars")
+    # the data's currency matters to revenue only (a count of mixed-currency customers is fine)
+    money = (
+        money_style(currency, table, _table_or_none(metrics)) if kind == "revenue" else money_style(currency)
+    )
     codes = [str(code) for code in np.asarray(table["stage"])]
     label_column = f"label_{language}"
     labels = [str(v) for v in np.asarray(table[label_column])] if label_column in table else list(codes)
     keep = np.ones(len(codes), dtype=bool)
-    if skip_empty:
+    if hide_empty:
         keep = float_column(table, "count", what="the stage bars") > 0
     palette = colormap(cmap)(np.linspace(0.1, 0.9, max(len(codes), 1)))
     positions = np.flatnonzero(keep)
+    fonts = choose_font(font, language)
     axes = new_axes(ax, size=(7.0, 4.0))
     bars = axes.bar(range(len(positions)), heights[positions], color=palette[positions])
     for bar, row in zip(bars, positions.tolist(), strict=True):
         bar.set_gid(codes[row])
-    axes.bar_label(bars, labels=[_number(heights[row], kind) for row in positions], fontsize=8)
+    axes.bar_label(bars, labels=[_number(heights[row], kind, money) for row in positions], fontsize=8)
     axes.set_xticks(range(len(positions)), [labels[row] for row in positions], rotation=30, ha="right")
-    axes.set_ylabel(word("share_of_customers" if kind == "share" else _unit(kind), language))
+    axes.set_ylabel(_axis_label(kind, language, money))
     axes.set_title(word(f"stage_{kind}", language))
     if kind in ("share", "revenue_share"):
         from matplotlib.ticker import PercentFormatter
 
         axes.yaxis.set_major_formatter(PercentFormatter(xmax=1))
-    return finish(axes, language)
+    elif kind == "revenue":
+        axes.yaxis.set_major_formatter(money.ticks())
+    return finish(axes, fonts)
 
 
-def _unit(kind: str) -> str:
-    return "customers" if kind == "count" else kind
+def _axis_label(kind: str, lang: Lang, money: MoneyStyle) -> str:
+    if kind == "count":
+        return word("customers", lang)
+    if kind == "share":
+        return word("share_of_customers", lang)
+    return money.label("revenue", lang) if kind == "revenue" else word("revenue_share", lang)
 
 
-def _number(value: float, kind: str) -> str:
+def _number(value: float, kind: str, money: MoneyStyle) -> str:
     if np.isnan(value):
         return ""
     if kind in ("share", "revenue_share"):
         return f"{value:.1%}"
-    return f"{value:,.0f}"
+    return money.text(value) if kind == "revenue" else f"{value:,.0f}"
+
+
+def _table_or_none(data: Any) -> Table | None:
+    return None if data is None else Table.coerce(data)
 
 
 def _stage_summary(data: Any, metrics: Any) -> Table:
@@ -143,11 +181,18 @@ def transition_flows(
     *,
     kind: str = "matrix",
     lang: Lang = "en",
-    skip_empty: bool = True,
+    dates: tuple[date, date] | None = None,
+    hide_empty: bool = True,
     cmap: str = "Purples",
+    font: FontOption = None,
     ax: Axes | None = None,
 ) -> Axes:
     """The migration between two lifecycle snapshots: a from → to matrix, or bands between stages.
+
+    Stages are in the lifecycle order of ``moves`` (see :func:`user_ops.lifecycle.transitions`). The
+    chart says which side is which — rows (or the left stack) are the stages *from*, columns (or the
+    right stack) the stages *to* — and, with ``dates``, the date of each snapshot, in the title and on
+    both sides.
 
     Parameters
     ----------
@@ -159,10 +204,16 @@ def transition_flows(
         non-zero flow, its thickness proportional to the customers who moved.
     lang:
         ``"en"`` or ``"zh"``: stage labels from ``moves.labels``, and the titles.
-    skip_empty:
+    dates:
+        ``(before, after)``: the ``as_of`` of the two snapshots, as dates or aware datetimes (shown
+        as ``2024-06-30``, with the time when it is not midnight).
+    hide_empty:
         Leave out states without customers (rows and columns of zeros).
     cmap:
         A matplotlib colour map name.
+    font:
+        Font family name(s) or font file(s), first installed wins (default: for ``lang="zh"`` the first
+        installed of :data:`CJK_FONTS`).
     ax:
         The matplotlib axes to draw on (default: a new figure).
 
@@ -171,24 +222,29 @@ def transition_flows(
     matplotlib.axes.Axes
         For ``"matrix"``, ``ax.images[0].get_array()`` holds the counts shown. For ``"bands"``, each
         band is a polygon patch with gid ``"<source>-><target>"``; a band's vertical thickness is
-        ``count / moves.total`` of the height left after the gaps between stages.
+        ``count / moves.total`` of the height left after the gaps between stages; the texts with gids
+        ``"from"`` and ``"to"`` head the two stacks.
 
     Raises
     ------
     ConfigError
         For ``moves`` that are not a :class:`~user_ops.lifecycle.Transitions`, an unknown ``kind``
-        or ``lang``.
+        or ``lang``, or ``dates`` that are not two dates in order.
     DataError
-        When there is no customer to draw.
+        When there is no customer to draw, or for a naive datetime in ``dates``.
 
     Examples
     --------
+    >>> from datetime import date
     >>> from user_ops.lifecycle import LifecyclePolicy, transitions
     >>> before = {"customer_id": [1, 2, 3], "stage": ["introduction", "growth", "growth"]}
     >>> after = {"customer_id": [2, 3, 4], "stage": ["maturity", "growth", "introduction"]}
     >>> moves = transitions(before, after, policy=LifecyclePolicy.default())
-    >>> transition_flows(moves).images[0].get_array().tolist()
+    >>> ax = transition_flows(moves, dates=(date(2024, 3, 31), date(2024, 6, 30)))
+    >>> ax.images[0].get_array().tolist()
     [[0, 0, 0, 1], [0, 1, 1, 0], [1, 0, 0, 0]]
+    >>> ax.get_title(), ax.get_ylabel(), ax.get_xlabel()
+    ('Lifecycle transitions, 2024-03-31 → 2024-06-30', 'From stage (2024-03-31)', 'To stage (2024-06-30)')
     >>> sorted(p.get_gid() for p in transition_flows(moves, kind="bands").patches if p.get_gid())
     ['growth->growth', 'growth->maturity', 'introduction->gone', 'new->introduction']
     """
@@ -199,11 +255,12 @@ def transition_flows(
             "transition_flows takes the result of user_ops.lifecycle.transitions(before, after), "
             f"got {type(moves).__name__}"
         )
+    when = _snapshot_dates(dates)
     if moves.total == 0:
         raise DataError("nothing to draw: neither snapshot has a customer")
     rows = np.arange(len(moves.sources))
     columns = np.arange(len(moves.targets))
-    if skip_empty:
+    if hide_empty:
         rows = np.flatnonzero(moves.counts.sum(axis=1) > 0)
         columns = np.flatnonzero(moves.counts.sum(axis=0) > 0)
     counts = moves.counts[np.ix_(rows, columns)]
@@ -212,14 +269,54 @@ def transition_flows(
     targets = [moves.targets[j] for j in columns.tolist()]
     source_labels = [moves.labels.get(code, (code, code))[side] for code in sources]
     target_labels = [moves.labels.get(code, (code, code))[side] for code in targets]
+    heads = (_side_caption("from_stage", language, when, 0), _side_caption("to_stage", language, when, 1))
+    fonts = choose_font(font, language)
     if chart == "matrix":
         axes = new_axes(ax, size=(6.5, 5.0))
-        _matrix(axes, counts, source_labels, target_labels, cmap, language)
+        _matrix(axes, counts, source_labels, target_labels, cmap, heads)
     else:
         axes = new_axes(ax, size=(7.0, 5.0))
-        _bands(axes, counts, sources, targets, source_labels, target_labels, cmap)
-    axes.set_title(word("transitions", language))
-    return finish(axes, language)
+        _bands(axes, counts, sources, targets, source_labels, target_labels, cmap, heads)
+    title = word("transitions", language)
+    if when is not None:
+        title = word("transitions_dated", language, before=when[0], after=when[1])
+    axes.set_title(title)
+    return finish(axes, fonts)
+
+
+def _snapshot_dates(dates: object) -> tuple[str, str] | None:
+    """The two snapshot dates as text, checked: two dates or aware datetimes, the earlier first."""
+    if dates is None:
+        return None
+    if not isinstance(dates, (tuple, list)) or len(dates) != 2:
+        raise ConfigError(f"dates must be (before, after): the as_of of the two snapshots; got {dates!r}")
+    for value in dates:
+        if not isinstance(value, date):
+            raise ConfigError(f"dates must be dates or aware datetimes, got {value!r}")
+        if isinstance(value, datetime):
+            require_aware(value, name="dates")
+    before, after = dates
+    if _day_and_time(before) > _day_and_time(after):
+        raise ConfigError(f"dates must be (before, after) in order, got {before} after {after}")
+    return _date_text(before), _date_text(after)
+
+
+def _day_and_time(value: date) -> tuple[date, time]:
+    if isinstance(value, datetime):
+        return value.date(), value.timetz().replace(tzinfo=None)
+    return value, time()
+
+
+def _date_text(value: date) -> str:
+    if isinstance(value, datetime):
+        return value.strftime(
+            "%Y-%m-%d" if value.timetz().replace(tzinfo=None) == time() else "%Y-%m-%d %H:%M"
+        )
+    return value.isoformat()
+
+
+def _side_caption(key: str, lang: Lang, when: tuple[str, str] | None, side: int) -> str:
+    return word(key, lang) if when is None else word(f"{key}_dated", lang, date=when[side])
 
 
 def _matrix(
@@ -228,13 +325,13 @@ def _matrix(
     source_labels: list[str],
     target_labels: list[str],
     cmap: str,
-    lang: Lang,
+    heads: tuple[str, str],
 ) -> None:
     axes.imshow(counts, cmap=colormap(cmap), aspect="auto")
     axes.set_xticks(range(len(target_labels)), target_labels, rotation=30, ha="right")
     axes.set_yticks(range(len(source_labels)), source_labels)
-    axes.set_xlabel(word("to_stage", lang))
-    axes.set_ylabel(word("from_stage", lang))
+    axes.set_xlabel(heads[1])
+    axes.set_ylabel(heads[0])
     middle = float(counts.max()) / 2
     for (row, column), number in np.ndenumerate(counts):
         color = "white" if number > middle else "black"
@@ -249,8 +346,10 @@ def _bands(
     source_labels: list[str],
     target_labels: list[str],
     cmap: str,
+    heads: tuple[str, str],
 ) -> None:
-    """Stages as stacked bars at both sides (top to bottom in order), flows as smooth bands."""
+    """Stages as stacked bars at both sides (top to bottom in order), flows as smooth bands, and the
+    two sides headed "from" and "to"."""
     from matplotlib.patches import Polygon, Rectangle
 
     total = float(counts.sum())
@@ -288,8 +387,10 @@ def _bands(
         band = Polygon(outline, closed=True, color=palette[i], alpha=0.45, linewidth=0)
         band.set_gid(f"{sources[i]}->{targets[j]}")
         axes.add_patch(band)
+    for middle, head, gid in ((_NODE_WIDTH / 2, heads[0], "from"), (1 - _NODE_WIDTH / 2, heads[1], "to")):
+        axes.text(middle, 1.02, head, ha="center", va="bottom", fontweight="bold", gid=gid)
     axes.set_xlim(-0.35, 1.35)
-    axes.set_ylim(0, 1)
+    axes.set_ylim(0, 1.08)
     axes.set_axis_off()
 
 

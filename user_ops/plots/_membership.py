@@ -16,7 +16,7 @@ import numpy.typing as npt
 from user_ops._table import Table, normalize_column
 from user_ops._time import TzLike, as_utc_us, get_tz, local_us, require_aware
 from user_ops.exceptions import ConfigError, DataError
-from user_ops.plots._common import Lang, check_lang, finish, new_axes, word
+from user_ops.plots._common import FontOption, Lang, check_lang, choose_font, finish, new_axes, word
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -35,6 +35,7 @@ def tier_distribution(
     normalize: bool = False,
     lang: Lang = "en",
     color: str = "#c08a2b",
+    font: FontOption = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Bars of customers per membership tier (会员等级), in tier order.
@@ -56,6 +57,9 @@ def tier_distribution(
         ``"en"`` or ``"zh"``.
     color:
         The bars' colour.
+    font:
+        Font family name(s) or font file(s), first installed wins (default: for ``lang="zh"`` the first
+        installed of :data:`CJK_FONTS`).
     ax:
         The matplotlib axes to draw on (default: a new figure).
 
@@ -87,6 +91,7 @@ def tier_distribution(
     total = int(counts.sum())
     heights = counts / total if normalize and total > 0 else counts.astype(np.float64)
     names = [_tier_label(code, labels, language) for code in codes]
+    fonts = choose_font(font, language)
     axes = new_axes(ax, size=(6.0, 4.0))
     bars = axes.bar(range(len(codes)), heights, color=color)
     for bar, code in zip(bars, codes, strict=True):
@@ -101,7 +106,7 @@ def tier_distribution(
         from matplotlib.ticker import PercentFormatter
 
         axes.yaxis.set_major_formatter(PercentFormatter(xmax=1))
-    return finish(axes, language)
+    return finish(axes, fonts)
 
 
 def _tier_order(order: Sequence[Any]) -> list[Any]:
@@ -166,9 +171,14 @@ def points_expiring(
     months: int | None = None,
     lang: Lang = "en",
     color: str = "#2b7bba",
+    font: FontOption = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Bars of points expiring per calendar month (积分到期) in the business time zone.
+
+    A lot counts in the month of the last moment it can be spent: its expiry instant is the exclusive
+    end of its validity (the ledger's ``[earned_at, expires_at)``), so points that expire "at the end
+    of June" — at 1 July 00:00 — are June's, one microsecond before that instant.
 
     Parameters
     ----------
@@ -188,6 +198,9 @@ def points_expiring(
         ``"en"`` or ``"zh"``.
     color:
         The bars' colour.
+    font:
+        Font family name(s) or font file(s), first installed wins (default: for ``lang="zh"`` the first
+        installed of :data:`CJK_FONTS`).
     ax:
         The matplotlib axes to draw on (default: a new figure).
 
@@ -207,11 +220,12 @@ def points_expiring(
     Examples
     --------
     >>> from datetime import datetime, timezone
-    >>> when = [datetime(2024, 6, 30, 17, tzinfo=timezone.utc), datetime(2024, 6, 3, tzinfo=timezone.utc),
+    >>> end_of_june = datetime(2024, 6, 30, 16, tzinfo=timezone.utc)   # 1 July 00:00 in Shanghai
+    >>> when = [end_of_june, datetime(2024, 6, 30, 17, tzinfo=timezone.utc),
     ...         datetime(2024, 8, 15, tzinfo=timezone.utc)]
     >>> ax = points_expiring(when, [100, 40, 5], tz="Asia/Shanghai")
     >>> [(bar.get_gid(), int(bar.get_height())) for bar in ax.patches]
-    [('2024-06', 40), ('2024-07', 100), ('2024-08', 5)]
+    [('2024-06', 100), ('2024-07', 40), ('2024-08', 5)]
     """
     language = check_lang(lang)
     if months is not None and (isinstance(months, bool) or not isinstance(months, int) or months < 1):
@@ -224,7 +238,7 @@ def points_expiring(
         later = instants > as_utc_us(moment)
         instants, amounts = instants[later], amounts[later]
         first = int(_months(np.array([as_utc_us(moment)], dtype=np.int64), zone)[0])
-    month = _months(instants, zone)
+    month = _months(instants - 1, zone)  # the last spendable microsecond: an expiry ends its month
     if first is None:
         if len(month) == 0:
             raise DataError("nothing to draw: no points expire (pass as_of=... to show empty months)")
@@ -234,6 +248,7 @@ def points_expiring(
     totals = np.zeros(last - first + 1, dtype=np.int64)
     np.add.at(totals, month[inside] - first, amounts[inside])
     names = [str(m) for m in np.arange(first, last + 1).astype("datetime64[M]")]
+    fonts = choose_font(font, language)
     axes = new_axes(ax, size=(max(6.0, 0.45 * len(names)), 4.0))
     bars = axes.bar(range(len(names)), totals, color=color)
     for bar, name in zip(bars, names, strict=True):
@@ -243,7 +258,7 @@ def points_expiring(
     axes.set_xlabel(word("month", language))
     axes.set_ylabel(word("points", language))
     axes.set_title(word("expiring", language, tz=getattr(zone, "key", str(zone))))
-    return finish(axes, language)
+    return finish(axes, fonts)
 
 
 def _expiry_columns(expires_at: Any, points: Any) -> tuple[IntArray, IntArray]:
