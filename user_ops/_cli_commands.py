@@ -1,5 +1,7 @@
 """The data and policy commands of the command line: ``metrics``, ``rfm``, ``tags``, ``lifecycle``,
-``schema`` and ``validate`` (``demo`` lives in :mod:`user_ops.cli`).
+``schema`` and ``validate`` (``demo`` lives in :mod:`user_ops.cli`; ``tiers``, ``points``, ``issue``
+and ``coupons`` in :mod:`user_ops._cli_rooms`), and what every data command shares: reading the
+input with its options, file lines in messages, the ``--as-of`` instant, atomic output.
 
 Each ``run_*`` function takes the parsed arguments and the output stream and returns the exit code;
 bad input raises a :class:`~user_ops.UserOpsError`, which :func:`user_ops.cli.main` prints as one line.
@@ -16,15 +18,17 @@ Examples
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
-from user_ops._cli_io import check_writable_format, read_table, rename_columns, write_table
+import numpy as np
+
 from user_ops._cli_policies import (
     available_policy_types,
     check_policy_text,
@@ -33,12 +37,27 @@ from user_ops._cli_policies import (
 )
 from user_ops._cli_progress import Progress
 from user_ops._table import Table
+from user_ops._table_io import (
+    CLI,
+    CsvOptions,
+    at_file_lines,
+    check_writable_format,
+    located,
+    read_csv_text,
+    read_file,
+    write_table,
+    write_text,
+)
 from user_ops._time import get_tz, require_aware
 from user_ops.exceptions import ConfigError, DataError
 
-__all__ = ["add_commands", "parse_as_of"]
+__all__ = ["Context", "add_commands", "add_data_options", "load_policy", "parse_as_of", "write_json"]
 
 _TRANSACTION_MARKERS = ("ordered_at", "amount")
+_TIME_COLUMNS = ("ordered_at", "registered_at", "at", "until", "available_at", "expires_at")
+_NUMBER_COLUMNS = ("amount", "discount", "unit_price", "quantity")
+# Library messages name Python keywords; the command line's users know the flags.
+_FLAGS = (("population_cycle_days=...", "--population-cycle-days N"),)
 
 
 # -- arguments --------------------------------------------------------------------------------------
@@ -53,18 +72,23 @@ def add_commands(commands: Any, *, registry: Mapping[str, str]) -> None:
     _add_validate(commands, registry)
 
 
-def _data_parser(commands: Any, name: str, *, help: str, description: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = commands.add_parser(name, help=help, description=description)
+def add_data_options(
+    parser: argparse.ArgumentParser, *, what: str, windows: bool = True, optional_input: bool = False
+) -> None:
+    """The options every data command shares: INPUT, --out, --column, --tz, --encoding, --date-format,
+    --quiet (and --windows for the commands that turn transactions into metrics)."""
     parser.add_argument(
         "input",
         metavar="INPUT",
-        help="a .csv or .parquet file of transactions or metrics ('-': CSV on stdin)",
+        nargs="?" if optional_input else None,
+        help=f"a .csv or .parquet file of {what} ('-': CSV on stdin)",
     )
     parser.add_argument(
         "--out",
         "-o",
         metavar="FILE",
-        help="write a .csv or .parquet file (default: CSV on stdout; Parquet needs the arrow extra)",
+        help="write a .csv or .parquet file, atomically (default: CSV on stdout; Parquet needs the "
+        "arrow extra)",
     )
     parser.add_argument(
         "--column",
@@ -72,8 +96,8 @@ def _data_parser(commands: Any, name: str, *, help: str, description: str) -> ar
         action="append",
         default=[],
         type=_column_pair,
-        metavar="NAME=THEIRS",
-        help="read the input column THEIRS as NAME (repeatable), e.g. --column customer_id=cust",
+        metavar="NAME=COLUMN",
+        help="read the input's COLUMN as NAME (repeatable), e.g. --column customer_id=cust",
     )
     parser.add_argument(
         "--tz",
@@ -82,16 +106,35 @@ def _data_parser(commands: Any, name: str, *, help: str, description: str) -> ar
         "input without a UTC offset (default: the zone of --as-of)",
     )
     parser.add_argument(
-        "--windows",
-        metavar="LIST",
-        default=None,
-        help="metric windows when the input is transactions, comma-separated (default: 30d,90d,365d)",
+        "--encoding",
+        default="utf-8",
+        metavar="NAME",
+        help="the CSV file's encoding (utf-8, a byte-order mark is fine; gb18030 or gbk for Excel in China)",
     )
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress indicator on stderr")
+    parser.add_argument(
+        "--date-format",
+        metavar="FORMAT",
+        help="strptime format of the date columns when not ISO 8601, e.g. %%Y%%m%%d (CDNOW) or "
+        "'%%d/%%m/%%Y %%H:%%M'",
+    )
+    if windows:
+        parser.add_argument(
+            "--windows",
+            metavar="LIST",
+            default=None,
+            help="metric windows when the input is transactions, comma-separated (default: 30d,90d,365d)",
+        )
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress line and no notes on stderr")
+
+
+def _data_parser(commands: Any, name: str, *, help: str, description: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=help, description=description)
+    add_data_options(parser, what="transactions or metrics")
     return parser
 
 
-def _add_as_of(parser: argparse.ArgumentParser, *, required: bool) -> None:
+def add_as_of(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """The --as-of option (``required``, or only needed for transactions)."""
     needed = "" if required else " (needed when the input is transactions)"
     parser.add_argument(
         "--as-of",
@@ -102,14 +145,15 @@ def _add_as_of(parser: argparse.ArgumentParser, *, required: bool) -> None:
 
 
 def _add_metrics(commands: Any) -> None:
-    parser = _data_parser(
-        commands,
+    parser: argparse.ArgumentParser = commands.add_parser(
         "metrics",
         help="transactions in, per-customer metrics (R, F, M, windows, cycle) out",
         description="Read a purchase log (customer_id, ordered_at, amount; optional order_id, "
-        "is_promo, discount, unit_price, ...) and write one row of metrics per customer.",
+        "is_promo, discount, unit_price, ...) and write one row of metrics per customer. Rows at or "
+        "after --as-of are left out, with a note on stderr.",
     )
-    _add_as_of(parser, required=True)
+    add_data_options(parser, what="transactions")
+    add_as_of(parser, required=True)
     parser.set_defaults(run=run_metrics)
 
 
@@ -121,7 +165,7 @@ def _add_rfm(commands: Any) -> None:
         description="Score customers on recency, frequency and monetary value and name their segment. "
         "The input is metrics (recency_days, frequency, monetary) or transactions (turned into metrics).",
     )
-    _add_as_of(parser, required=False)
+    add_as_of(parser, required=False)
     parser.add_argument(
         "--model", metavar="FILE", help="score with this fitted model (JSON) instead of fitting"
     )
@@ -142,22 +186,36 @@ def _add_tags(commands: Any) -> None:
         description="Evaluate a tag set (JSON; default: the built-in default tags) over per-customer "
         "metrics: one true/false column per tag.",
     )
-    _add_as_of(parser, required=True)
+    add_as_of(parser, required=True)
     parser.add_argument("--tags", metavar="FILE", help="a TagSet JSON file (default: default_tags())")
     parser.add_argument("--summary", action="store_true", help="write the per-tag counts instead")
     parser.set_defaults(run=run_tags)
 
 
 def _add_lifecycle(commands: Any) -> None:
-    parser = _data_parser(
-        commands,
+    parser: argparse.ArgumentParser = commands.add_parser(
         "lifecycle",
         help="lifecycle stage (生命周期) and action of every customer",
         description="Classify customers into lifecycle stages with a policy (JSON; default: the "
-        "built-in policy with the population's repurchase cycle) and name the action for each.",
+        "built-in policy with the population's repurchase cycle) and name the action for each. "
+        "--print-policy / --save-policy show the policy used, to edit into a --policy file.",
     )
-    _add_as_of(parser, required=True)
+    add_data_options(parser, what="transactions or metrics", optional_input=True)
+    add_as_of(parser, required=False)
     parser.add_argument("--policy", metavar="FILE", help="a LifecyclePolicy JSON file (default: built in)")
+    parser.add_argument(
+        "--population-cycle-days",
+        type=_positive_float,
+        metavar="DAYS",
+        help="the built-in policy's population cycle (default: the median repurchase cycle of the "
+        "input's repeat buyers)",
+    )
+    parser.add_argument(
+        "--print-policy",
+        action="store_true",
+        help="print the policy used (a JSON document) instead of the stages",
+    )
+    parser.add_argument("--save-policy", metavar="FILE", help="also write the policy used to FILE (JSON)")
     parser.add_argument("--summary", action="store_true", help="write the per-stage summary instead")
     parser.set_defaults(run=run_lifecycle)
 
@@ -166,8 +224,8 @@ def _add_schema(commands: Any, registry: Mapping[str, str]) -> None:
     parser = commands.add_parser(
         "schema",
         help="print the JSON Schema of a policy type",
-        description="Print the JSON Schema of a policy type (for admin UIs and validators). Without a "
-        "type, list the types available.",
+        description="Print the JSON Schema of a policy type (for admin UIs and validators); the name "
+        "is case-insensitive. Without a type, list the types available.",
     )
     parser.add_argument("type", nargs="?", metavar="TYPE", help=f"one of {', '.join(sorted(registry))}")
     parser.add_argument(
@@ -193,8 +251,18 @@ def _add_validate(commands: Any, registry: Mapping[str, str]) -> None:
 def _column_pair(text: str) -> tuple[str, str]:
     ours, sep, theirs = text.partition("=")
     if not sep or not ours.strip() or not theirs.strip():
-        raise argparse.ArgumentTypeError(f"expected NAME=THEIRS, e.g. customer_id=cust; got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected NAME=COLUMN, e.g. customer_id=cust; got {text!r}")
     return ours.strip(), theirs.strip()
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of days, got {text!r}")
+    return value
 
 
 # -- shared steps -----------------------------------------------------------------------------------
@@ -231,39 +299,82 @@ def parse_as_of(text: str) -> datetime:
     return require_aware(value, name="--as-of")
 
 
-class _Context:
-    """What every data command needs: the progress line, the zone, the as-of instant."""
+def speak(message: str) -> str:
+    """A library message in the command line's words: flags, not Python keywords."""
+    message = CLI.speak(message)
+    for python, flag in _FLAGS:
+        message = message.replace(python, flag)
+    return message
 
-    def __init__(self, args: argparse.Namespace) -> None:
+
+class Context:
+    """What every data command needs: the progress line, the zone, the as-of instant, the input (with
+    the file line of each row, for messages) and the output."""
+
+    def __init__(self, args: argparse.Namespace, out: TextIO) -> None:
         self.args = args
         if args.out:
             check_writable_format(args.out)
-        self.progress = Progress(sys.stderr, enabled=not args.quiet, prog=args.prog)
+        # The progress line goes to stderr only when it cannot mix with the output: stderr is a
+        # terminal, and the CSV goes to a file or a pipe (not to that same terminal).
+        to_screen = args.out is None and _is_terminal(out)
+        self.progress = Progress(sys.stderr, enabled=not args.quiet and not to_screen, prog=args.prog)
         self.as_of = None if getattr(args, "as_of", None) is None else parse_as_of(args.as_of)
         self.tz: tzinfo | None = get_tz(args.tz) if args.tz else None
         if self.tz is None and self.as_of is not None:
             self.tz = self.as_of.tzinfo
+        self.lines: Any = None
+        self.name = "<stdin>" if args.input == "-" else str(args.input)
 
     @contextmanager
     def phase(self, message: str) -> Iterator[None]:
         with self.progress.phase(message):
             yield
 
+    def note(self, message: str) -> None:
+        if not self.args.quiet:
+            print(f"{self.args.prog}: note: {message}", file=sys.stderr)
+
     def need_as_of(self, why: str) -> datetime:
         if self.as_of is None:
             raise DataError(f"--as-of is needed {why}")
         return self.as_of
 
-    def read_input(self) -> Table:
-        path = self.args.input
-        with self.phase(f"reading {path}"):
-            if path == "-":
-                from user_ops._cli_io import read_csv
+    @contextmanager
+    def about_input(self) -> Iterator[None]:
+        """Library errors about the input's data: named by the input's file lines, in CLI words."""
+        try:
+            yield
+        except DataError as exc:
+            text = str(exc)
+            if text.startswith(self.name):
+                raise
+            raise DataError(located(self.name, speak(at_file_lines(text, self.lines)))) from None
+        except ConfigError as exc:
+            raise ConfigError(speak(str(exc))) from None
 
-                table = read_csv(sys.stdin, name="<stdin>", tz=self.tz)
+    def read_input(self, known: Collection[str]) -> Table:
+        """The input file, its columns renamed by --column (whose names must be among ``known``)."""
+        mapping = dict(self.args.column)
+        _check_mapping(mapping, known, command=self.args.command)
+        options = CsvOptions.make(
+            encoding=self.args.encoding,
+            date_format=self.args.date_format,
+            date_columns=_TIME_COLUMNS,
+            tz=self.tz,
+            columns=mapping,
+            spelling=CLI,
+        )
+        with self.phase(f"reading {self.name}"):
+            if self.args.input == "-":
+                table, self.lines = read_csv_text(
+                    _string(_stdin_text(options)), name=self.name, options=options
+                )
             else:
-                table = read_table(path, tz=self.tz)
-        return rename_columns(table, dict(self.args.column))
+                table, self.lines = read_file(self.args.input, options)
+        if len(table) == 0:  # a header-only result with exit code 0 would look like success
+            raise DataError(f"{self.name} has no rows (only a header): nothing to compute")
+        return table
 
     def metrics(self, table: Table) -> Table:
         """``table`` itself when it holds metrics, else the customer metrics of its transactions."""
@@ -274,21 +385,131 @@ class _Context:
         as_of = self.need_as_of("to compute metrics from transactions")
         known = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
         ignored = [name for name in table.columns if name not in known]
-        if ignored and not self.args.quiet:
-            print(f"{self.args.prog}: note: ignoring columns {', '.join(ignored)}", file=sys.stderr)
-        with self.phase(f"computing metrics of {len(table):,} rows"):
+        if ignored:
+            self.note(f"ignoring columns {', '.join(ignored)}")
+        for name in _NUMBER_COLUMNS:
+            if name in table:
+                self._check_numbers(table, name)
+        self._check_time_column(table, "ordered_at")
+        with self.phase(f"computing metrics of {len(table):,} rows"), self.about_input():
             transactions = Transactions(table.select([n for n in table.columns if n in known]), tz=self.tz)
             options: dict[str, Any] = {}
             if self.args.windows:
                 options["windows"] = [w.strip() for w in self.args.windows.split(",") if w.strip()]
-            result: Table = customer_metrics(transactions, as_of=as_of, tz=self.tz, **options)
-        return result
+            result: Any = customer_metrics(transactions, as_of=as_of, tz=self.tz, **options)
+        self._report_as_of(result.report, transactions)
+        # From here on a row is a customer, not a line of the file: messages say which.
+        self.lines = None
+        self.name = f"the customer metrics of {self.name}"
+        return Table._trusted({name: result[name] for name in result.columns})
+
+    def _report_as_of(self, report: Any, transactions: Any) -> None:
+        """Say how many rows --as-of left out; no row used is an error, never an empty result."""
+        stamp = self.args.as_of
+        if report.rows and report.rows_used == 0:
+            earliest = np.min(transactions.table["ordered_at"]).astype("datetime64[s]")
+            raise DataError(
+                f"{self.name}: every one of its {report.rows:,} rows is at or after --as-of {stamp} (the "
+                f"earliest is {earliest}Z), so no row is used; choose a later --as-of"
+            )
+        if report.rows_after_as_of:
+            rows = report.rows_after_as_of
+            self.note(
+                f"left out {rows:,} row{'s' if rows > 1 else ''} at or after --as-of {stamp} "
+                f"({report.rows_used:,} of {report.rows:,} used)"
+            )
+
+    def _check_numbers(self, table: Table, name: str) -> None:
+        """A number column typed as text holds a cell that is no number: name the first one."""
+        if table.kind(name) != "str":
+            return
+        for index, cell in enumerate(table[name].tolist()):
+            if cell is None:
+                continue
+            try:
+                float(cell)
+            except ValueError:
+                raise DataError(
+                    f"{self.name} line {self._line(index)}: column {self._source(name)} holds {cell!r}, "
+                    "not a number"
+                ) from None
+
+    def _check_time_column(self, table: Table, name: str) -> None:
+        if name in table and table.kind(name) == "int":
+            raise DataError(
+                f"{self.name} line {self._line(0)}: column {self._source(name)} holds "
+                f"{np.ma.getdata(table[name])[0].item()!r}, not a date; name its format with --date-format, "
+                "e.g. %Y%m%d"
+            )
+
+    def _line(self, index: int) -> int | str:
+        return int(self.lines[index]) if self.lines is not None else f"(row {index})"
+
+    def _source(self, name: str) -> str:
+        theirs = dict(self.args.column).get(name)
+        return repr(name) if theirs is None else f"{theirs!r} (--column {name}={theirs})"
 
     def write(self, table: Table, out: TextIO) -> int:
         target = self.args.out
         with self.phase(f"writing {target or 'CSV'}"):
             write_table(table, target, stdout=out)
         return 0
+
+
+def _stdin_text(options: CsvOptions) -> str:
+    """Standard input decoded with --encoding (a replaced ``sys.stdin`` has text only: take it as is)."""
+    from user_ops._table_io import _decoded
+
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:
+        return sys.stdin.read()
+    return _decoded(raw.read(), "<stdin>", options)
+
+
+def _string(text: str) -> Any:
+    import io
+
+    return io.StringIO(text, newline="")
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _check_mapping(mapping: Mapping[str, str], known: Collection[str], *, command: str) -> None:
+    """Refuse a --column NAME the command does not read (a typo would otherwise be ignored)."""
+    for ours, theirs in mapping.items():
+        if ours in known:
+            continue
+        close = difflib.get_close_matches(ours, sorted(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        listing = ", ".join(sorted(known)[:40])
+        raise ConfigError(
+            f"--column {ours}={theirs}: {command} reads no column {ours!r}{hint} (it reads: {listing})"
+        )
+
+
+def transaction_names(windows: str | None = None) -> set[str]:
+    """Every column name a transactions-or-metrics command reads (for --column)."""
+    from user_ops.metrics import DEFAULT_WINDOWS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, column_names
+
+    chosen = [w.strip() for w in windows.split(",") if w.strip()] if windows else list(DEFAULT_WINDOWS)
+    try:
+        metric_names = set(column_names(chosen))
+    except Exception:  # a bad window is reported by the metrics step, with its own message
+        metric_names = set(column_names(list(DEFAULT_WINDOWS)))
+    return set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS) | metric_names
+
+
+class PolicyFileError(ConfigError):
+    """A policy file's first problem: one line, then the rule with a caret when the problem is in one."""
+
+    def __init__(self, message: str, detail: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.detail = tuple(detail)
 
 
 def load_policy(cls: Any, path: str) -> Any:
@@ -298,19 +519,24 @@ def load_policy(cls: Any, path: str) -> Any:
     ------
     DataError
         For a file that cannot be read.
-    ConfigError
-        For a file that is not a valid policy: the first problem with its position, on one line.
+    PolicyFileError
+        For a file that is not a valid policy: the first problem with its position (and, for a rule,
+        the tag or stage it belongs to and the rule with a caret).
     """
     text = _read_text(path)
     problems = check_policy_text(text, cls)
     if problems:
-        first = problems[0].render(path).splitlines()[0]
+        first = problems[0]
+        head = first.render(path).splitlines()[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ConfigError(f"{first}{more}; run 'validate {cls.__name__} {path}' for details")
+        raise PolicyFileError(
+            f"{head}{more}; run 'validate {cls.__name__} {path}' for every problem", first.detail
+        )
     data = json.loads(text)
     if isinstance(data, dict) and {"type", "schema_version", "policy"} <= set(data):
         return cls.from_document(data)
-    return cls.from_json(data)
+    build = getattr(cls, "from_json", None) or cls.model_validate  # a cart is a model, not a policy
+    return build(data)
 
 
 def _read_text(path: str) -> str:
@@ -335,16 +561,27 @@ def _with_ids(result: Table, source: Table) -> Table:
     return Table._trusted({"customer_id": source["customer_id"], **{n: result[n] for n in result.columns}})
 
 
+def write_json(document: Any, path: str | None, out: TextIO) -> None:
+    """A JSON document to ``path`` (atomically) or, without one, to ``out``."""
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if path is None:
+        out.write(text)
+    else:
+        write_text(text, path)
+
+
 # -- commands ---------------------------------------------------------------------------------------
 def run_metrics(args: argparse.Namespace, out: TextIO) -> int:
     """``metrics``: transactions in, per-customer metrics out."""
-    context = _Context(args)
-    table = context.read_input()
+    from user_ops.metrics import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+
+    context = Context(args, out)
+    table = context.read_input(set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS))
     if not all(name in table for name in _TRANSACTION_MARKERS):
         missing = [n for n in ("customer_id", *_TRANSACTION_MARKERS) if n not in table]
         raise DataError(
-            f"{args.input} has no column {', '.join(map(repr, missing))}: transactions need customer_id, "
-            "ordered_at and amount (map yours with --column customer_id=THEIRS)"
+            f"{context.name} has no column {', '.join(map(repr, missing))}: transactions need "
+            "customer_id, ordered_at and amount (map yours with --column customer_id=COLUMN)"
         )
     return context.write(context.metrics(table), out)
 
@@ -353,23 +590,21 @@ def run_rfm(args: argparse.Namespace, out: TextIO) -> int:
     """``rfm``: scores and segments, from a fitted model file or fitted here."""
     from user_ops.rfm import RFMModel, segment_summary
 
-    context = _Context(args)
-    metrics = context.metrics(context.read_input())
-    if args.model:
-        model = load_policy(RFMModel, args.model)
-        if not model.is_fitted:
-            raise ConfigError(
-                f"{args.model} holds an RFM model that is not fitted; fit one with --save-model"
-            )
-    else:
-        options: dict[str, Any] = {"bins": args.bins} if args.method == "quantile" else {}
-        with context.phase(f"fitting RFM ({args.method}) on {len(metrics):,} customers"):
-            model = RFMModel(method=args.method, **options).fit(metrics)
+    context = Context(args, out)
+    model = load_policy(RFMModel, args.model) if args.model else None
+    if model is not None and not model.is_fitted:
+        raise ConfigError(f"{args.model} holds an RFM model that is not fitted; fit one with --save-model")
+    metrics = context.metrics(context.read_input(transaction_names(args.windows)))
+    with context.about_input():
+        if model is None:
+            options: dict[str, Any] = {"bins": args.bins} if args.method == "quantile" else {}
+            with context.phase(f"fitting RFM ({args.method}) on {len(metrics):,} customers"):
+                model = RFMModel(method=args.method, **options).fit(metrics)
+        with context.phase(f"scoring {len(metrics):,} customers"):
+            scores = model.score(metrics)
+            result = segment_summary(scores, metrics) if args.summary else scores
     if args.save_model:
-        _write_json(model.to_document(), args.save_model)
-    with context.phase(f"scoring {len(metrics):,} customers"):
-        scores = model.score(metrics)
-        result = segment_summary(scores, metrics) if args.summary else scores
+        write_json(model.to_document(), args.save_model, out)
     return context.write(result, out)
 
 
@@ -377,28 +612,59 @@ def run_tags(args: argparse.Namespace, out: TextIO) -> int:
     """``tags``: one true/false column per tag of a tag set."""
     from user_ops.tags import TagSet, default_tags
 
-    context = _Context(args)
+    context = Context(args, out)
     tag_set = load_policy(TagSet, args.tags) if args.tags else default_tags()
-    metrics = context.metrics(context.read_input())
-    with context.phase(f"evaluating {len(tag_set)} tags on {len(metrics):,} customers"):
+    fields = {name for tag in tag_set.tags for name in tag.when.fields}
+    metrics = context.metrics(context.read_input(transaction_names(args.windows) | fields))
+    with (
+        context.phase(f"evaluating {len(tag_set)} tags on {len(metrics):,} customers"),
+        context.about_input(),
+    ):
         tags = tag_set.evaluate(metrics, as_of=context.need_as_of("for tags"), tz=context.tz)
         result = tags.summary() if args.summary else _with_ids(tags, metrics)
     return context.write(result, out)
 
 
 def run_lifecycle(args: argparse.Namespace, out: TextIO) -> int:
-    """``lifecycle``: every customer's stage and action."""
+    """``lifecycle``: every customer's stage and action (or the policy used, with --print-policy)."""
     from user_ops.lifecycle import LifecyclePolicy
 
-    context = _Context(args)
+    if args.policy and args.population_cycle_days is not None:
+        raise ConfigError("--population-cycle-days sets the built-in policy; it does not apply with --policy")
     policy = load_policy(LifecyclePolicy, args.policy) if args.policy else None
-    metrics = context.metrics(context.read_input())
+    if policy is None and args.population_cycle_days is not None:
+        policy = LifecyclePolicy.default(population_cycle_days=args.population_cycle_days)
+    if args.input is None:
+        if not (args.print_policy or args.save_policy) or policy is None:
+            raise ConfigError(
+                "lifecycle needs an INPUT file (without one, only --print-policy or --save-policy with "
+                "--population-cycle-days or --policy)"
+            )
+        _show_policy(policy, args, out)
+        return 0
+    context = Context(args, out)
+    fields = set(policy.fields) if policy is not None else set(LifecyclePolicy.default().fields)
+    metrics = context.metrics(context.read_input(transaction_names(args.windows) | fields))
     if policy is None:
-        policy = LifecyclePolicy.default_for(metrics)
-    with context.phase(f"classifying {len(metrics):,} customers"):
+        with context.about_input():
+            policy = LifecyclePolicy.default_for(metrics)
+    if args.print_policy or args.save_policy:
+        _show_policy(policy, args, out)
+        if args.print_policy:
+            return 0
+    with context.phase(f"classifying {len(metrics):,} customers"), context.about_input():
         stages = policy.classify(metrics, as_of=context.need_as_of("for lifecycle stages"), tz=context.tz)
         result = stages.summary(metrics) if args.summary else stages
     return context.write(result, out)
+
+
+def _show_policy(policy: Any, args: argparse.Namespace, out: TextIO) -> None:
+    # A document meant to be edited: no content_hash, which the first edit would make stale.
+    document = {key: value for key, value in policy.to_document().items() if key != "content_hash"}
+    if args.save_policy:
+        write_json(document, args.save_policy, out)
+    if args.print_policy:
+        write_json(document, None, out)
 
 
 def run_schema(args: argparse.Namespace, out: TextIO) -> int:
@@ -424,12 +690,5 @@ def run_validate(args: argparse.Namespace, out: TextIO) -> int:
     if problems:
         print(f"{name}: {len(problems)} problem{'s' if len(problems) > 1 else ''}", file=out)
         return 1
-    print(f"{name}: a valid {args.type}", file=out)
+    print(f"{name}: a valid {cls.__name__}", file=out)
     return 0
-
-
-def _write_json(document: Mapping[str, Any], path: str) -> None:
-    try:
-        Path(path).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"cannot write {path!r}: {exc.strerror or exc}") from None

@@ -13,7 +13,7 @@ Examples
 >>> problems = check_policy_text('{"tags": [{"name": "vip", "when": "monetary >= "}]}',
 ...                              resolve_policy_type("TagSet", registry))
 >>> print(problems[0].render("tags.json"))
-tags.json:1:47: $.tags[0].when: unexpected end of rule: expected an expression after '>='
+tags.json:1:47: $.tags[0].when (tag 'vip'): unexpected end of rule: expected an expression after '>='
     monetary >=
                ^
 """
@@ -62,9 +62,13 @@ def resolve_policy_type(name: str, registry: Mapping[str, str]) -> Any:
         that is not built yet, or an extra that is missing).
     """
     if name not in registry:
-        close = difflib.get_close_matches(name, list(registry), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise DataError(f"unknown policy type {name!r}{hint} (known: {', '.join(sorted(registry))})")
+        by_lower = {known.lower(): known for known in registry}
+        if name.lower() in by_lower:  # `schema tagset` means TagSet
+            name = by_lower[name.lower()]
+        else:
+            close = difflib.get_close_matches(name.lower(), list(by_lower), n=1)
+            hint = f"; did you mean {by_lower[close[0]]!r}?" if close else ""
+            raise DataError(f"unknown policy type {name!r}{hint} (known: {', '.join(sorted(registry))})")
     module_name, _, attribute = registry[name].partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -127,6 +131,8 @@ class Problem:
     detail: tuple[str, ...] = field(default=())
     rule_position: tuple[int, int] | None = field(default=None, compare=False, repr=False)
     """Line and column inside the rule text, for a problem in a rule (placed in the file later)."""
+    owner: str = ""
+    """What a person calls the item the path is in (``tag 'vip'``, ``stage 'churn'``), if it has a name."""
 
     @property
     def json_path(self) -> str:
@@ -136,7 +142,8 @@ class Problem:
     def render(self, filename: str) -> str:
         """``file:line:column: $.path: message`` plus the detail lines."""
         where = filename if self.line is None else f"{filename}:{self.line}:{self.column}"
-        head = f"{where}: {self.json_path}: {self.message}"
+        owner = f" ({self.owner})" if self.owner else ""
+        head = f"{where}: {self.json_path}{owner}: {self.message}"
         return "\n".join([head, *self.detail])
 
 
@@ -176,7 +183,29 @@ def check_policy_text(text: str, cls: Any) -> list[Problem]:
         problems = _check_document(data, cls)
     else:
         problems = _check_model(data, cls, prefix=())
-    return [_placed(problem, text, data, positions) for problem in problems]
+    placed = [_owned(_placed(problem, text, data, positions), data) for problem in problems]
+    return sorted(placed, key=lambda p: (p.line is None, p.line or 0, p.column or 0))  # in file order
+
+
+def _owned(problem: Problem, data: Any) -> Problem:
+    """The problem with the name of the innermost named item on its path (a tag, a stage, a tier)."""
+    owner, current, parent_key = "", data, None
+    for key in problem.path:
+        if isinstance(current, dict) and key in current:
+            current, parent_key = current[key], key
+        elif isinstance(current, list) and isinstance(key, int) and 0 <= key < len(current):
+            current = current[key]
+            if isinstance(current, dict) and isinstance(parent_key, str):
+                label = next(
+                    (current[k] for k in ("name", "code", "id") if isinstance(current.get(k), str)), None
+                )
+                if label is not None:
+                    owner = f"{parent_key.removesuffix('s')} {label!r}"
+        else:
+            break
+    if not owner:
+        return problem
+    return Problem(problem.message, problem.path, problem.line, problem.column, problem.detail, owner=owner)
 
 
 def _is_document(data: Any) -> bool:
@@ -197,6 +226,10 @@ def _check_rule(data: Any, cls: Any) -> list[Problem]:
 
 
 def _check_model(data: Any, cls: Any, *, prefix: Path) -> list[Problem]:
+    if getattr(cls, "__name__", "") == "TagSet" and isinstance(data, dict):
+        problems = _check_tag_set(data, cls, prefix)
+        if problems:
+            return problems
     try:
         cls.model_validate(data)
     except ValidationError as exc:
@@ -207,6 +240,52 @@ def _check_model(data: Any, cls: Any, *, prefix: Path) -> list[Problem]:
             return [_pydantic_problem(error, data, prefix) for error in cause.errors()]
         return [Problem(_first_line(exc), path=prefix)]
     return []
+
+
+def _check_tag_set(data: dict[str, Any], cls: Any, prefix: Path) -> list[Problem]:
+    """Every problem of a tag set at once: each tag on its own, then the set's rules (unique names,
+    ``has_tag`` references, priority ties); a set that passes goes through the model (cycles)."""
+    tags = data.get("tags")
+    if not isinstance(tags, list):
+        return []
+    from user_ops.tags import TagRule
+
+    problems = [Problem(f"unknown field {key!r}", path=(*prefix, key)) for key in data if key != "tags"]
+    valid: list[tuple[int, Any]] = []
+    for index, tag in enumerate(tags):
+        found = _check_model(tag, TagRule, prefix=(*prefix, "tags", index))
+        problems += found
+        if not found:
+            valid.append((index, TagRule.model_validate(tag)))
+    names = [tag.get("name") for tag in tags if isinstance(tag, dict) and isinstance(tag.get("name"), str)]
+    first: dict[str, int] = {}
+    ranks: dict[tuple[str, int], str] = {}
+    for index, tag in valid:
+        here = (*prefix, "tags", index)
+        if tag.name in first:
+            problems.append(
+                Problem(
+                    f"duplicate tag name {tag.name!r} (also tags[{first[tag.name]}])", path=(*here, "name")
+                )
+            )
+        first.setdefault(tag.name, index)
+        for reference in tag.references:
+            if reference not in names:
+                close = difflib.get_close_matches(reference, names, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                message = f"has_tag({reference!r}): no tag {reference!r} in this set{hint}"
+                problems.append(Problem(message, path=(*here, "when")))
+        if tag.group is not None:
+            other = ranks.setdefault((tag.group, tag.priority), tag.name)
+            if other != tag.name:
+                problems.append(
+                    Problem(
+                        f"shares priority {tag.priority} with tag {other!r} in group {tag.group!r}; give "
+                        "them different priorities (higher wins)",
+                        path=(*here, "priority" if "priority" in tags[index] else "group"),
+                    )
+                )
+    return problems
 
 
 def _check_document(data: dict[str, Any], cls: Any) -> list[Problem]:

@@ -388,6 +388,123 @@ class Table:
             f"<p><small>{self._length} rows × {len(self.columns)} columns</small></p>{more}</div>"
         )
 
+    # -- files (the implementation is shared with the command line: user_ops._table_io) ------------
+    @classmethod
+    def read_csv(
+        cls,
+        source: Any,
+        *,
+        encoding: str = "utf-8",
+        date_format: str | None = None,
+        date_columns: Sequence[str] | None = None,
+        tz: TzLike | None = None,
+        columns: Mapping[str, str] | None = None,
+    ) -> Table:
+        """Read a CSV file (a path or an open text stream), typing each column by its cells.
+
+        A column is int, float, bool, date (``YYYY-MM-DD``), datetime (ISO 8601) or text, by what all
+        its non-empty cells look like; an empty cell is a null. The same reader as ``user-ops``.
+
+        Parameters
+        ----------
+        source:
+            A path, or a text stream (``io.StringIO``, ``sys.stdin``).
+        encoding:
+            The file's encoding: ``"utf-8"`` (a byte-order mark is dropped), ``"gb18030"`` or
+            ``"gbk"`` for files saved by Excel in China, ...
+        date_format:
+            A ``strptime`` format for date columns written another way (``"%Y%m%d"``); with a time
+            of day (``%H``...) the column holds instants, else dates.
+        date_columns:
+            The columns ``date_format`` applies to (names after ``columns``); default: every column
+            whose cells all match it.
+        tz:
+            The zone of date-times without a UTC offset (they are an error without it).
+        columns:
+            ``{our_name: column_in_the_file}`` to rename columns (the others are kept).
+
+        Raises
+        ------
+        DataError
+            For a missing file, text not in ``encoding``, a bad header, a ragged row, a cell that
+            does not match ``date_format``: naming the file line (the header is line 1).
+
+        Examples
+        --------
+        >>> import io
+        >>> text = io.StringIO("cust,day,spend\\n7,20240601,9.5\\n8,20240602,\\n")
+        >>> t = Table.read_csv(text, date_format="%Y%m%d", columns={"customer_id": "cust"})
+        >>> t.columns, t.kind("day"), t["spend"].tolist()
+        (('customer_id', 'day', 'spend'), 'date', [9.5, nan])
+        """
+        from user_ops._table_io import read_csv
+
+        return read_csv(
+            source,
+            encoding=encoding,
+            date_format=date_format,
+            date_columns=date_columns,
+            tz=tz,
+            columns=columns,
+        )
+
+    def to_csv(self, path: Any) -> None:
+        """Write the table as a UTF-8 CSV file (or to an open text stream); it reads back with
+        :meth:`read_csv` value for value (floats exactly; instants as UTC with ``+00:00``).
+
+        A file is written beside its target and moved into place at the end: an error or an interrupt
+        never leaves half a file.
+
+        Examples
+        --------
+        >>> import io
+        >>> out = io.StringIO()
+        >>> Table({"id": [1, 2], "spend": [9.5, None]}).to_csv(out)
+        >>> print(out.getvalue(), end="")
+        id,spend
+        1,9.5
+        2,
+        """
+        from user_ops._table_io import write_csv, write_csv_file
+
+        if hasattr(path, "write"):
+            write_csv(self, path)
+        else:
+            write_csv_file(self, path)
+
+    @classmethod
+    def read_parquet(
+        cls, path: Any, *, tz: TzLike | None = None, columns: Mapping[str, str] | None = None
+    ) -> Table:
+        """Read a Parquet file (needs the ``arrow`` extra; column types are kept as written).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "t.parquet")
+        >>> Table({"id": [1, 2]}).to_parquet(path)
+        >>> Table.read_parquet(path, columns={"customer_id": "id"})["customer_id"].tolist()
+        [1, 2]
+        """
+        from user_ops._table_io import read_parquet
+
+        return read_parquet(path, tz=tz, columns=columns)
+
+    def to_parquet(self, path: Any) -> None:
+        """Write the table as a Parquet file, atomically (needs the ``arrow`` extra).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "t.parquet")
+        >>> Table({"spend": [9.5, None]}).to_parquet(path)
+        >>> Table.read_parquet(path)["spend"].tolist()
+        [9.5, nan]
+        """
+        from user_ops._table_io import write_parquet
+
+        write_parquet(self, path)
+
 
 def _cell_text(value: Any) -> str:
     if value is None:

@@ -1,6 +1,7 @@
 """Command line: ``python -m user_ops`` (or the ``user-ops`` script).
 
-Commands: ``demo``; ``metrics``, ``rfm``, ``tags``, ``lifecycle`` (CSV or Parquet in and out);
+Commands: ``demo``; ``metrics``, ``rfm``, ``tags``, ``lifecycle``, ``tiers``, ``points``,
+``issue`` (CSV or Parquet in and out); ``coupons check`` / ``coupons quote`` (JSON in and out);
 ``schema`` (the JSON Schema of a policy type) and ``validate`` (a policy file, with positions). See
 ``docs/cli.md``.
 
@@ -28,6 +29,7 @@ from typing import TextIO
 import numpy as np
 
 from user_ops._cli_commands import add_commands
+from user_ops._cli_rooms import add_room_commands
 from user_ops._table import Table
 from user_ops._version import __version__
 from user_ops.datasets import DEFAULT_AS_OF, synthetic_shop
@@ -53,6 +55,9 @@ POLICY_TYPES: dict[str, str] = {
     "TierPolicy": "user_ops.membership:TierPolicy",
     "PointsPolicy": "user_ops.membership:PointsPolicy",
     "CouponTemplate": "user_ops.coupons:CouponTemplate",
+    "IssuedCoupon": "user_ops.coupons:IssuedCoupon",
+    "Cart": "user_ops.coupons:Cart",
+    "CustomerContext": "user_ops.coupons:CustomerContext",
 }
 """Policy types of ``schema`` and ``validate``: name → ``"module:attribute"``, imported only when used,
 so a type whose room is not installed (or not built yet) fails alone, with a clear message."""
@@ -87,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args, out)
     except UserOpsError as exc:
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        for line in getattr(exc, "detail", ()):  # a rule's caret snippet, under the error line
+            print(line, file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader went away (`... | head`): not an error. Point stdout at devnull so the
@@ -137,6 +144,7 @@ def _parser(prog: str = "user_ops") -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=_non_negative_int, default=7, help="random seed (7)")
     demo.set_defaults(run=_run_demo)
     add_commands(commands, registry=POLICY_TYPES)
+    add_room_commands(commands)
     return parser
 
 
