@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -49,13 +50,13 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import Field, field_validator
 
 from user_ops._policy import PolicyModel
 from user_ops._time import as_utc_us, require_aware
-from user_ops.exceptions import DataError, UserOpsError
+from user_ops.exceptions import ConfigError, DataError, UserOpsError
 
 __all__ = [
     "Clock",
@@ -76,6 +77,10 @@ Clock = Callable[[], datetime]
 
 _MAX_KEY_LENGTH = 512
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: The largest counter value, amount or limit: what a SQLite INTEGER (and most databases' BIGINT) holds.
+MAX_COUNT = 2**63 - 1
+#: The latest representable instant, in UTC microseconds (an expiry must not pass it).
+_MAX_US = as_utc_us(datetime.max.replace(tzinfo=timezone.utc))
 Moves = tuple[tuple[str, int], ...]
 
 
@@ -105,17 +110,43 @@ class RedemptionError(UserOpsError, RuntimeError):
     """
 
 
+class InvalidIntentError(DataError, ConfigError):
+    """An invalid :class:`CounterMove` or :class:`RedemptionIntent`: a :class:`~user_ops.DataError` (an
+    intent is per-request data), and still a :class:`~user_ops.ConfigError`, which it raised before.
+
+    Examples
+    --------
+    >>> try:
+    ...     CounterMove(key="coupon:a:total", amount=-1)
+    ... except DataError as error:
+    ...     print(str(error).splitlines()[0])
+    invalid CounterMove: amount: Input should be greater than or equal to 0
+    """
+
+
+def _no_bool(value: object, name: str) -> object:
+    """``True`` is an int to Python and pydantic; as a count or a limit it is a bug in the caller."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer, not a boolean ({value!r})")
+    return value
+
+
 class CounterMove(PolicyModel):
     """Add ``amount`` to the counter ``key``, allowed only while the result stays within ``limit``.
 
     Parameters
     ----------
     key : str
-        Counter name, by the conventions of this module (``coupon:{template_id}:total``, ...).
+        Counter name, by the conventions of this module (``coupon:{template_id}:total``, ...): 1 to 512
+        characters of valid Unicode (no lone surrogates: every store must be able to write it).
     amount : int
-        How much to add: 1 for a usage count, the discount in minor units for a budget counter.
+        How much to add, 0 to ``2**63 - 1``: 1 for a usage count, the discount in minor units for a
+        budget counter.
     limit : int or None
-        The largest value the counter may reach; ``None`` for no limit (the move is only counted).
+        The largest value the counter may reach, 0 to ``2**63 - 1``; ``None`` for no limit (the move is
+        only counted; a counter still cannot pass ``2**63 - 1``, the largest integer SQLite stores).
+
+    Invalid fields raise :class:`InvalidIntentError` (a :class:`~user_ops.DataError`) naming the field.
 
     Examples
     --------
@@ -123,9 +154,16 @@ class CounterMove(PolicyModel):
     1200
     """
 
+    invalid_input_error: ClassVar[type[UserOpsError]] = InvalidIntentError
+
     key: str = Field(min_length=1, max_length=_MAX_KEY_LENGTH)
-    amount: int = Field(ge=0)
-    limit: int | None = Field(default=None, ge=0)
+    amount: int = Field(ge=0, le=MAX_COUNT)
+    limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+
+    @field_validator("amount", "limit", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object, info: Any) -> object:
+        return _no_bool(value, info.field_name)
 
 
 class RedemptionIntent(PolicyModel):
@@ -145,6 +183,8 @@ class RedemptionIntent(PolicyModel):
     >>> [move.key for move in intent.counters]
     ['coupon:spring:total', 'coupon:spring:customer:c42']
     """
+
+    invalid_input_error: ClassVar[type[UserOpsError]] = InvalidIntentError
 
     counters: tuple[CounterMove, ...] = Field(min_length=1)
 
@@ -332,12 +372,25 @@ class RedemptionStore(Protocol):
 
 
 def check_key(value: object, *, name: str) -> str:
-    """A non-empty string of at most 512 characters, else :class:`~user_ops.DataError`."""
+    """A non-empty string of at most 512 characters of valid Unicode, else :class:`~user_ops.DataError`."""
     if not isinstance(value, str) or not value or len(value) > _MAX_KEY_LENGTH:
         raise DataError(
             f"{name} must be a non-empty string of at most {_MAX_KEY_LENGTH} characters, got {value!r}"
         )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no database can store it as text
+        raise DataError(
+            f"{name} must be valid Unicode text, got {value!r} (a lone surrogate at position {exc.start})"
+        ) from None
     return value
+
+
+def check_clock(clock: object) -> Clock:
+    """``clock`` itself if it is callable, else :class:`~user_ops.DataError`."""
+    if not callable(clock):
+        raise DataError(f"clock must be a callable returning an aware datetime, got {clock!r}")
+    return clock
 
 
 def check_intent(intent: object) -> RedemptionIntent:
@@ -349,9 +402,28 @@ def check_intent(intent: object) -> RedemptionIntent:
 
 def ttl_us(ttl: object) -> int:
     """A positive ``timedelta`` in microseconds, else :class:`~user_ops.DataError`."""
-    if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
+    if not isinstance(ttl, timedelta):
         raise DataError(f"ttl must be a positive timedelta, got {ttl!r}")
-    return (ttl.days * 86_400 + ttl.seconds) * 1_000_000 + ttl.microseconds
+    if ttl <= timedelta(0):
+        raise DataError(f"ttl must be a positive timedelta, got {ttl}")
+    lifetime = _us(ttl)
+    if lifetime > _MAX_US:
+        raise DataError(f"ttl {ttl} is too long: a reservation cannot expire after 9999-12-31")
+    return lifetime
+
+
+def expiry_us(now: int, lifetime: int) -> int:
+    """``now + lifetime``, if it is an instant a datetime can hold, else :class:`~user_ops.DataError`."""
+    if now + lifetime > _MAX_US:
+        raise DataError(
+            f"ttl {timedelta(microseconds=lifetime)} is too long: from {instant(now)} the reservation "
+            "would expire after 9999-12-31"
+        )
+    return now + lifetime
+
+
+def _us(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def now_us(clock: Clock) -> int:
@@ -378,6 +450,11 @@ def as_fraction(value: object) -> Fraction:
         raise DataError(
             f"fraction must be a Fraction, int, Decimal or string like '1/3' (not a float), got {value!r}"
         )
+    # Fraction() of "1e-999999999" (or the same Decimal) computes 10**999999999 first: refuse exponents.
+    if (isinstance(value, str) and not _FRACTION_TEXT.fullmatch(value)) or (
+        isinstance(value, Decimal) and (not value.is_finite() or abs(int(value.as_tuple().exponent)) > 40)
+    ):
+        raise DataError(f"fraction {value!r} is not a number like '1/3' or '0.5'")
     try:
         fraction = Fraction(value)
     except (ValueError, ZeroDivisionError):
@@ -385,6 +462,9 @@ def as_fraction(value: object) -> Fraction:
     if not 0 < fraction <= 1:
         raise DataError(f"fraction must be in (0, 1], got {fraction}")
     return fraction
+
+
+_FRACTION_TEXT = re.compile(r"\s*(?:\d{1,40}(?:\s*/\s*\d{1,40})?|\d{0,40}\.\d{1,40})\s*", re.ASCII)
 
 
 def refund_shares(moves: Moves, before: Fraction, after: Fraction) -> tuple[tuple[str, int], ...]:
@@ -434,12 +514,16 @@ def decode_moves(text: str) -> Moves:
 def first_over_limit(intent: RedemptionIntent, used: Callable[[str], int]) -> Rejection | None:
     """The first counter of ``intent`` that its move would push over its limit, if any."""
     for move in intent.counters:
-        if move.limit is None:
-            continue
+        limit = effective_limit(move.limit)
         current = used(move.key)
-        if current + move.amount > move.limit:
-            return Rejection(key=move.key, used=current, limit=move.limit, amount=move.amount)
+        if current > limit - move.amount:
+            return Rejection(key=move.key, used=current, limit=limit, amount=move.amount)
     return None
+
+
+def effective_limit(limit: int | None) -> int:
+    """A move's limit; without one, the largest count a store can hold (:data:`MAX_COUNT`)."""
+    return MAX_COUNT if limit is None else limit
 
 
 def mismatch_error(idempotency_key: str) -> RedemptionError:
@@ -502,7 +586,7 @@ class MemoryRedemptionStore:
     """
 
     def __init__(self, *, clock: Clock = utc_now) -> None:
-        self._clock = clock
+        self._clock = check_clock(clock)
         self._lock = threading.Lock()
         self._counters: dict[str, int] = {}
         self._held: dict[str, _Held] = {}
@@ -521,14 +605,15 @@ class MemoryRedemptionStore:
                 if held.intent_hash and held.intent_hash != intent_hash:
                     raise mismatch_error(idempotency_key)
                 return self._result(idempotency_key, held, replayed=True)
+            expires = expiry_us(now, lifetime)
             rejection = first_over_limit(intent, lambda key: self._counters.get(key, 0))
             if rejection is not None:
                 return Reservation(idempotency_key, ReservationStatus.REJECTED, rejection=rejection)
             moves = intent.moves()
             self._add(moves, sign=1)
-            held = _Held(intent_hash, moves, ReservationStatus.RESERVED, now + lifetime)
+            held = _Held(intent_hash, moves, ReservationStatus.RESERVED, expires)
             self._held[idempotency_key] = held
-            heapq.heappush(self._expiries, (now + lifetime, idempotency_key))
+            heapq.heappush(self._expiries, (expires, idempotency_key))
             return self._result(idempotency_key, held, replayed=False)
 
     def commit(self, idempotency_key: str) -> Reservation:

@@ -34,10 +34,13 @@ from user_ops.coupons._redemption import (
     Reservation,
     ReservationStatus,
     as_fraction,
+    check_clock,
     check_intent,
     check_key,
     decode_moves,
+    effective_limit,
     encode_moves,
+    expiry_us,
     instant,
     mismatch_error,
     next_refunded,
@@ -78,6 +81,7 @@ CREATE TABLE IF NOT EXISTS user_ops_refunds (
 """
 
 _RESERVED = ReservationStatus.RESERVED.value
+_MAX_BUSY_TIMEOUT = timedelta(milliseconds=2**31 - 1)
 
 
 class _RejectedError(Exception):
@@ -131,14 +135,15 @@ class SQLiteRedemptionStore:
         busy_timeout: timedelta = timedelta(seconds=30),
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
     ) -> None:
-        if str(path) == ":memory:" or str(path).startswith("file::memory:"):
-            raise DataError("SQLiteRedemptionStore needs a file path; use MemoryRedemptionStore in memory")
+        self.path = _file_path(path)
         if synchronous not in ("FULL", "NORMAL"):
             raise DataError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
-        if not isinstance(busy_timeout, timedelta) or busy_timeout < timedelta(0):
-            raise DataError(f"busy_timeout must be a non-negative timedelta, got {busy_timeout!r}")
-        self.path = Path(path)
-        self._clock = clock
+        if not isinstance(busy_timeout, timedelta) or not timedelta(0) <= busy_timeout <= _MAX_BUSY_TIMEOUT:
+            raise DataError(
+                f"busy_timeout must be a timedelta from 0 to {_MAX_BUSY_TIMEOUT} (SQLite counts it in "
+                f"milliseconds in a 32-bit int), got {busy_timeout!r}"
+            )
+        self._clock = check_clock(clock)
         self._timeout = busy_timeout.total_seconds()
         self._synchronous = synchronous
         self._local = threading.local()
@@ -170,16 +175,15 @@ class SQLiteRedemptionStore:
                     if row[0] and row[0] != intent_hash:
                         raise mismatch_error(idempotency_key)
                     return _reservation(idempotency_key, row, replayed=True)
+                expires = expiry_us(now, lifetime)
                 for move in intent.counters:
-                    _move_within_limit(connection, move.key, move.amount, move.limit)
+                    _move_within_limit(connection, move.key, move.amount, effective_limit(move.limit))
                 connection.execute(
                     "INSERT INTO user_ops_reservations (key, intent_hash, moves, status, expires_us) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    (idempotency_key, intent_hash, encode_moves(intent.moves()), _RESERVED, now + lifetime),
+                    (idempotency_key, intent_hash, encode_moves(intent.moves()), _RESERVED, expires),
                 )
-                return Reservation(
-                    idempotency_key, ReservationStatus.RESERVED, expires_at=instant(now + lifetime)
-                )
+                return Reservation(idempotency_key, ReservationStatus.RESERVED, expires_at=instant(expires))
         except _RejectedError as rejected:  # rolled back: no counter moved
             return Reservation(idempotency_key, ReservationStatus.REJECTED, rejection=rejected.rejection)
 
@@ -331,16 +335,33 @@ class SQLiteRedemptionStore:
         return now
 
 
-def _move_within_limit(connection: sqlite3.Connection, key: str, amount: int, limit: int | None) -> None:
+def _move_within_limit(connection: sqlite3.Connection, key: str, amount: int, limit: int) -> None:
     connection.execute("INSERT OR IGNORE INTO user_ops_counters (key, used) VALUES (?, 0)", (key,))
+    # ``used <= limit - amount``, not ``used + amount <= limit``: the sum could pass 2**63 - 1, which
+    # SQLite would turn into an inexact REAL; the difference of two values in [0, 2**63 - 1] cannot.
     moved = connection.execute(
-        "UPDATE user_ops_counters SET used = used + ? WHERE key = ? AND (? IS NULL OR used + ? <= ?)",
-        (amount, key, limit, amount, limit),
+        "UPDATE user_ops_counters SET used = used + ? WHERE key = ? AND used <= ? - ?",
+        (amount, key, limit, amount),
     ).rowcount
     if moved == 0:
-        assert limit is not None  # an update without a limit always matches the row inserted above
         (used,) = connection.execute("SELECT used FROM user_ops_counters WHERE key = ?", (key,)).fetchone()
         raise _RejectedError(Rejection(key=key, used=int(used), limit=limit, amount=amount))
+
+
+def _file_path(path: object) -> Path:
+    """The store's file as a ``Path``; a non-path, an unencodable name or ``:memory:`` raise DataError."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise DataError(f"path must be a str or os.PathLike naming the database file, got {path!r}")
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise DataError(f"path must name the file as text, got {text!r}")
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        raise DataError(f"path {text!r} cannot be encoded as a file name ({exc.reason})") from None
+    if text == ":memory:" or text.startswith("file::memory:"):
+        raise DataError("SQLiteRedemptionStore needs a file path; use MemoryRedemptionStore in memory")
+    return Path(text)
 
 
 def _give_back(connection: sqlite3.Connection, moves: Moves) -> None:
