@@ -4,10 +4,12 @@ Every call is one ``BEGIN IMMEDIATE`` transaction (SQLite's write lock, so two p
 interleave), and a counter moves only through a conditional update that re-checks its limit in SQL::
 
     UPDATE user_ops_counters SET used = used + :amount
-     WHERE key = :key AND (:limit IS NULL OR used + :amount <= :limit)
+     WHERE key = :key AND used <= :limit - :amount      -- no limit: 2**63 - 1, what SQLite holds
 
 An update that matches no row means the limit would be exceeded: the transaction rolls back, so an
-intent moves all its counters or none. The database runs in WAL mode (readers never block the writer)
+intent moves all its counters or none. SQLite's own failures (a full disk, a lock held past the busy
+timeout) raise :class:`~user_ops.coupons.RedemptionError` naming the file and SQLite's reason, after
+rolling the transaction back. The database runs in WAL mode (readers never block the writer)
 with a busy timeout; threads of one process take a process-local lock before the write lock, because
 SQLite's own busy handler sleeps in whole milliseconds and would make threads queue slowly.
 """
@@ -18,7 +20,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -105,7 +107,8 @@ class SQLiteRedemptionStore:
     clock : callable, optional
         Returns the current aware datetime (inject a fake one in tests). Default: UTC now.
     busy_timeout : timedelta, optional
-        How long a call waits for another process's write lock before ``sqlite3.OperationalError``.
+        How long a call waits for another process's write lock before raising
+        :class:`~user_ops.coupons.RedemptionError` ("database is locked").
     synchronous : {"FULL", "NORMAL"}
         SQLite's ``PRAGMA synchronous``. ``FULL`` (default) syncs every commit to disk; ``NORMAL`` is
         faster in WAL mode and never corrupts, but the last commits can be lost on power failure.
@@ -309,15 +312,19 @@ class SQLiteRedemptionStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        connection = self._connection()
-        with self._lock:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+        """One ``BEGIN IMMEDIATE`` ... ``COMMIT``; SQLite's own errors become :class:`RedemptionError`."""
+        try:
+            connection = self._connection()
+            with self._lock:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield connection
+                    connection.execute("COMMIT")
+                except BaseException:
+                    _roll_back(connection)
+                    raise
+        except sqlite3.Error as exc:  # a full disk, a lock held past busy_timeout, a damaged file, ...
+            raise RedemptionError(f"the SQLite redemption store at {str(self.path)!r} failed: {exc}") from exc
 
     def _sweep(self, connection: sqlite3.Connection) -> int:
         """Expire reservations whose ttl elapsed (expiry instant <= now), freeing their counters."""
@@ -346,6 +353,14 @@ def _move_within_limit(connection: sqlite3.Connection, key: str, amount: int, li
     if moved == 0:
         (used,) = connection.execute("SELECT used FROM user_ops_counters WHERE key = ?", (key,)).fetchone()
         raise _RejectedError(Rejection(key=key, used=int(used), limit=limit, amount=amount))
+
+
+def _roll_back(connection: sqlite3.Connection) -> None:
+    """Undo the open transaction, if SQLite has not already (it rolls back by itself on SQLITE_FULL and
+    a few other errors: a second ROLLBACK would then hide the real cause behind "no transaction")."""
+    if connection.in_transaction:
+        with suppress(sqlite3.Error):  # the error being handled is the one to report
+            connection.execute("ROLLBACK")
 
 
 def _file_path(path: object) -> Path:
