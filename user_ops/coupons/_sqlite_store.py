@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
@@ -98,6 +99,9 @@ class SQLiteRedemptionStore:
     """A :class:`~user_ops.coupons.RedemptionStore` in a SQLite file, usable from many threads and processes.
 
     Each thread gets its own connection; every process opening the same file sees the same counters.
+    A store opened before ``fork`` (a prefork web server's master, ``multiprocessing``) works in the
+    children: each child reopens its connections and locks, even if another thread was inside the store
+    when the process forked.
 
     Parameters
     ----------
@@ -153,6 +157,7 @@ class SQLiteRedemptionStore:
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        _OPEN_STORES.add(self)
         try:
             connection = self._connection()
             with self._lock:
@@ -293,6 +298,25 @@ class SQLiteRedemptionStore:
 
     # -- plumbing ------------------------------------------------------------------------------------
 
+    def _before_fork(self) -> None:
+        """Wait until no thread is inside a call: the child must not inherit a half-done transaction
+        (SQLite keeps the process's locks in memory, which the child would copy and never release)."""
+        self._lock.acquire()
+        self._connections_lock.acquire()
+
+    def _after_fork_in_parent(self) -> None:
+        self._connections_lock.release()
+        self._lock.release()
+
+    def _after_fork_in_child(self) -> None:
+        """Fresh locks and no connections: SQLite forbids using a connection opened before a fork (even
+        closing one could write to the parent's WAL index), so each thread of the child opens its own."""
+        self._lock = threading.Lock()
+        self._connections_lock = threading.Lock()
+        _INHERITED_CONNECTIONS.extend(self._connections)
+        self._connections = []
+        self._local = threading.local()
+
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection (a forked child opens its own: connections must not cross fork)."""
         cached: tuple[int, sqlite3.Connection] | None = getattr(self._local, "connection", None)
@@ -340,6 +364,40 @@ class SQLiteRedemptionStore:
                 (ReservationStatus.EXPIRED.value, key),
             )
         return now
+
+
+#: Every store of this process, so that a forked child can reset them all (see ``_after_fork_in_child``).
+_OPEN_STORES: weakref.WeakSet[SQLiteRedemptionStore] = weakref.WeakSet()
+#: Connections a forked child inherited: kept referenced so that they are never used, not even closed.
+_INHERITED_CONNECTIONS: list[sqlite3.Connection] = []
+
+
+#: The stores whose locks ``_before_fork`` took, in order: released after the fork.
+_FORKING: list[SQLiteRedemptionStore] = []
+
+
+def _before_fork() -> None:
+    _FORKING[:] = list(_OPEN_STORES)
+    for store in _FORKING:
+        store._before_fork()
+
+
+def _after_fork_in_parent() -> None:
+    for store in reversed(_FORKING):
+        store._after_fork_in_parent()
+    _FORKING.clear()
+
+
+def _after_fork_in_child() -> None:
+    for store in _FORKING:
+        store._after_fork_in_child()
+    _FORKING.clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+    )
 
 
 def _move_within_limit(connection: sqlite3.Connection, key: str, amount: int, limit: int) -> None:
