@@ -162,6 +162,40 @@ def test_the_largest_amount_and_limit_are_stored_exactly(tmp_path: Path) -> None
         assert made.used("coupon:a:budget") == top
 
 
+@pytest.mark.parametrize(
+    ("placed_at", "why"),
+    [
+        (datetime(2024, 5, 1, 12, 0), "naive"),
+        ("2024-05-01T12:00:00", "naive"),
+        ("yesterday", ""),
+        (datetime.max.replace(tzinfo=timezone(-timedelta(hours=5))), "range"),
+    ],
+    ids=repr,
+)
+def test_an_intent_refuses_a_naive_or_unreadable_placed_at(placed_at: object, why: str) -> None:
+    with pytest.raises(DataError, match=rf"placed_at\b.*{why}"):
+        RedemptionIntent(counters=GOOD.counters, placed_at=placed_at)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("older_than", "why"),
+    [
+        (timedelta(0), "positive"),
+        (timedelta(seconds=-1), "positive"),
+        (timedelta.max, "too long"),
+        (timedelta(days=1_000_000), "too long"),
+        (30, "timedelta"),
+        (True, "timedelta"),
+        (datetime(2024, 1, 1), "timedelta"),
+    ],
+    ids=repr,
+)
+def test_prune_refuses_a_bad_retention(store: Any, older_than: object, why: str) -> None:
+    with pytest.raises(DataError, match=rf"^older_than .*{why}"):
+        store.prune(older_than=older_than)
+    assert store.status("done") is not None
+
+
 def _every_method(made: Any) -> list[Callable[[], object]]:
     return [
         lambda: made.reserve(GOOD, "o1", TTL),
@@ -170,6 +204,7 @@ def _every_method(made: Any) -> list[Callable[[], object]]:
         lambda: made.revert("o1", 1, refund_key="r"),
         lambda: made.used("k"),
         lambda: made.status("o1"),
+        lambda: made.prune(older_than=timedelta(days=1)),
     ]
 
 

@@ -5,13 +5,16 @@ The library stores nothing; the host does. A checkout turns its applied coupons 
 units, single-use code) each with its limit. A :class:`RedemptionStore` then
 
 1. ``reserve(intent, idempotency_key, ttl)`` moves every counter or none (a limit would be exceeded:
-   rejected, naming the counter), and holds them for ``ttl``;
+   rejected, naming the counter), and holds them for ``ttl``; the outcome, a rejection too, is kept
+   under the key and replayed to retries (a retry with another intent is refused);
 2. ``commit(idempotency_key)`` makes the reservation permanent once the order is paid;
 3. ``release(idempotency_key)`` gives the counters back if the order is abandoned; a reservation
    whose ``ttl`` elapsed without a commit frees its counters by itself (checked lazily, on the store's
    next call: no background job);
 4. ``revert(idempotency_key, fraction, refund_key=...)`` gives back a refunded share of a committed
    redemption, exactly once per ``refund_key``.
+
+Both stores shipped here also ``prune(older_than=...)`` keys after a retention period.
 
 Counter key conventions (one intent usually holds several):
 
@@ -40,6 +43,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
 import re
@@ -81,6 +85,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_COUNT = 2**63 - 1
 #: The latest representable instant, in UTC microseconds (an expiry must not pass it).
 _MAX_US = as_utc_us(datetime.max.replace(tzinfo=timezone.utc))
+_MIN_US = as_utc_us(datetime.min.replace(tzinfo=timezone.utc))
 Moves = tuple[tuple[str, int], ...]
 
 
@@ -173,6 +178,10 @@ class RedemptionIntent(PolicyModel):
     ----------
     counters : tuple of CounterMove
         At least one move; each key at most once.
+    placed_at : datetime, optional
+        When the order was placed (timezone-aware, kept in UTC), if the host wants it to tell orders
+        apart: it moves no counter, but a key reused for an order placed at another instant is refused
+        as a different intent (the same instant in another time zone is the same intent).
 
     Examples
     --------
@@ -187,6 +196,18 @@ class RedemptionIntent(PolicyModel):
     invalid_input_error: ClassVar[type[UserOpsError]] = InvalidIntentError
 
     counters: tuple[CounterMove, ...] = Field(min_length=1)
+    placed_at: datetime | None = None
+
+    @field_validator("placed_at")
+    @classmethod
+    def _aware_utc(cls, value: datetime | None) -> datetime | None:
+        # Kept in UTC: JSON writes offsets in whole minutes, so 1912 Abidjan's -00:16:08 would not survive.
+        if value is None:
+            return None
+        us = as_utc_us(require_aware(value, name="placed_at"))
+        if not _MIN_US <= us <= _MAX_US:
+            raise ValueError(f"placed_at {value.isoformat()} is out of range in UTC")
+        return _EPOCH + timedelta(microseconds=us)
 
     @field_validator("counters")
     @classmethod
@@ -202,13 +223,39 @@ class RedemptionIntent(PolicyModel):
         """The ``(key, amount)`` pairs, in order."""
         return tuple((move.key, move.amount) for move in self.counters)
 
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of what the caller asks for: which counters move by how much, and ``placed_at``.
+
+        A store compares it when an idempotency key comes back. The limits are left out (they are the
+        templates' current settings, not the request: an operator raising a limit between a request and
+        its retry must not make the retry a "different intent"), so is the order of the counters, and
+        ``placed_at`` counts as an instant (UTC microseconds), whatever its time zone.
+
+        Examples
+        --------
+        >>> from datetime import timedelta
+        >>> placed = datetime(2024, 5, 1, 20, 0, tzinfo=timezone(timedelta(hours=8)))
+        >>> a = RedemptionIntent(counters=(CounterMove(key="code:X", amount=1, limit=1),), placed_at=placed)
+        >>> b = RedemptionIntent(counters=(CounterMove(key="code:X", amount=1, limit=5),),
+        ...                      placed_at=placed.astimezone(timezone.utc))
+        >>> a.fingerprint() == b.fingerprint(), a.content_hash() == b.content_hash()
+        (True, False)
+        """
+        document = {
+            "moves": sorted(self.moves()),
+            "placed_at_us": None if self.placed_at is None else as_utc_us(self.placed_at),
+        }
+        canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
 
 class ReservationStatus(str, Enum):
     """Where a reservation stands.
 
     ``RESERVED`` holds its counters until committed, released or expired; ``COMMITTED`` is permanent
     (refunds give counters back through ``revert``); ``RELEASED`` and ``EXPIRED`` hold nothing;
-    ``REJECTED`` never held anything (a limit would have been exceeded) and is not remembered.
+    ``REJECTED`` never held anything (a limit would have been exceeded); like every outcome it is
+    remembered, so a retry with the same key gets the same rejection.
 
     Examples
     --------
@@ -321,15 +368,15 @@ class RedemptionStore(Protocol):
     Semantics (identical in :class:`MemoryRedemptionStore` and ``SQLiteRedemptionStore``):
 
     - ``reserve`` is all-or-nothing over the intent's counters and atomic against concurrent callers
-      (in other threads or processes). A known key returns the stored outcome with ``replayed=True``
-      (for the same intent; another intent raises :class:`RedemptionError`). A rejected attempt is not
-      remembered: retrying it checks the limits again.
+      (in other threads or processes). A known key returns the stored outcome with ``replayed=True``,
+      a rejection included (nothing moves); the same key with another intent (another
+      :meth:`RedemptionIntent.fingerprint`: limits do not count) raises :class:`RedemptionError`.
     - ``commit`` of a reserved key makes it permanent; committing twice is harmless. Committing a
       released, expired or unknown key raises :class:`RedemptionError` (the counters are no longer
       held, so the order must not go through with the coupon).
-    - ``release`` frees a reservation; releasing twice, or an expired key, is harmless; releasing an
-      unknown key records it as released, so a late ``reserve`` with that key does nothing. Releasing
-      a committed key raises :class:`RedemptionError` (use ``revert``).
+    - ``release`` frees a reservation; releasing twice, or an expired or rejected key, is harmless;
+      releasing an unknown key records it as released, so a late ``reserve`` with that key does
+      nothing. Releasing a committed key raises :class:`RedemptionError` (use ``revert``).
     - ``revert`` gives back a refunded ``fraction`` of a committed redemption, once per refund key; see
       :func:`refund_shares` for the exact rounding.
     - ``used(key)`` reads a counter (0 if never moved); ``status(key)`` a reservation's status (``None``
@@ -526,6 +573,44 @@ def effective_limit(limit: int | None) -> int:
     return MAX_COUNT if limit is None else limit
 
 
+def check_same_intent(idempotency_key: str, stored: str, intent: RedemptionIntent) -> None:
+    """Raise :class:`RedemptionError` when a known key comes back with another intent.
+
+    ``stored`` is the fingerprint kept with the key: empty for a release that came first (any intent
+    matches), or, for keys stored before fingerprints existed, the intent's ``content_hash()``.
+    """
+    if stored and stored != intent.fingerprint() and stored != intent.content_hash():
+        raise mismatch_error(idempotency_key)
+
+
+def retention_cutoff_us(now: int, older_than: object) -> int:
+    """The instant before which a finished key's last change makes it prunable, else DataError."""
+    if not isinstance(older_than, timedelta):
+        raise DataError(f"older_than must be a positive timedelta, got {older_than!r}")
+    if older_than <= timedelta(0):
+        raise DataError(f"older_than must be a positive timedelta, got {older_than}")
+    if _us(older_than) > now - _MIN_US:
+        raise DataError(f"older_than {older_than} is too long: from {instant(now)} it reaches before year 1")
+    return now - _us(older_than)
+
+
+def encode_rejection(rejection: Rejection | None) -> str | None:
+    """A rejection as compact JSON text (for stores that keep it in a text column)."""
+    if rejection is None:
+        return None
+    return json.dumps(
+        [rejection.key, rejection.used, rejection.limit, rejection.amount], separators=(",", ":")
+    )
+
+
+def decode_rejection(text: str | None) -> Rejection | None:
+    """Inverse of :func:`encode_rejection`."""
+    if text is None:
+        return None
+    key, used, limit, amount = json.loads(text)
+    return Rejection(key=str(key), used=int(used), limit=int(limit), amount=int(amount))
+
+
 def mismatch_error(idempotency_key: str) -> RedemptionError:
     """The error for a key reused with a different intent (a client bug, or two orders sharing a key)."""
     return RedemptionError(
@@ -542,6 +627,8 @@ def state_error(action: str, idempotency_key: str, status: ReservationStatus | N
         ReservationStatus.COMMITTED: "it is committed (refund with revert(...) instead)",
         ReservationStatus.RELEASED: "it was released; its counters are no longer held",
         ReservationStatus.EXPIRED: "its reservation expired (ttl elapsed); its counters are no longer held",
+        ReservationStatus.REJECTED: "it was rejected (a limit was reached) and holds nothing; a new attempt "
+        "needs a new idempotency key",
     }[status]
     return RedemptionError(f"cannot {action} {idempotency_key!r}: {why}")
 
@@ -549,14 +636,16 @@ def state_error(action: str, idempotency_key: str, status: ReservationStatus | N
 # -- the in-memory store ------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Held:
-    """One remembered reservation (mutable: only touched under the store's lock)."""
+    """One remembered idempotency key (mutable: only touched under the store's lock)."""
 
-    intent_hash: str
+    fingerprint: str
     moves: Moves
     status: ReservationStatus
     expires_us: int | None
+    updated_us: int  # the instant of the last change (an expiry counts at its expiry instant)
+    rejection: Rejection | None = None
     refunded: Fraction = Fraction(0)
     refunds: dict[str, Refund] = field(default_factory=dict)
 
@@ -597,51 +686,50 @@ class MemoryRedemptionStore:
         check_intent(intent)
         check_key(idempotency_key, name="idempotency_key")
         lifetime = ttl_us(ttl)
-        intent_hash = intent.content_hash()
         with self._lock:
             now = self._sweep()
             held = self._held.get(idempotency_key)
             if held is not None:
-                if held.intent_hash and held.intent_hash != intent_hash:
-                    raise mismatch_error(idempotency_key)
+                check_same_intent(idempotency_key, held.fingerprint, intent)
                 return self._result(idempotency_key, held, replayed=True)
             expires = expiry_us(now, lifetime)
             rejection = first_over_limit(intent, lambda key: self._counters.get(key, 0))
             if rejection is not None:
-                return Reservation(idempotency_key, ReservationStatus.REJECTED, rejection=rejection)
-            moves = intent.moves()
-            self._add(moves, sign=1)
-            held = _Held(intent_hash, moves, ReservationStatus.RESERVED, expires)
+                held = _Held(intent.fingerprint(), (), ReservationStatus.REJECTED, None, now, rejection)
+            else:
+                held = _Held(intent.fingerprint(), intent.moves(), ReservationStatus.RESERVED, expires, now)
+                self._add(held.moves, sign=1)
+                heapq.heappush(self._expiries, (expires, idempotency_key))
             self._held[idempotency_key] = held
-            heapq.heappush(self._expiries, (expires, idempotency_key))
             return self._result(idempotency_key, held, replayed=False)
 
     def commit(self, idempotency_key: str) -> Reservation:
         """Make a reservation permanent; a second commit returns the same result."""
         check_key(idempotency_key, name="idempotency_key")
         with self._lock:
-            self._sweep()
+            now = self._sweep()
             held = self._held.get(idempotency_key)
             status = None if held is None else held.status
             if held is None or status not in (ReservationStatus.RESERVED, ReservationStatus.COMMITTED):
                 raise state_error("commit", idempotency_key, status)
-            held.status, held.expires_us = ReservationStatus.COMMITTED, None
+            if held.status is ReservationStatus.RESERVED:
+                held.status, held.expires_us, held.updated_us = ReservationStatus.COMMITTED, None, now
             return self._result(idempotency_key, held, replayed=False)
 
     def release(self, idempotency_key: str) -> Reservation:
-        """Free a reservation's counters; harmless when already released or expired."""
+        """Free a reservation's counters; harmless when already released, expired or rejected."""
         check_key(idempotency_key, name="idempotency_key")
         with self._lock:
-            self._sweep()
+            now = self._sweep()
             held = self._held.get(idempotency_key)
             if held is None:  # a tombstone: a reserve arriving late with this key does nothing
-                held = _Held("", (), ReservationStatus.RELEASED, None)
+                held = _Held("", (), ReservationStatus.RELEASED, None, now)
                 self._held[idempotency_key] = held
             elif held.status is ReservationStatus.COMMITTED:
                 raise state_error("release", idempotency_key, held.status)
             elif held.status is ReservationStatus.RESERVED:
                 self._add(held.moves, sign=-1)
-                held.status, held.expires_us = ReservationStatus.RELEASED, None
+                held.status, held.expires_us, held.updated_us = ReservationStatus.RELEASED, None, now
             return self._result(idempotency_key, held, replayed=False)
 
     def revert(self, idempotency_key: str, fraction: Fraction | int | str, *, refund_key: str) -> Refund:
@@ -650,7 +738,7 @@ class MemoryRedemptionStore:
         check_key(refund_key, name="refund_key")
         share = as_fraction(fraction)
         with self._lock:
-            self._sweep()
+            now = self._sweep()
             held = self._held.get(idempotency_key)
             if held is None or held.status is not ReservationStatus.COMMITTED:
                 raise state_error("revert", idempotency_key, None if held is None else held.status)
@@ -660,9 +748,9 @@ class MemoryRedemptionStore:
             after = next_refunded(idempotency_key, held.refunded, share)
             restored = refund_shares(held.moves, held.refunded, after)
             self._add(restored, sign=-1)
-            held.refunded = after
             refund = Refund(idempotency_key, refund_key, share, after, restored)
             held.refunds[refund_key] = refund
+            held.refunded, held.updated_us = after, now
             return refund
 
     def used(self, key: str) -> int:
@@ -680,15 +768,47 @@ class MemoryRedemptionStore:
             held = self._held.get(idempotency_key)
             return None if held is None else held.status
 
+    def prune(self, *, older_than: timedelta) -> int:
+        """Forget idempotency keys whose last change is more than ``older_than`` ago; how many.
+
+        Reservations still held are kept; committed, released, expired and rejected keys go, with their
+        refund keys (counters stay as they are). A retry under a forgotten key is a new redemption, and
+        a refund of a forgotten redemption raises, so choose ``older_than`` longer than your clients
+        retry and your refunds arrive.
+
+        Examples
+        --------
+        >>> from datetime import datetime, timedelta, timezone
+        >>> now = [datetime(2024, 5, 1, tzinfo=timezone.utc)]
+        >>> store = MemoryRedemptionStore(clock=lambda: now[0])
+        >>> intent = RedemptionIntent(counters=(CounterMove(key="code:A", amount=1, limit=1),))
+        >>> store.commit(store.reserve(intent, "order-1", timedelta(minutes=15)).idempotency_key).status.value
+        'committed'
+        >>> now[0] += timedelta(days=31)
+        >>> store.prune(older_than=timedelta(days=30)), store.status("order-1"), store.used("code:A")
+        (1, None, 1)
+        """
+        with self._lock:
+            cutoff = retention_cutoff_us(self._sweep(), older_than)
+            old = [
+                key
+                for key, held in self._held.items()
+                if held.status is not ReservationStatus.RESERVED and held.updated_us < cutoff
+            ]
+            for key in old:
+                del self._held[key]
+            return len(old)
+
     def _sweep(self) -> int:
         """Expire reservations whose ttl elapsed (expiry instant <= now); return now."""
         now = now_us(self._clock)
         while self._expiries and self._expiries[0][0] <= now:
-            _, key = heapq.heappop(self._expiries)
-            held = self._held[key]
-            if held.status is ReservationStatus.RESERVED:
+            expires, key = heapq.heappop(self._expiries)
+            held = self._held.get(key)
+            # The entry may be stale: released (or committed) since, or pruned and the key reused.
+            if held is not None and held.status is ReservationStatus.RESERVED and held.expires_us == expires:
                 self._add(held.moves, sign=-1)
-                held.status = ReservationStatus.EXPIRED
+                held.status, held.expires_us, held.updated_us = ReservationStatus.EXPIRED, None, expires
         return now
 
     def _add(self, moves: Iterable[tuple[str, int]], *, sign: int) -> None:
@@ -701,7 +821,8 @@ class MemoryRedemptionStore:
             idempotency_key,
             held.status,
             replayed=replayed,
-            expires_at=instant(held.expires_us) if held.status is ReservationStatus.RESERVED else None,
+            expires_at=instant(held.expires_us),
+            rejection=held.rejection,
             refunded=held.refunded,
         )
 

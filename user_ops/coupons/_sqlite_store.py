@@ -40,16 +40,19 @@ from user_ops.coupons._redemption import (
     check_clock,
     check_intent,
     check_key,
+    check_same_intent,
     decode_moves,
+    decode_rejection,
     effective_limit,
     encode_moves,
+    encode_rejection,
     expiry_us,
     instant,
-    mismatch_error,
     next_refunded,
     now_us,
     refund_shares,
     replayed_refund,
+    retention_cutoff_us,
     state_error,
     ttl_us,
     utc_now,
@@ -69,7 +72,9 @@ CREATE TABLE IF NOT EXISTS user_ops_reservations (
     moves        TEXT NOT NULL,
     status       TEXT NOT NULL,
     expires_us   INTEGER,
-    refunded     TEXT NOT NULL DEFAULT '0'
+    refunded     TEXT NOT NULL DEFAULT '0',
+    updated_us   INTEGER,
+    rejection    TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS user_ops_reservations_pending
     ON user_ops_reservations (expires_us) WHERE status = 'reserved';
@@ -87,12 +92,8 @@ _RESERVED = ReservationStatus.RESERVED.value
 _MAX_BUSY_TIMEOUT = timedelta(milliseconds=2**31 - 1)
 
 
-class _RejectedError(Exception):
-    """Raised inside a transaction to roll it back when a conditional update finds the limit reached."""
-
-    def __init__(self, rejection: Rejection) -> None:
-        super().__init__(rejection.message)
-        self.rejection = rejection
+#: Columns added since the first version: a file written before gets them on opening.
+_ADDED_COLUMNS = {"updated_us": "INTEGER", "rejection": "TEXT"}
 
 
 class SQLiteRedemptionStore:
@@ -162,6 +163,13 @@ class SQLiteRedemptionStore:
             connection = self._connection()
             with self._lock:
                 connection.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    _add_missing_columns(connection, self._clock)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    _roll_back(connection)
+                    raise
         except sqlite3.Error as exc:  # a missing folder, a read-only file, not a database
             raise RedemptionError(
                 f"cannot open the SQLite redemption store at {str(self.path)!r}: {exc}"
@@ -174,64 +182,72 @@ class SQLiteRedemptionStore:
         check_intent(intent)
         check_key(idempotency_key, name="idempotency_key")
         lifetime = ttl_us(ttl)
-        intent_hash = intent.content_hash()
-        try:
-            with self._transaction() as connection:
-                now = self._sweep(connection)
-                row = _reservation_row(connection, idempotency_key)
-                if row is not None:
-                    if row[0] and row[0] != intent_hash:
-                        raise mismatch_error(idempotency_key)
-                    return _reservation(idempotency_key, row, replayed=True)
-                expires = expiry_us(now, lifetime)
-                for move in intent.counters:
-                    _move_within_limit(connection, move.key, move.amount, effective_limit(move.limit))
-                connection.execute(
-                    "INSERT INTO user_ops_reservations (key, intent_hash, moves, status, expires_us) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (idempotency_key, intent_hash, encode_moves(intent.moves()), _RESERVED, expires),
-                )
-                return Reservation(idempotency_key, ReservationStatus.RESERVED, expires_at=instant(expires))
-        except _RejectedError as rejected:  # rolled back: no counter moved
-            return Reservation(idempotency_key, ReservationStatus.REJECTED, rejection=rejected.rejection)
+        with self._transaction() as connection:
+            now = self._sweep(connection)
+            row = _reservation_row(connection, idempotency_key)
+            if row is not None:
+                check_same_intent(idempotency_key, row[0], intent)
+                return _reservation(idempotency_key, row, replayed=True)
+            expires = expiry_us(now, lifetime)
+            rejection = _move_all_or_none(connection, intent)
+            status = ReservationStatus.RESERVED if rejection is None else ReservationStatus.REJECTED
+            connection.execute(
+                "INSERT INTO user_ops_reservations "
+                "(key, intent_hash, moves, status, expires_us, updated_us, rejection) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    idempotency_key,
+                    intent.fingerprint(),
+                    encode_moves(intent.moves() if rejection is None else ()),
+                    status.value,
+                    expires if rejection is None else None,
+                    now,
+                    encode_rejection(rejection),
+                ),
+            )
+            return _reservation(
+                idempotency_key, _reservation_row(connection, idempotency_key), replayed=False
+            )
 
     def commit(self, idempotency_key: str) -> Reservation:
         """Make a reservation permanent; a second commit returns the same result."""
         check_key(idempotency_key, name="idempotency_key")
         with self._transaction() as connection:
-            self._sweep(connection)
+            now = self._sweep(connection)
             row = _reservation_row(connection, idempotency_key)
             status = None if row is None else ReservationStatus(row[2])
             if row is None or status not in (ReservationStatus.RESERVED, ReservationStatus.COMMITTED):
                 raise state_error("commit", idempotency_key, status)
             connection.execute(
-                "UPDATE user_ops_reservations SET status = ?, expires_us = NULL WHERE key = ?",
-                (ReservationStatus.COMMITTED.value, idempotency_key),
+                "UPDATE user_ops_reservations SET status = ?, expires_us = NULL, updated_us = ? "
+                "WHERE key = ? AND status = ?",
+                (ReservationStatus.COMMITTED.value, now, idempotency_key, _RESERVED),
             )
             return _reservation(
                 idempotency_key, _reservation_row(connection, idempotency_key), replayed=False
             )
 
     def release(self, idempotency_key: str) -> Reservation:
-        """Free a reservation's counters; harmless when already released or expired."""
+        """Free a reservation's counters; harmless when already released, expired or rejected."""
         check_key(idempotency_key, name="idempotency_key")
         released = ReservationStatus.RELEASED.value
         with self._transaction() as connection:
-            self._sweep(connection)
+            now = self._sweep(connection)
             row = _reservation_row(connection, idempotency_key)
             if row is None:  # a tombstone: a reserve arriving late with this key does nothing
                 connection.execute(
-                    "INSERT INTO user_ops_reservations (key, intent_hash, moves, status) "
-                    "VALUES (?, '', '[]', ?)",
-                    (idempotency_key, released),
+                    "INSERT INTO user_ops_reservations (key, intent_hash, moves, status, updated_us) "
+                    "VALUES (?, '', '[]', ?, ?)",
+                    (idempotency_key, released, now),
                 )
             elif row[2] == ReservationStatus.COMMITTED.value:
                 raise state_error("release", idempotency_key, ReservationStatus.COMMITTED)
             elif row[2] == _RESERVED:
                 _give_back(connection, decode_moves(row[1]))
                 connection.execute(
-                    "UPDATE user_ops_reservations SET status = ?, expires_us = NULL WHERE key = ?",
-                    (released, idempotency_key),
+                    "UPDATE user_ops_reservations SET status = ?, expires_us = NULL, updated_us = ? "
+                    "WHERE key = ?",
+                    (released, now, idempotency_key),
                 )
             return _reservation(
                 idempotency_key, _reservation_row(connection, idempotency_key), replayed=False
@@ -243,7 +259,7 @@ class SQLiteRedemptionStore:
         check_key(refund_key, name="refund_key")
         share = as_fraction(fraction)
         with self._transaction() as connection:
-            self._sweep(connection)
+            now = self._sweep(connection)
             row = _reservation_row(connection, idempotency_key)
             if row is None or row[2] != ReservationStatus.COMMITTED.value:
                 raise state_error(
@@ -257,8 +273,8 @@ class SQLiteRedemptionStore:
             restored = refund_shares(moves, before, after)
             _give_back(connection, restored)
             connection.execute(
-                "UPDATE user_ops_reservations SET refunded = ? WHERE key = ?",
-                (str(after), idempotency_key),
+                "UPDATE user_ops_reservations SET refunded = ?, updated_us = ? WHERE key = ?",
+                (str(after), now, idempotency_key),
             )
             connection.execute(
                 "INSERT INTO user_ops_refunds VALUES (?, ?, ?, ?, ?)",
@@ -281,6 +297,32 @@ class SQLiteRedemptionStore:
             self._sweep(connection)
             row = _reservation_row(connection, idempotency_key)
             return None if row is None else ReservationStatus(row[2])
+
+    def prune(self, *, older_than: timedelta) -> int:
+        """Forget idempotency keys whose last change is more than ``older_than`` ago; how many.
+
+        As :meth:`MemoryRedemptionStore.prune <user_ops.coupons.MemoryRedemptionStore.prune>`: held
+        reservations stay; committed, released, expired and rejected keys go with their refund keys.
+        One transaction that scans the reservations (run it from a periodic job, off peak).
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> from datetime import timedelta
+        >>> with SQLiteRedemptionStore(os.path.join(tempfile.mkdtemp(), "r.db")) as store:
+        ...     store.release("abandoned-cart").status.value, store.prune(older_than=timedelta(days=30))
+        ('released', 0)
+        """
+        with self._transaction() as connection:
+            cutoff = retention_cutoff_us(self._sweep(connection), older_than)
+            old = "SELECT key FROM user_ops_reservations WHERE status != ? AND updated_us < ?"
+            connection.execute(
+                f"DELETE FROM user_ops_refunds WHERE reservation IN ({old})", (_RESERVED, cutoff)
+            )
+            pruned = connection.execute(
+                "DELETE FROM user_ops_reservations WHERE status != ? AND updated_us < ?", (_RESERVED, cutoff)
+            ).rowcount
+            return int(pruned)
 
     def close(self) -> None:
         """Close every connection this store opened (in any thread)."""
@@ -359,8 +401,8 @@ class SQLiteRedemptionStore:
         ).fetchall()
         for key, moves in expired:
             _give_back(connection, decode_moves(moves))
-            connection.execute(
-                "UPDATE user_ops_reservations SET status = ? WHERE key = ?",
+            connection.execute(  # the last change is the expiry instant, whenever a call noticed it
+                "UPDATE user_ops_reservations SET status = ?, updated_us = expires_us WHERE key = ?",
                 (ReservationStatus.EXPIRED.value, key),
             )
         return now
@@ -400,7 +442,32 @@ if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
     )
 
 
-def _move_within_limit(connection: sqlite3.Connection, key: str, amount: int, limit: int) -> None:
+def _add_missing_columns(connection: sqlite3.Connection, clock: Clock) -> None:
+    """Upgrade a file written by an earlier version (inside the caller's transaction)."""
+    present = {row[1] for row in connection.execute("PRAGMA table_info(user_ops_reservations)")}
+    for name, kind in _ADDED_COLUMNS.items():
+        if name not in present:
+            connection.execute(f"ALTER TABLE user_ops_reservations ADD COLUMN {name} {kind}")
+    if "updated_us" not in present:  # the retention of keys stored before counts from the upgrade
+        connection.execute("UPDATE user_ops_reservations SET updated_us = ?", (now_us(clock),))
+
+
+def _move_all_or_none(connection: sqlite3.Connection, intent: RedemptionIntent) -> Rejection | None:
+    """Move every counter of ``intent``; at the first over its limit, undo the others and name it."""
+    # No try/finally: after an error (SQLITE_FULL) SQLite may have rolled back the whole transaction,
+    # savepoint included, and a RELEASE would then hide the real error behind "no such savepoint".
+    connection.execute("SAVEPOINT user_ops_moves")
+    rejection = None
+    for move in intent.counters:
+        rejection = _move_within_limit(connection, move.key, move.amount, effective_limit(move.limit))
+        if rejection is not None:
+            connection.execute("ROLLBACK TO user_ops_moves")
+            break
+    connection.execute("RELEASE user_ops_moves")
+    return rejection
+
+
+def _move_within_limit(connection: sqlite3.Connection, key: str, amount: int, limit: int) -> Rejection | None:
     connection.execute("INSERT OR IGNORE INTO user_ops_counters (key, used) VALUES (?, 0)", (key,))
     # ``used <= limit - amount``, not ``used + amount <= limit``: the sum could pass 2**63 - 1, which
     # SQLite would turn into an inexact REAL; the difference of two values in [0, 2**63 - 1] cannot.
@@ -408,9 +475,10 @@ def _move_within_limit(connection: sqlite3.Connection, key: str, amount: int, li
         "UPDATE user_ops_counters SET used = used + ? WHERE key = ? AND used <= ? - ?",
         (amount, key, limit, amount),
     ).rowcount
-    if moved == 0:
-        (used,) = connection.execute("SELECT used FROM user_ops_counters WHERE key = ?", (key,)).fetchone()
-        raise _RejectedError(Rejection(key=key, used=int(used), limit=limit, amount=amount))
+    if moved:
+        return None
+    (used,) = connection.execute("SELECT used FROM user_ops_counters WHERE key = ?", (key,)).fetchone()
+    return Rejection(key=key, used=int(used), limit=limit, amount=amount)
 
 
 def _roll_back(connection: sqlite3.Connection) -> None:
@@ -444,12 +512,13 @@ def _give_back(connection: sqlite3.Connection, moves: Moves) -> None:
     )
 
 
-_Row = tuple[str, str, str, int | None, str]
+_Row = tuple[str, str, str, int | None, str, str | None]
 
 
 def _reservation_row(connection: sqlite3.Connection, idempotency_key: str) -> _Row | None:
     row: _Row | None = connection.execute(
-        "SELECT intent_hash, moves, status, expires_us, refunded FROM user_ops_reservations WHERE key = ?",
+        "SELECT intent_hash, moves, status, expires_us, refunded, rejection FROM user_ops_reservations "
+        "WHERE key = ?",
         (idempotency_key,),
     ).fetchone()
     return row
@@ -463,6 +532,7 @@ def _reservation(idempotency_key: str, row: _Row | None, *, replayed: bool) -> R
         status,
         replayed=replayed,
         expires_at=instant(row[3]) if status is ReservationStatus.RESERVED else None,
+        rejection=decode_rejection(row[5]),
         refunded=Fraction(row[4]),
     )
 
