@@ -7,6 +7,7 @@ import json
 import shutil
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -364,3 +365,40 @@ def test_pruning_a_key_keeps_the_refunds_of_the_others(make_store: Callable[[Man
     replay = store.revert("new", "1/3", refund_key="refund-1")
     assert replay.replayed and replay.restored == (("coupon:b:budget", 300),)
     assert store.used("coupon:b:budget") == 1200
+
+
+def test_concurrent_retries_of_keys_agree_on_one_outcome_each(
+    make_store: Callable[[ManualClock], Any],
+) -> None:
+    """8 threads retry the same 30 keys against a limit of 10: each key has one outcome, seen by all."""
+    store = make_store(ManualClock())
+    code = RedemptionIntent(counters=(CounterMove(key="coupon:flash:total", amount=1, limit=10),))
+    keys = [f"order-{n}" for n in range(30)]
+    results: list[list[Any]] = [[] for _ in range(8)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def retry(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            order = keys if index % 2 else keys[::-1]
+            results[index] = [store.reserve(code, key, TTL) for key in order]
+        except BaseException as error:  # a thread's exception would vanish otherwise
+            errors.append(error)
+
+    threads = [threading.Thread(target=retry, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors and all(len(chunk) == len(keys) for chunk in results), errors
+    outcomes: dict[str, set[tuple[Any, Any]]] = {key: set() for key in keys}
+    first_answers = dict.fromkeys(keys, 0)
+    for reservation in (r for chunk in results for r in chunk):
+        outcomes[reservation.idempotency_key].add((reservation.status, reservation.rejection))
+        first_answers[reservation.idempotency_key] += not reservation.replayed
+    assert all(len(seen) == 1 for seen in outcomes.values()), outcomes
+    assert set(first_answers.values()) == {1}
+    reserved = [key for key, seen in outcomes.items() if next(iter(seen))[0] is ReservationStatus.RESERVED]
+    assert len(reserved) == 10 == store.used("coupon:flash:total")
+    assert all(store.status(key) is next(iter(outcomes[key]))[0] for key in keys)

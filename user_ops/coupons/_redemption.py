@@ -573,13 +573,13 @@ def effective_limit(limit: int | None) -> int:
     return MAX_COUNT if limit is None else limit
 
 
-def check_same_intent(idempotency_key: str, stored: str, intent: RedemptionIntent) -> None:
+def check_same_intent(idempotency_key: str, stored: str, intent: RedemptionIntent, fingerprint: str) -> None:
     """Raise :class:`RedemptionError` when a known key comes back with another intent.
 
     ``stored`` is the fingerprint kept with the key: empty for a release that came first (any intent
     matches), or, for keys stored before fingerprints existed, the intent's ``content_hash()``.
     """
-    if stored and stored != intent.fingerprint() and stored != intent.content_hash():
+    if stored and stored != fingerprint and stored != intent.content_hash():
         raise mismatch_error(idempotency_key)
 
 
@@ -686,18 +686,19 @@ class MemoryRedemptionStore:
         check_intent(intent)
         check_key(idempotency_key, name="idempotency_key")
         lifetime = ttl_us(ttl)
+        fingerprint, moves = intent.fingerprint(), intent.moves()  # outside the lock: other threads wait
         with self._lock:
             now = self._sweep()
             held = self._held.get(idempotency_key)
             if held is not None:
-                check_same_intent(idempotency_key, held.fingerprint, intent)
+                check_same_intent(idempotency_key, held.fingerprint, intent, fingerprint)
                 return self._result(idempotency_key, held, replayed=True)
             expires = expiry_us(now, lifetime)
             rejection = first_over_limit(intent, lambda key: self._counters.get(key, 0))
             if rejection is not None:
-                held = _Held(intent.fingerprint(), (), ReservationStatus.REJECTED, None, now, rejection)
+                held = _Held(fingerprint, (), ReservationStatus.REJECTED, None, now, rejection)
             else:
-                held = _Held(intent.fingerprint(), intent.moves(), ReservationStatus.RESERVED, expires, now)
+                held = _Held(fingerprint, moves, ReservationStatus.RESERVED, expires, now)
                 self._add(held.moves, sign=1)
                 heapq.heappush(self._expiries, (expires, idempotency_key))
             self._held[idempotency_key] = held

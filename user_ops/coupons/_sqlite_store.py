@@ -96,13 +96,21 @@ _MAX_BUSY_TIMEOUT = timedelta(milliseconds=2**31 - 1)
 _ADDED_COLUMNS = {"updated_us": "INTEGER", "rejection": "TEXT"}
 
 
+class _RejectedError(Exception):
+    """Raised inside a reserve's transaction to roll it back when a counter would pass its limit."""
+
+    def __init__(self, rejection: Rejection, now: int) -> None:
+        super().__init__(rejection.message)
+        self.rejection, self.now = rejection, now
+
+
 class SQLiteRedemptionStore:
     """A :class:`~user_ops.coupons.RedemptionStore` in a SQLite file, usable from many threads and processes.
 
     Each thread gets its own connection; every process opening the same file sees the same counters.
     A store opened before ``fork`` (a prefork web server's master, ``multiprocessing``) works in the
     children: each child reopens its connections and locks, even if another thread was inside the store
-    when the process forked.
+    when the process forked. A file written by an earlier version is upgraded when opened.
 
     Parameters
     ----------
@@ -182,32 +190,57 @@ class SQLiteRedemptionStore:
         check_intent(intent)
         check_key(idempotency_key, name="idempotency_key")
         lifetime = ttl_us(ttl)
-        with self._transaction() as connection:
-            now = self._sweep(connection)
-            row = _reservation_row(connection, idempotency_key)
-            if row is not None:
-                check_same_intent(idempotency_key, row[0], intent)
-                return _reservation(idempotency_key, row, replayed=True)
-            expires = expiry_us(now, lifetime)
-            rejection = _move_all_or_none(connection, intent)
-            status = ReservationStatus.RESERVED if rejection is None else ReservationStatus.REJECTED
-            connection.execute(
-                "INSERT INTO user_ops_reservations "
-                "(key, intent_hash, moves, status, expires_us, updated_us, rejection) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        fingerprint = intent.fingerprint()
+        try:
+            with self._transaction() as connection:
+                now = self._sweep(connection)
+                row = _reservation_row(connection, idempotency_key)
+                if row is not None:
+                    check_same_intent(idempotency_key, row[0], intent, fingerprint)
+                    return _reservation(idempotency_key, row, replayed=True)
+                expires = expiry_us(now, lifetime)
+                for move in intent.counters:
+                    rejection = _move_within_limit(
+                        connection, move.key, move.amount, effective_limit(move.limit)
+                    )
+                    if rejection is not None:  # roll the whole transaction back: no counter moved
+                        raise _RejectedError(rejection, now)
+                connection.execute(
+                    "INSERT INTO user_ops_reservations "
+                    "(key, intent_hash, moves, status, expires_us, updated_us) VALUES (?, ?, ?, ?, ?, ?)",
+                    (idempotency_key, fingerprint, encode_moves(intent.moves()), _RESERVED, expires, now),
+                )
+                return Reservation(idempotency_key, ReservationStatus.RESERVED, expires_at=instant(expires))
+        except _RejectedError as rejected:  # no counter moved
+            return self._remember_rejection(intent, idempotency_key, fingerprint, rejected)
+
+    def _remember_rejection(
+        self, intent: RedemptionIntent, idempotency_key: str, fingerprint: str, rejected: _RejectedError
+    ) -> Reservation:
+        """Store a rejection for its retries, in a transaction of its own that does not wait for the disk.
+
+        A rejection moves no counter: if a power cut loses its record, a retry merely decides again.
+        So it is not worth an fsync each, which under ``synchronous="FULL"`` would make a flash sale
+        (thousands of rejections for every success) several times slower. If another call stored this
+        key in the meantime, its outcome stands, as if it had come first.
+        """
+        with self._transaction(durable=False) as connection:
+            stored = connection.execute(
+                "INSERT OR IGNORE INTO user_ops_reservations "
+                "(key, intent_hash, moves, status, updated_us, rejection) VALUES (?, ?, '[]', ?, ?, ?)",
                 (
                     idempotency_key,
-                    intent.fingerprint(),
-                    encode_moves(intent.moves() if rejection is None else ()),
-                    status.value,
-                    expires if rejection is None else None,
-                    now,
-                    encode_rejection(rejection),
+                    fingerprint,
+                    ReservationStatus.REJECTED.value,
+                    rejected.now,
+                    encode_rejection(rejected.rejection),
                 ),
-            )
-            return _reservation(
-                idempotency_key, _reservation_row(connection, idempotency_key), replayed=False
-            )
+            ).rowcount
+            row = _reservation_row(connection, idempotency_key)
+            if not stored:
+                assert row is not None  # the insert was ignored because the key exists
+                check_same_intent(idempotency_key, row[0], intent, fingerprint)
+            return _reservation(idempotency_key, row, replayed=not stored)
 
     def commit(self, idempotency_key: str) -> Reservation:
         """Make a reservation permanent; a second commit returns the same result."""
@@ -377,18 +410,29 @@ class SQLiteRedemptionStore:
         return connection
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` ... ``COMMIT``; SQLite's own errors become :class:`RedemptionError`."""
+    def _transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` ... ``COMMIT``; SQLite's own errors become :class:`RedemptionError`.
+
+        ``durable=False`` commits without waiting for the disk (``synchronous=NORMAL``: the commit may
+        be lost on power failure, never corrupted) for writes that are harmless to lose.
+        """
         try:
             connection = self._connection()
+            relaxed = not durable and self._synchronous != "NORMAL"
             with self._lock:
-                connection.execute("BEGIN IMMEDIATE")
+                if relaxed:  # may not change inside a transaction
+                    connection.execute("PRAGMA synchronous = NORMAL")
                 try:
-                    yield connection
-                    connection.execute("COMMIT")
-                except BaseException:
-                    _roll_back(connection)
-                    raise
+                    connection.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield connection
+                        connection.execute("COMMIT")
+                    except BaseException:
+                        _roll_back(connection)
+                        raise
+                finally:
+                    if relaxed and not connection.in_transaction:  # (else a failed ROLLBACK is reported)
+                        connection.execute(f"PRAGMA synchronous = {self._synchronous}")
         except sqlite3.Error as exc:  # a full disk, a lock held past busy_timeout, a damaged file, ...
             raise RedemptionError(f"the SQLite redemption store at {str(self.path)!r} failed: {exc}") from exc
 
@@ -450,21 +494,6 @@ def _add_missing_columns(connection: sqlite3.Connection, clock: Clock) -> None:
             connection.execute(f"ALTER TABLE user_ops_reservations ADD COLUMN {name} {kind}")
     if "updated_us" not in present:  # the retention of keys stored before counts from the upgrade
         connection.execute("UPDATE user_ops_reservations SET updated_us = ?", (now_us(clock),))
-
-
-def _move_all_or_none(connection: sqlite3.Connection, intent: RedemptionIntent) -> Rejection | None:
-    """Move every counter of ``intent``; at the first over its limit, undo the others and name it."""
-    # No try/finally: after an error (SQLITE_FULL) SQLite may have rolled back the whole transaction,
-    # savepoint included, and a RELEASE would then hide the real error behind "no such savepoint".
-    connection.execute("SAVEPOINT user_ops_moves")
-    rejection = None
-    for move in intent.counters:
-        rejection = _move_within_limit(connection, move.key, move.amount, effective_limit(move.limit))
-        if rejection is not None:
-            connection.execute("ROLLBACK TO user_ops_moves")
-            break
-    connection.execute("RELEASE user_ops_moves")
-    return rejection
 
 
 def _move_within_limit(connection: sqlite3.Connection, key: str, amount: int, limit: int) -> Rejection | None:
