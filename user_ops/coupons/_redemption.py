@@ -5,13 +5,16 @@ The library stores nothing; the host does. A checkout turns its applied coupons 
 units, single-use code) each with its limit. A :class:`RedemptionStore` then
 
 1. ``reserve(intent, idempotency_key, ttl)`` moves every counter or none (a limit would be exceeded:
-   rejected, naming the counter), and holds them for ``ttl``;
+   rejected, naming the counter), and holds them for ``ttl``; the outcome, a rejection too, is kept
+   under the key and replayed to retries (a retry with another intent is refused);
 2. ``commit(idempotency_key)`` makes the reservation permanent once the order is paid;
 3. ``release(idempotency_key)`` gives the counters back if the order is abandoned; a reservation
    whose ``ttl`` elapsed without a commit frees its counters by itself (checked lazily, on the store's
    next call: no background job);
 4. ``revert(idempotency_key, fraction, refund_key=...)`` gives back a refunded share of a committed
    redemption, exactly once per ``refund_key``.
+
+Both stores shipped here also ``prune(older_than=...)`` keys after a retention period.
 
 Counter key conventions (one intent usually holds several):
 
@@ -40,8 +43,10 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -49,13 +54,13 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import Field, field_validator
 
 from user_ops._policy import PolicyModel
 from user_ops._time import as_utc_us, require_aware
-from user_ops.exceptions import DataError, UserOpsError
+from user_ops.exceptions import ConfigError, DataError, UserOpsError
 
 __all__ = [
     "Clock",
@@ -76,6 +81,11 @@ Clock = Callable[[], datetime]
 
 _MAX_KEY_LENGTH = 512
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: The largest counter value, amount or limit: what a SQLite INTEGER (and most databases' BIGINT) holds.
+MAX_COUNT = 2**63 - 1
+#: The latest representable instant, in UTC microseconds (an expiry must not pass it).
+_MAX_US = as_utc_us(datetime.max.replace(tzinfo=timezone.utc))
+_MIN_US = as_utc_us(datetime.min.replace(tzinfo=timezone.utc))
 Moves = tuple[tuple[str, int], ...]
 
 
@@ -105,17 +115,43 @@ class RedemptionError(UserOpsError, RuntimeError):
     """
 
 
+class InvalidIntentError(DataError, ConfigError):
+    """An invalid :class:`CounterMove` or :class:`RedemptionIntent`: a :class:`~user_ops.DataError` (an
+    intent is per-request data), and still a :class:`~user_ops.ConfigError`, which it raised before.
+
+    Examples
+    --------
+    >>> try:
+    ...     CounterMove(key="coupon:a:total", amount=-1)
+    ... except DataError as error:
+    ...     print(str(error).splitlines()[0])
+    invalid CounterMove: amount: Input should be greater than or equal to 0
+    """
+
+
+def _no_bool(value: object, name: str) -> object:
+    """``True`` is an int to Python and pydantic; as a count or a limit it is a bug in the caller."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer, not a boolean ({value!r})")
+    return value
+
+
 class CounterMove(PolicyModel):
     """Add ``amount`` to the counter ``key``, allowed only while the result stays within ``limit``.
 
     Parameters
     ----------
     key : str
-        Counter name, by the conventions of this module (``coupon:{template_id}:total``, ...).
+        Counter name, by the conventions of this module (``coupon:{template_id}:total``, ...): 1 to 512
+        characters of valid Unicode (no lone surrogates: every store must be able to write it).
     amount : int
-        How much to add: 1 for a usage count, the discount in minor units for a budget counter.
+        How much to add, 0 to ``2**63 - 1``: 1 for a usage count, the discount in minor units for a
+        budget counter.
     limit : int or None
-        The largest value the counter may reach; ``None`` for no limit (the move is only counted).
+        The largest value the counter may reach, 0 to ``2**63 - 1``; ``None`` for no limit (the move is
+        only counted; a counter still cannot pass ``2**63 - 1``, the largest integer SQLite stores).
+
+    Invalid fields raise :class:`InvalidIntentError` (a :class:`~user_ops.DataError`) naming the field.
 
     Examples
     --------
@@ -123,9 +159,16 @@ class CounterMove(PolicyModel):
     1200
     """
 
+    invalid_input_error: ClassVar[type[UserOpsError]] = InvalidIntentError
+
     key: str = Field(min_length=1, max_length=_MAX_KEY_LENGTH)
-    amount: int = Field(ge=0)
-    limit: int | None = Field(default=None, ge=0)
+    amount: int = Field(ge=0, le=MAX_COUNT)
+    limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+
+    @field_validator("amount", "limit", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object, info: Any) -> object:
+        return _no_bool(value, info.field_name)
 
 
 class RedemptionIntent(PolicyModel):
@@ -135,6 +178,10 @@ class RedemptionIntent(PolicyModel):
     ----------
     counters : tuple of CounterMove
         At least one move; each key at most once.
+    placed_at : datetime, optional
+        When the order was placed (timezone-aware, kept in UTC), if the host wants it to tell orders
+        apart: it moves no counter, but a key reused for an order placed at another instant is refused
+        as a different intent (the same instant in another time zone is the same intent).
 
     Examples
     --------
@@ -146,7 +193,21 @@ class RedemptionIntent(PolicyModel):
     ['coupon:spring:total', 'coupon:spring:customer:c42']
     """
 
+    invalid_input_error: ClassVar[type[UserOpsError]] = InvalidIntentError
+
     counters: tuple[CounterMove, ...] = Field(min_length=1)
+    placed_at: datetime | None = None
+
+    @field_validator("placed_at")
+    @classmethod
+    def _aware_utc(cls, value: datetime | None) -> datetime | None:
+        # Kept in UTC: JSON writes offsets in whole minutes, so 1912 Abidjan's -00:16:08 would not survive.
+        if value is None:
+            return None
+        us = as_utc_us(require_aware(value, name="placed_at"))
+        if not _MIN_US <= us <= _MAX_US:
+            raise ValueError(f"placed_at {value.isoformat()} is out of range in UTC")
+        return _EPOCH + timedelta(microseconds=us)
 
     @field_validator("counters")
     @classmethod
@@ -162,13 +223,39 @@ class RedemptionIntent(PolicyModel):
         """The ``(key, amount)`` pairs, in order."""
         return tuple((move.key, move.amount) for move in self.counters)
 
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of what the caller asks for: which counters move by how much, and ``placed_at``.
+
+        A store compares it when an idempotency key comes back. The limits are left out (they are the
+        templates' current settings, not the request: an operator raising a limit between a request and
+        its retry must not make the retry a "different intent"), so is the order of the counters, and
+        ``placed_at`` counts as an instant (UTC microseconds), whatever its time zone.
+
+        Examples
+        --------
+        >>> from datetime import timedelta
+        >>> placed = datetime(2024, 5, 1, 20, 0, tzinfo=timezone(timedelta(hours=8)))
+        >>> a = RedemptionIntent(counters=(CounterMove(key="code:X", amount=1, limit=1),), placed_at=placed)
+        >>> b = RedemptionIntent(counters=(CounterMove(key="code:X", amount=1, limit=5),),
+        ...                      placed_at=placed.astimezone(timezone.utc))
+        >>> a.fingerprint() == b.fingerprint(), a.content_hash() == b.content_hash()
+        (True, False)
+        """
+        document = {
+            "moves": sorted(self.moves()),
+            "placed_at_us": None if self.placed_at is None else as_utc_us(self.placed_at),
+        }
+        canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
 
 class ReservationStatus(str, Enum):
     """Where a reservation stands.
 
     ``RESERVED`` holds its counters until committed, released or expired; ``COMMITTED`` is permanent
     (refunds give counters back through ``revert``); ``RELEASED`` and ``EXPIRED`` hold nothing;
-    ``REJECTED`` never held anything (a limit would have been exceeded) and is not remembered.
+    ``REJECTED`` never held anything (a limit would have been exceeded); like every outcome it is
+    remembered, so a retry with the same key gets the same rejection.
 
     Examples
     --------
@@ -281,15 +368,15 @@ class RedemptionStore(Protocol):
     Semantics (identical in :class:`MemoryRedemptionStore` and ``SQLiteRedemptionStore``):
 
     - ``reserve`` is all-or-nothing over the intent's counters and atomic against concurrent callers
-      (in other threads or processes). A known key returns the stored outcome with ``replayed=True``
-      (for the same intent; another intent raises :class:`RedemptionError`). A rejected attempt is not
-      remembered: retrying it checks the limits again.
+      (in other threads or processes). A known key returns the stored outcome with ``replayed=True``,
+      a rejection included (nothing moves); the same key with another intent (another
+      :meth:`RedemptionIntent.fingerprint`: limits do not count) raises :class:`RedemptionError`.
     - ``commit`` of a reserved key makes it permanent; committing twice is harmless. Committing a
       released, expired or unknown key raises :class:`RedemptionError` (the counters are no longer
       held, so the order must not go through with the coupon).
-    - ``release`` frees a reservation; releasing twice, or an expired key, is harmless; releasing an
-      unknown key records it as released, so a late ``reserve`` with that key does nothing. Releasing
-      a committed key raises :class:`RedemptionError` (use ``revert``).
+    - ``release`` frees a reservation; releasing twice, or an expired or rejected key, is harmless;
+      releasing an unknown key records it as released, so a late ``reserve`` with that key does
+      nothing. Releasing a committed key raises :class:`RedemptionError` (use ``revert``).
     - ``revert`` gives back a refunded ``fraction`` of a committed redemption, once per refund key; see
       :func:`refund_shares` for the exact rounding.
     - ``used(key)`` reads a counter (0 if never moved); ``status(key)`` a reservation's status (``None``
@@ -332,12 +419,25 @@ class RedemptionStore(Protocol):
 
 
 def check_key(value: object, *, name: str) -> str:
-    """A non-empty string of at most 512 characters, else :class:`~user_ops.DataError`."""
+    """A non-empty string of at most 512 characters of valid Unicode, else :class:`~user_ops.DataError`."""
     if not isinstance(value, str) or not value or len(value) > _MAX_KEY_LENGTH:
         raise DataError(
             f"{name} must be a non-empty string of at most {_MAX_KEY_LENGTH} characters, got {value!r}"
         )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no database can store it as text
+        raise DataError(
+            f"{name} must be valid Unicode text, got {value!r} (a lone surrogate at position {exc.start})"
+        ) from None
     return value
+
+
+def check_clock(clock: object) -> Clock:
+    """``clock`` itself if it is callable, else :class:`~user_ops.DataError`."""
+    if not callable(clock):
+        raise DataError(f"clock must be a callable returning an aware datetime, got {clock!r}")
+    return clock
 
 
 def check_intent(intent: object) -> RedemptionIntent:
@@ -349,9 +449,28 @@ def check_intent(intent: object) -> RedemptionIntent:
 
 def ttl_us(ttl: object) -> int:
     """A positive ``timedelta`` in microseconds, else :class:`~user_ops.DataError`."""
-    if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
+    if not isinstance(ttl, timedelta):
         raise DataError(f"ttl must be a positive timedelta, got {ttl!r}")
-    return (ttl.days * 86_400 + ttl.seconds) * 1_000_000 + ttl.microseconds
+    if ttl <= timedelta(0):
+        raise DataError(f"ttl must be a positive timedelta, got {ttl}")
+    lifetime = _us(ttl)
+    if lifetime > _MAX_US:
+        raise DataError(f"ttl {ttl} is too long: a reservation cannot expire after 9999-12-31")
+    return lifetime
+
+
+def expiry_us(now: int, lifetime: int) -> int:
+    """``now + lifetime``, if it is an instant a datetime can hold, else :class:`~user_ops.DataError`."""
+    if now + lifetime > _MAX_US:
+        raise DataError(
+            f"ttl {timedelta(microseconds=lifetime)} is too long: from {instant(now)} the reservation "
+            "would expire after 9999-12-31"
+        )
+    return now + lifetime
+
+
+def _us(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def now_us(clock: Clock) -> int:
@@ -378,6 +497,11 @@ def as_fraction(value: object) -> Fraction:
         raise DataError(
             f"fraction must be a Fraction, int, Decimal or string like '1/3' (not a float), got {value!r}"
         )
+    # Fraction() of "1e-999999999" (or the same Decimal) computes 10**999999999 first: refuse exponents.
+    if (isinstance(value, str) and not _FRACTION_TEXT.fullmatch(value)) or (
+        isinstance(value, Decimal) and (not value.is_finite() or abs(int(value.as_tuple().exponent)) > 40)
+    ):
+        raise DataError(f"fraction {value!r} is not a number like '1/3' or '0.5'")
     try:
         fraction = Fraction(value)
     except (ValueError, ZeroDivisionError):
@@ -385,6 +509,9 @@ def as_fraction(value: object) -> Fraction:
     if not 0 < fraction <= 1:
         raise DataError(f"fraction must be in (0, 1], got {fraction}")
     return fraction
+
+
+_FRACTION_TEXT = re.compile(r"\s*(?:\d{1,40}(?:\s*/\s*\d{1,40})?|\d{0,40}\.\d{1,40})\s*", re.ASCII)
 
 
 def refund_shares(moves: Moves, before: Fraction, after: Fraction) -> tuple[tuple[str, int], ...]:
@@ -434,12 +561,54 @@ def decode_moves(text: str) -> Moves:
 def first_over_limit(intent: RedemptionIntent, used: Callable[[str], int]) -> Rejection | None:
     """The first counter of ``intent`` that its move would push over its limit, if any."""
     for move in intent.counters:
-        if move.limit is None:
-            continue
+        limit = effective_limit(move.limit)
         current = used(move.key)
-        if current + move.amount > move.limit:
-            return Rejection(key=move.key, used=current, limit=move.limit, amount=move.amount)
+        if current > limit - move.amount:
+            return Rejection(key=move.key, used=current, limit=limit, amount=move.amount)
     return None
+
+
+def effective_limit(limit: int | None) -> int:
+    """A move's limit; without one, the largest count a store can hold (:data:`MAX_COUNT`)."""
+    return MAX_COUNT if limit is None else limit
+
+
+def check_same_intent(idempotency_key: str, stored: str, intent: RedemptionIntent, fingerprint: str) -> None:
+    """Raise :class:`RedemptionError` when a known key comes back with another intent.
+
+    ``stored`` is the fingerprint kept with the key: empty for a release that came first (any intent
+    matches), or, for keys stored before fingerprints existed, the intent's ``content_hash()``.
+    """
+    if stored and stored != fingerprint and stored != intent.content_hash():
+        raise mismatch_error(idempotency_key)
+
+
+def retention_cutoff_us(now: int, older_than: object) -> int:
+    """The instant before which a finished key's last change makes it prunable, else DataError."""
+    if not isinstance(older_than, timedelta):
+        raise DataError(f"older_than must be a positive timedelta, got {older_than!r}")
+    if older_than <= timedelta(0):
+        raise DataError(f"older_than must be a positive timedelta, got {older_than}")
+    if _us(older_than) > now - _MIN_US:
+        raise DataError(f"older_than {older_than} is too long: from {instant(now)} it reaches before year 1")
+    return now - _us(older_than)
+
+
+def encode_rejection(rejection: Rejection | None) -> str | None:
+    """A rejection as compact JSON text (for stores that keep it in a text column)."""
+    if rejection is None:
+        return None
+    return json.dumps(
+        [rejection.key, rejection.used, rejection.limit, rejection.amount], separators=(",", ":")
+    )
+
+
+def decode_rejection(text: str | None) -> Rejection | None:
+    """Inverse of :func:`encode_rejection`."""
+    if text is None:
+        return None
+    key, used, limit, amount = json.loads(text)
+    return Rejection(key=str(key), used=int(used), limit=int(limit), amount=int(amount))
 
 
 def mismatch_error(idempotency_key: str) -> RedemptionError:
@@ -458,6 +627,8 @@ def state_error(action: str, idempotency_key: str, status: ReservationStatus | N
         ReservationStatus.COMMITTED: "it is committed (refund with revert(...) instead)",
         ReservationStatus.RELEASED: "it was released; its counters are no longer held",
         ReservationStatus.EXPIRED: "its reservation expired (ttl elapsed); its counters are no longer held",
+        ReservationStatus.REJECTED: "it was rejected (a limit was reached) and holds nothing; a new attempt "
+        "needs a new idempotency key",
     }[status]
     return RedemptionError(f"cannot {action} {idempotency_key!r}: {why}")
 
@@ -465,14 +636,16 @@ def state_error(action: str, idempotency_key: str, status: ReservationStatus | N
 # -- the in-memory store ------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Held:
-    """One remembered reservation (mutable: only touched under the store's lock)."""
+    """One remembered idempotency key (mutable: only touched under the store's lock)."""
 
-    intent_hash: str
+    fingerprint: str
     moves: Moves
     status: ReservationStatus
     expires_us: int | None
+    updated_us: int  # the instant of the last change (an expiry counts at its expiry instant)
+    rejection: Rejection | None = None
     refunded: Fraction = Fraction(0)
     refunds: dict[str, Refund] = field(default_factory=dict)
 
@@ -502,7 +675,7 @@ class MemoryRedemptionStore:
     """
 
     def __init__(self, *, clock: Clock = utc_now) -> None:
-        self._clock = clock
+        self._clock = check_clock(clock)
         self._lock = threading.Lock()
         self._counters: dict[str, int] = {}
         self._held: dict[str, _Held] = {}
@@ -513,50 +686,51 @@ class MemoryRedemptionStore:
         check_intent(intent)
         check_key(idempotency_key, name="idempotency_key")
         lifetime = ttl_us(ttl)
-        intent_hash = intent.content_hash()
+        fingerprint, moves = intent.fingerprint(), intent.moves()  # outside the lock: other threads wait
         with self._lock:
             now = self._sweep()
             held = self._held.get(idempotency_key)
             if held is not None:
-                if held.intent_hash and held.intent_hash != intent_hash:
-                    raise mismatch_error(idempotency_key)
+                check_same_intent(idempotency_key, held.fingerprint, intent, fingerprint)
                 return self._result(idempotency_key, held, replayed=True)
+            expires = expiry_us(now, lifetime)
             rejection = first_over_limit(intent, lambda key: self._counters.get(key, 0))
             if rejection is not None:
-                return Reservation(idempotency_key, ReservationStatus.REJECTED, rejection=rejection)
-            moves = intent.moves()
-            self._add(moves, sign=1)
-            held = _Held(intent_hash, moves, ReservationStatus.RESERVED, now + lifetime)
+                held = _Held(fingerprint, (), ReservationStatus.REJECTED, None, now, rejection)
+            else:
+                held = _Held(fingerprint, moves, ReservationStatus.RESERVED, expires, now)
+                self._add(held.moves, sign=1)
+                heapq.heappush(self._expiries, (expires, idempotency_key))
             self._held[idempotency_key] = held
-            heapq.heappush(self._expiries, (now + lifetime, idempotency_key))
             return self._result(idempotency_key, held, replayed=False)
 
     def commit(self, idempotency_key: str) -> Reservation:
         """Make a reservation permanent; a second commit returns the same result."""
         check_key(idempotency_key, name="idempotency_key")
         with self._lock:
-            self._sweep()
+            now = self._sweep()
             held = self._held.get(idempotency_key)
             status = None if held is None else held.status
             if held is None or status not in (ReservationStatus.RESERVED, ReservationStatus.COMMITTED):
                 raise state_error("commit", idempotency_key, status)
-            held.status, held.expires_us = ReservationStatus.COMMITTED, None
+            if held.status is ReservationStatus.RESERVED:
+                held.status, held.expires_us, held.updated_us = ReservationStatus.COMMITTED, None, now
             return self._result(idempotency_key, held, replayed=False)
 
     def release(self, idempotency_key: str) -> Reservation:
-        """Free a reservation's counters; harmless when already released or expired."""
+        """Free a reservation's counters; harmless when already released, expired or rejected."""
         check_key(idempotency_key, name="idempotency_key")
         with self._lock:
-            self._sweep()
+            now = self._sweep()
             held = self._held.get(idempotency_key)
             if held is None:  # a tombstone: a reserve arriving late with this key does nothing
-                held = _Held("", (), ReservationStatus.RELEASED, None)
+                held = _Held("", (), ReservationStatus.RELEASED, None, now)
                 self._held[idempotency_key] = held
             elif held.status is ReservationStatus.COMMITTED:
                 raise state_error("release", idempotency_key, held.status)
             elif held.status is ReservationStatus.RESERVED:
                 self._add(held.moves, sign=-1)
-                held.status, held.expires_us = ReservationStatus.RELEASED, None
+                held.status, held.expires_us, held.updated_us = ReservationStatus.RELEASED, None, now
             return self._result(idempotency_key, held, replayed=False)
 
     def revert(self, idempotency_key: str, fraction: Fraction | int | str, *, refund_key: str) -> Refund:
@@ -565,7 +739,7 @@ class MemoryRedemptionStore:
         check_key(refund_key, name="refund_key")
         share = as_fraction(fraction)
         with self._lock:
-            self._sweep()
+            now = self._sweep()
             held = self._held.get(idempotency_key)
             if held is None or held.status is not ReservationStatus.COMMITTED:
                 raise state_error("revert", idempotency_key, None if held is None else held.status)
@@ -575,9 +749,9 @@ class MemoryRedemptionStore:
             after = next_refunded(idempotency_key, held.refunded, share)
             restored = refund_shares(held.moves, held.refunded, after)
             self._add(restored, sign=-1)
-            held.refunded = after
             refund = Refund(idempotency_key, refund_key, share, after, restored)
             held.refunds[refund_key] = refund
+            held.refunded, held.updated_us = after, now
             return refund
 
     def used(self, key: str) -> int:
@@ -595,15 +769,47 @@ class MemoryRedemptionStore:
             held = self._held.get(idempotency_key)
             return None if held is None else held.status
 
+    def prune(self, *, older_than: timedelta) -> int:
+        """Forget idempotency keys whose last change is more than ``older_than`` ago; how many.
+
+        Reservations still held are kept; committed, released, expired and rejected keys go, with their
+        refund keys (counters stay as they are). A retry under a forgotten key is a new redemption, and
+        a refund of a forgotten redemption raises, so choose ``older_than`` longer than your clients
+        retry and your refunds arrive.
+
+        Examples
+        --------
+        >>> from datetime import datetime, timedelta, timezone
+        >>> now = [datetime(2024, 5, 1, tzinfo=timezone.utc)]
+        >>> store = MemoryRedemptionStore(clock=lambda: now[0])
+        >>> intent = RedemptionIntent(counters=(CounterMove(key="code:A", amount=1, limit=1),))
+        >>> store.commit(store.reserve(intent, "order-1", timedelta(minutes=15)).idempotency_key).status.value
+        'committed'
+        >>> now[0] += timedelta(days=31)
+        >>> store.prune(older_than=timedelta(days=30)), store.status("order-1"), store.used("code:A")
+        (1, None, 1)
+        """
+        with self._lock:
+            cutoff = retention_cutoff_us(self._sweep(), older_than)
+            old = [
+                key
+                for key, held in self._held.items()
+                if held.status is not ReservationStatus.RESERVED and held.updated_us < cutoff
+            ]
+            for key in old:
+                del self._held[key]
+            return len(old)
+
     def _sweep(self) -> int:
         """Expire reservations whose ttl elapsed (expiry instant <= now); return now."""
         now = now_us(self._clock)
         while self._expiries and self._expiries[0][0] <= now:
-            _, key = heapq.heappop(self._expiries)
-            held = self._held[key]
-            if held.status is ReservationStatus.RESERVED:
+            expires, key = heapq.heappop(self._expiries)
+            held = self._held.get(key)
+            # The entry may be stale: released (or committed) since, or pruned and the key reused.
+            if held is not None and held.status is ReservationStatus.RESERVED and held.expires_us == expires:
                 self._add(held.moves, sign=-1)
-                held.status = ReservationStatus.EXPIRED
+                held.status, held.expires_us, held.updated_us = ReservationStatus.EXPIRED, None, expires
         return now
 
     def _add(self, moves: Iterable[tuple[str, int]], *, sign: int) -> None:
@@ -616,7 +822,8 @@ class MemoryRedemptionStore:
             idempotency_key,
             held.status,
             replayed=replayed,
-            expires_at=instant(held.expires_us) if held.status is ReservationStatus.RESERVED else None,
+            expires_at=instant(held.expires_us),
+            rejection=held.rejection,
             refunded=held.refunded,
         )
 

@@ -3,8 +3,9 @@
 A host that keeps coupon counters in its own database (Redis, Postgres, ...) implements
 :class:`~user_ops.coupons.RedemptionStore` and runs :func:`check_store` in its test suite. The suite
 drives a fresh store per check through the protocol's promises: concurrent reserves never exceed a
-limit, retries are idempotent, double commits are harmless, expired reservations free their counters,
-refunds restore usage and budget exactly once, per-customer limits are keyed by the customer id.
+limit, retries are idempotent (rejections included), double commits are harmless, expired
+reservations free their counters, refunds restore usage and budget exactly once, per-customer limits
+are keyed by the customer id.
 
 Examples
 --------
@@ -279,6 +280,12 @@ def _idempotent_retry(factory: StoreFactory) -> str:
     _raises(
         RedemptionError, lambda: store.reserve(other, "order-1", _TTL), "reusing a key for another intent"
     )
+    raised = _intent(("coupon:a:total", 1, 50), ("coupon:a:budget", 500, None))  # the operator raised limits
+    after_raise = store.reserve(raised, "order-1", _TTL)
+    _expect(
+        after_raise.replayed and after_raise.status is _RESERVED,
+        f"limits are not part of the intent: a retry after they changed should replay, got {after_raise}",
+    )
     store.commit("order-1")
     after_commit = store.reserve(intent, "order-1", _TTL)
     _expect(
@@ -286,7 +293,7 @@ def _idempotent_retry(factory: StoreFactory) -> str:
         f"a retry after commit should replay the committed outcome, got {after_commit}",
     )
     _expect(store.used("coupon:a:total") == 1, "a retry after commit moved the counter again")
-    return "retries replay the stored outcome; another intent under the same key is refused"
+    return "retries replay the stored outcome, whatever the limits now; another intent is refused"
 
 
 def _rejection(factory: StoreFactory) -> str:
@@ -302,11 +309,17 @@ def _rejection(factory: StoreFactory) -> str:
         rejection is not None and (rejection.key, rejection.used, rejection.limit) == ("code:ONCE", 1, 1),
         f"the rejection should say code:ONCE used 1 of 1, got {rejection}",
     )
-    _expect(store.status("order-2") is None, "a rejected attempt should not be remembered")
+    _expect(store.status("order-2") is ReservationStatus.REJECTED, "a rejected attempt should be remembered")
     store.release("order-1")
     retried = store.reserve(intent, "order-2", _TTL)
-    _expect(retried.status is _RESERVED, f"retrying a rejected key after capacity freed gave {retried}")
-    return "a rejection names the counter, used and limit; rejected keys are checked again on retry"
+    _expect(
+        retried.status is ReservationStatus.REJECTED and retried.replayed and retried.rejection == rejection,
+        f"a retry of a rejected key should replay its rejection (even with capacity freed), got {retried}",
+    )
+    _expect(store.used("code:ONCE") == 0, "a replayed rejection moved a counter")
+    _raises(RedemptionError, lambda: store.commit("order-2"), "committing a rejected key")
+    _expect(store.reserve(intent, "order-3", _TTL).ok, "a new key could not use the freed capacity")
+    return "a rejection names the counter, used and limit, and is replayed to retries of its key"
 
 
 def _all_or_nothing(factory: StoreFactory) -> str:
@@ -365,7 +378,7 @@ def _expiry(factory: StoreFactory) -> str:
     _expect(store.status("order-1") is ReservationStatus.EXPIRED, "an elapsed reservation is not EXPIRED")
     _raises(RedemptionError, lambda: store.commit("order-1"), "committing an expired reservation")
     _expect(store.reserve(intent, "order-1", _TTL).status is ReservationStatus.EXPIRED, "expired key replay")
-    _expect(store.reserve(intent, "order-2", _TTL).ok, "an expired reservation's counter could not be reused")
+    _expect(store.reserve(intent, "order-3", _TTL).ok, "an expired reservation's counter could not be reused")
     _expect(store.release("order-1").status is ReservationStatus.EXPIRED, "releasing an expired key")
     _expect(store.used("code:FLASH") == 1, "releasing an expired key moved the counter")
     return "reservations hold for [reserved, reserved + ttl) and then free their counters"
