@@ -54,9 +54,10 @@ _US_PER_DAY = 86_400 * _US_PER_S
 
 _UNIT_ORDER = ("y", "mo", "w", "d", "h", "min", "s")
 _PART = re.compile(r"(\d{1,12})(y|mo|w|d|h|min|s)")
-# Bounds on the whole duration (10,000 years), so every canonical text parses back and no window
-# arithmetic leaves the datetime range by orders of magnitude.
-_MAX_MONTHS = 12 * 10_000
+# A duration must fit in the datetime range (years 1 to 9999): one that cannot move even the last
+# instant back to the first would fail every time it is used, so it is refused when it is read.
+_LATEST_WALL = datetime(9999, 12, 31, 23, 59, 59, 999_999)
+_MAX_MONTHS = 12 * 10_000  # cheap bounds first, so the exact check never meets huge numbers
 _MAX_DAYS = 366 * 10_000
 _MAX_SECONDS = 86_400 * 366 * 10_000
 
@@ -174,9 +175,23 @@ def parse_duration(text: str) -> Duration:
         else:
             seconds += count
         pos = match.end()
-    if months > _MAX_MONTHS or days > _MAX_DAYS or seconds > _MAX_SECONDS:
-        raise DataError(f"duration {text!r} is longer than 10,000 years")
+    if not _fits_datetime_range(months, days, seconds):
+        raise DataError(
+            f"duration {text!r} is longer than the datetime range (years 1 to 9999): no instant can "
+            "move that far"
+        )
     return Duration(months=months, days=days, seconds=seconds)
+
+
+def _fits_datetime_range(months: int, days: int, seconds: int) -> bool:
+    """Whether the last representable instant minus the duration is still a datetime."""
+    if months > _MAX_MONTHS or days > _MAX_DAYS or seconds > _MAX_SECONDS:
+        return False
+    try:
+        _LATEST_WALL - relativedelta(months=months, days=days) - timedelta(seconds=seconds)
+    except (OverflowError, ValueError):
+        return False
+    return True
 
 
 @lru_cache(maxsize=256)

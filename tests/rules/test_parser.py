@@ -130,7 +130,7 @@ EXAMPLES: list[tuple[str, Node]] = [
     ("a - -3", arith(f("a"), "-", i(-3))),
     ("- 3", NegNode(item=i(3))),
     ("-(3)", NegNode(item=i(3))),
-    ("--3", NegNode(item=i(-3))),
+    ("- -3", NegNode(item=i(-3))),
     ("-x", NegNode(item=f("x"))),
     ("a + b < c * d", cmp(arith(f("a"), "+", f("b")), "<", arith(f("c"), "*", f("d")))),
     ("(a < b) == true", cmp(cmp(f("a"), "<", f("b")), "==", BoolLit(value=True))),
@@ -260,6 +260,12 @@ def test_minus_folds_only_when_glued_to_a_number() -> None:
     assert parse("-" + digits) == DecimalLit(value=Decimal("-" + digits))
 
 
+def test_minus_signs_apart_still_negate_twice_or_subtract_a_negative() -> None:
+    assert parse("- -a") == NegNode(item=NegNode(item=f("a")))
+    assert parse("a - -1") == arith(f("a"), "-", i(-1))
+    assert parse("a - (-b)") == arith(f("a"), "-", NegNode(item=f("b")))
+
+
 def test_a_date_minus_a_number_is_arithmetic_but_a_date_is_one_token() -> None:
     assert parse("2024-06-18") == DateLit(value=date(2024, 6, 18))
     assert parse("2024-6-18") == arith(arith(i(2024), "-", i(6)), "-", i(18))
@@ -304,7 +310,13 @@ ERRORS: list[tuple[str, type[RuleError], str, int, int]] = [
     ("x within 30days", RuleSyntaxError, "invalid duration '30days'", 1, 10),
     ("1d1d", RuleSyntaxError, "given twice", 1, 1),
     ("1234567890123d", RuleSyntaxError, "invalid duration", 1, 1),
-    ("99999y", RuleSyntaxError, "longer than 10,000 years", 1, 1),
+    ("99999y", RuleSyntaxError, "longer than the datetime range", 1, 1),
+    ("t within 10000y", RuleSyntaxError, "longer than the datetime range", 1, 10),
+    ("t within 3652059d", RuleSyntaxError, "longer than the datetime range", 1, 10),
+    ("a > 1 -- comment", RuleSyntaxError, "'--' is not a comment", 1, 7),
+    ("a--b > 0", RuleSyntaxError, "put a space or parentheses between", 1, 2),
+    ("--a > 0", RuleSyntaxError, "'--' is not a comment", 1, 1),
+    ("[--1]", RuleSyntaxError, "'--' is not a comment", 1, 2),
     ("2024-02-30", RuleSyntaxError, "invalid date '2024-02-30'", 1, 1),
     ("2024-06-18T20:00", RuleSyntaxError, "datetime literal needs a UTC offset (Z or +08:00)", 1, 1),
     ("2024-06-18T25:00Z", RuleSyntaxError, "invalid datetime", 1, 1),
@@ -510,9 +522,9 @@ def test_depth_limit_is_exact() -> None:
     assert parse("not " * 63 + "x") is not None  # depth 64, the default limit
     with pytest.raises(RuleLimitError):
         parse_text("not " * 64 + "x")
-    assert parse("-" * 63 + "x") is not None
+    assert parse("- " * 63 + "x") is not None
     with pytest.raises(RuleLimitError):
-        parse_text("-" * 64 + "x")
+        parse_text("- " * 64 + "x")
 
 
 def test_and_or_chains_add_one_level_however_long() -> None:
@@ -544,7 +556,7 @@ def test_ten_thousand_term_or_chain_parses_fast() -> None:
         "(" * 100_000,
         "(" * 100_000 + "x" + ")" * 100_000,
         "not " * 100_000 + "x",
-        "-" * 100_000 + "1",
+        "- " * 100_000 + "1",
         "- " * 100_000 + "x",
         "f(" * 100_000,
         "and(" * 100_000,

@@ -395,6 +395,14 @@ class _Lexer:
             char = self.text[pos]
             shown = repr(char) if char.isprintable() else f"{char!r} (U+{ord(char):04X})"
             raise self.error(f"unexpected character {shown}{_CHARACTER_HINTS.get(char, '')}", pos, pos + 1)
+        if self.text.startswith("--", pos):
+            # SQL habit: "a > 1 -- note" would otherwise read as "a > 1 - -note".
+            raise self.error(
+                "'--' is not a comment (rules have no comments); to negate twice or subtract a "
+                "negative, put a space or parentheses between the minus signs: a - -b, a - (-b)",
+                pos,
+                pos + 2,
+            )
         op = _OPERATOR_ALIASES.get(match.group(), match.group())
         return _Token(_OP, match.group(), pos, match.end(), op, _INFIX_PREC.get(op, 0))
 
