@@ -199,6 +199,12 @@ def expr(kind: str, depth: int) -> st.SearchStrategy[Node]:
     return st.one_of(*options)
 
 
+def _no_null_literal_operand(node: CmpNode) -> bool:
+    # A comparison with a null literal never matches, so Rule refuses it; nulls still reach
+    # comparisons through fields, arithmetic and calls.
+    return not (isinstance(node.left, NullLit) or isinstance(node.right, NullLit))
+
+
 def conditions(depth: int) -> list[st.SearchStrategy[Node]]:
     ops = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
     comparable = st.sampled_from(["int", "float", "decimal", "str", "datetime", "date", "mixed"])
@@ -210,15 +216,17 @@ def conditions(depth: int) -> list[st.SearchStrategy[Node]]:
                 ops,
                 st.sampled_from(NUMERIC).flatmap(lambda k: expr(k, depth)),
                 st.sampled_from(NUMERIC).flatmap(lambda k: expr(k, depth)),
-            )
+            ).filter(_no_null_literal_operand)
         return st.builds(
             lambda op, a, b: CmpNode(op=op, left=a, right=b), ops, expr(kind, depth), expr(kind, depth)
-        )
+        ).filter(_no_null_literal_operand)
 
     sub = st.deferred(lambda: expr("bool", depth))
     return [
         comparable.flatmap(compare),
-        st.builds(lambda a, b: CmpNode(op="==", left=a, right=b), expr("bool", 0), expr("bool", 0)),
+        st.builds(lambda a, b: CmpNode(op="==", left=a, right=b), expr("bool", 0), expr("bool", 0)).filter(
+            _no_null_literal_operand
+        ),
         st.lists(sub, min_size=1, max_size=4).map(lambda xs: AndNode(items=tuple(xs))),
         st.lists(sub, min_size=1, max_size=4).map(lambda xs: OrNode(items=tuple(xs))),
         sub.map(lambda x: NotNode(item=x)),

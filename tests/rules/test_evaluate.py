@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from user_ops import DataError, Rule, RuleTypeError, Schema, Table
-from user_ops.rules import functions
+from user_ops import DataError, Rule, RuleSyntaxError, RuleTypeError, Schema, Table
+from user_ops.rules import CallNode, CmpNode, FieldNode, IntLit, NullLit, functions
 
 UTC = timezone.utc
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -194,6 +194,69 @@ def test_type_errors_are_clear(text: str, message: str) -> None:
     schema = Schema({"city": "str", "orders": "int", "flag": "bool", "t": "datetime", "tags": "list[str]"})
     with pytest.raises(RuleTypeError, match=message):
         Rule.parse(text, schema=schema)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "column", "end_column"),
+    [
+        ("x == null", "write `x is null`", 1, 10),
+        ("x != null", "write `x is not null`", 1, 10),
+        ("null = x", "write `x is null`", 1, 9),
+        ("a > 1 and lower(s) <> NULL", "write `lower(s) is not null`", 11, 27),
+        ("x < null", "`x is null` or `x is not null`", 1, 9),
+        ("null >= null", "is null", 1, 13),
+    ],
+)
+def test_comparing_with_null_is_refused_when_parsed(
+    text: str, hint: str, column: int, end_column: int
+) -> None:
+    # A comparison with null is unknown whatever x holds, so the rule could never match.
+    with pytest.raises(RuleSyntaxError) as caught:
+        Rule.parse(text)
+    assert hint in caught.value.message
+    assert "never" in caught.value.message
+    assert (caught.value.line, caught.value.column, caught.value.end_column) == (1, column, end_column)
+
+
+def test_comparing_with_null_is_refused_in_json_and_built_asts() -> None:
+    doc = {
+        "kind": "and",
+        "items": [
+            {"kind": "bool", "value": True},
+            {"kind": "cmp", "op": "==", "left": {"kind": "field", "name": "x"}, "right": {"kind": "null"}},
+        ],
+    }
+    with pytest.raises(RuleSyntaxError, match="write `x is null`") as caught:
+        Rule.from_json(doc)
+    assert caught.value.path == "$.items[1]"
+    with pytest.raises(RuleSyntaxError, match="write `x is not null`"):
+        Rule(CmpNode(op="!=", left=FieldNode(name="x"), right=NullLit()))
+
+
+def test_jsonlogic_equality_with_null_is_a_null_test_and_ordering_with_null_is_refused() -> None:
+    # JsonLogic's == is JavaScript equality, for which `x == null` is the null test.
+    rule = Rule.from_jsonlogic({"==": [{"var": "x"}, None]})
+    assert rule.to_text() == "x is null"
+    assert rule.evaluate_one({"x": None}, as_of=AS_OF) is True
+    assert Rule.from_jsonlogic({"!==": [None, {"var": "x"}]}).to_text() == "x is not null"
+    # JavaScript would coerce null to 0 here; user_ops does not coerce, and would never match.
+    with pytest.raises(RuleSyntaxError, match="never match") as caught:
+        Rule.from_jsonlogic({"and": [True, {"<": [{"var": "x"}, None]}]})
+    assert caught.value.path == "$.and[1]"
+
+
+def test_unknown_functions_fail_when_parsed_with_a_hint_about_plugins() -> None:
+    with pytest.raises(RuleTypeError, match=r"unknown function nope\(\)") as caught:
+        Rule.parse("x > 1 and nope(x) > 1")
+    assert "register" in caught.value.message
+    assert (caught.value.column, caught.value.end_column) == (11, 18)
+    with pytest.raises(RuleTypeError, match="did you mean lower"):
+        Rule.parse("lowr(city) == 'a'")
+    with pytest.raises(RuleTypeError, match="unknown function") as caught:
+        Rule.from_json({"kind": "call", "fn": "nope", "args": []})
+    assert caught.value.path == "$"
+    with pytest.raises(RuleTypeError, match="unknown function"):
+        Rule(CmpNode(op=">", left=CallNode(fn="nope", args=(FieldNode(name="x"),)), right=IntLit(value=1)))
 
 
 def test_type_error_in_json_rule_has_a_path() -> None:
