@@ -190,8 +190,8 @@ class NullLit(_Node):
     >>> try:
     ...     Rule.parse("city == null")
     ... except RuleSyntaxError as exc:
-    ...     print(exc.message.replace("; ", ";\n"))
-    `city == null` never matches (a comparison with null is unknown);
+    ...     print(*exc.message.split("; "), sep="\\n")
+    `city == null` never matches (a comparison with null is unknown)
     write `city is null`
     """
 
