@@ -29,6 +29,7 @@ from user_ops.rules._casts import NUMERIC, cast_batch, cast_scalar, join_numeric
 from user_ops.rules._functions import FunctionSpec, SignatureError, lookup_function
 from user_ops.rules._runtime import (
     DECIMAL_CONTEXT,
+    BoolArray,
     INT64_MAX,
     INT64_MIN,
     MISSING,
@@ -291,29 +292,35 @@ class TLogic(TNode):
         return combine
 
     def _batch(self, ctx: BatchContext, memo: dict[int, Vec] | None) -> Vec:
-        vecs = [item.batch(ctx, memo) for item in self.items]
-        reduce = np.logical_and if self.is_and else np.logical_or
-        if all(v.nulls is None for v in vecs):
-            values = vecs[0].values
-            for vec in vecs[1:]:
-                values = reduce(values, vec.values)
-            return Vec(np.broadcast_to(values, (ctx.n,)), None)
-        # "Open" rows are those no item settles: every item is the non-decisive value or null (for and:
-        # true-or-null). An open row with a null is unknown; an open row without one is the
-        # non-decisive value. An item without nulls costs one operation, one with nulls three.
-        # (No Python-bool seeds: numpy's `True & array` is ten times slower than array & array.)
-        open_rows: Any = None
-        any_null: Any = None
-        for vec in vecs:
-            open_value = vec.values if self.is_and else ~vec.values
-            if vec.nulls is not None:
-                open_value = open_value | vec.nulls
-                any_null = vec.nulls if any_null is None else any_null | vec.nulls
-            open_rows = open_value if open_rows is None else open_rows & open_value
-        open_rows = np.broadcast_to(open_rows, (ctx.n,))
-        nulls = open_rows & any_null
-        values = open_rows & ~nulls if self.is_and else ~open_rows
-        return Vec(values, nulls)
+        # Items are folded in one at a time, so memory holds the running state and one item's value,
+        # however many items there are. "Open" rows are those no item has settled yet: every item so
+        # far is the non-decisive value or null (for and: true-or-null). An open row that met a null
+        # is unknown; an open row without one is the non-decisive value.
+        n = ctx.n
+        open_rows = np.ones(n, dtype=np.bool_)
+        any_null: BoolArray | None = None
+        for item in self.items:
+            vec = item.batch(ctx, memo)
+            values, nulls = vec.values, vec.nulls
+            if nulls is None:
+                if self.is_and:
+                    np.logical_and(open_rows, values, out=open_rows)
+                else:  # open & ~values, without a temporary for ~values
+                    np.greater(open_rows, values, out=open_rows)
+                continue
+            # and: values | nulls; or: ~values | nulls, which for booleans is nulls >= values.
+            open_value = np.logical_or(values, nulls) if self.is_and else np.greater_equal(nulls, values)
+            np.logical_and(open_rows, open_value, out=open_rows)
+            del open_value
+            if any_null is None:
+                any_null = np.zeros(n, dtype=np.bool_)
+            np.logical_or(any_null, nulls, out=any_null)
+        if any_null is None:
+            return Vec(open_rows if self.is_and else np.logical_not(open_rows, out=open_rows), None)
+        unknown = np.logical_and(open_rows, any_null, out=any_null)
+        if self.is_and:  # true: open without a null
+            return Vec(np.greater(open_rows, unknown, out=open_rows), unknown)
+        return Vec(np.logical_not(open_rows, out=open_rows), unknown)
 
 
 class TNot(TNode):
