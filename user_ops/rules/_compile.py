@@ -29,11 +29,11 @@ from user_ops.rules._casts import NUMERIC, cast_batch, cast_scalar, join_numeric
 from user_ops.rules._functions import FunctionSpec, SignatureError, lookup_function
 from user_ops.rules._runtime import (
     DECIMAL_CONTEXT,
-    BoolArray,
     INT64_MAX,
     INT64_MIN,
     MISSING,
     BatchContext,
+    BoolArray,
     ScalarContext,
     Vec,
     convert_scalar,
