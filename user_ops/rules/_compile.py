@@ -16,7 +16,7 @@ import difflib
 import operator
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, DecimalException
 from typing import Any, ClassVar
 
@@ -58,6 +58,13 @@ _CMP: dict[str, Callable[[Any, Any], Any]] = {
 }
 _ORDERED = frozenset({"int", "float", "decimal", "str", "datetime", "date", "duration"})
 _US_PER_DAY = 86_400_000_000
+_ONE_US = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# What date and time arithmetic may reach: years 1 to 9999 (instants in UTC), as Python's own types.
+_MIN_ORDINAL, _MAX_ORDINAL = date.min.toordinal(), date.max.toordinal()
+_MIN_DAY, _MAX_DAY = days_from_epoch(date.min), days_from_epoch(date.max)
+_MIN_UTC_US = as_utc_us(datetime.min.replace(tzinfo=timezone.utc))
+_MAX_UTC_US = as_utc_us(datetime.max.replace(tzinfo=timezone.utc))
 _ABSENT = object()
 
 
@@ -654,7 +661,7 @@ def _scalar_arith(op: str, a: Any, b: Any, operand: str, result: str, text: obje
     if operand == "decimal":
         return _decimal_arith(op, a, b, text)
     if operand in ("datetime", "date"):
-        return _temporal_arith(op, a, b, operand)
+        return _temporal_arith(op, a, b, operand, text)
     if op in ("/", "%") and b == 0:
         return None
     if op == "+":
@@ -694,9 +701,23 @@ def _decimal_arith(op: str, a: Decimal, b: Decimal, text: object) -> Decimal | N
         raise DataError(f"decimal arithmetic failed in {text}: {a} {op} {b} ({type(exc).__name__})") from None
 
 
-def _temporal_arith(op: str, a: Any, b: Any, operand: str) -> Any:
-    # b is a fixed timedelta: whole days for dates, whole seconds for datetimes (checked when compiling)
-    return a + b if op == "+" else a - b
+def _temporal_arith(op: str, a: Any, b: timedelta, operand: str, text: object) -> Any:
+    # b is a fixed timedelta: whole days for dates, whole seconds for datetimes (checked when compiling).
+    # The range is checked on the UTC instant (or the day number), as the batch path does, and not on
+    # a's own clock: 23:00 in Shanghai on 9999-12-31 plus two hours is still in year 9999 in UTC.
+    shift = b if op == "+" else -b
+    if operand == "date":
+        ordinal = a.toordinal() + shift.days
+        if not _MIN_ORDINAL <= ordinal <= _MAX_ORDINAL:
+            raise DataError(f"{text}: the result is outside years 1 to 9999 ({a.isoformat()} {op} {b.days}d)")
+        return date.fromordinal(ordinal)
+    micros = as_utc_us(a) + shift // _ONE_US
+    if not _MIN_UTC_US <= micros <= _MAX_UTC_US:
+        raise DataError(f"{text}: the result is outside years 1 to 9999 in UTC ({a.isoformat()} {op} {b})")
+    try:
+        return a + shift
+    except OverflowError:  # in range in UTC, not on a's own clock
+        return _EPOCH + timedelta(microseconds=micros)
 
 
 _decimal_ops = {
@@ -722,8 +743,7 @@ def _batch_arith(op: str, x: Any, y: Any, nulls: Any, operand: str, result: str,
             raise DataError(str(exc).replace("decimal arithmetic", str(text), 1)) from None
         return Vec(values, nulls)
     if operand in ("datetime", "date"):
-        values = x + y if op == "+" else x - y
-        return Vec(values, nulls)
+        return Vec(_batch_temporal(op, x, y, known, operand, text), nulls)
     with np.errstate(all="ignore"):
         if op == "+":
             values = np.add(x, y)
@@ -740,6 +760,21 @@ def _batch_arith(op: str, x: Any, y: Any, nulls: Any, operand: str, result: str,
         return Vec(values, nulls)
     nan = np.isnan(values)
     return Vec(values, or_nulls(nulls, nan) if nan.any() else nulls)
+
+
+def _batch_temporal(op: str, x: Any, y: Any, known: Any, operand: str, text: object) -> Any:
+    """Instants (or days) plus or minus a constant, refusing results outside years 1 to 9999."""
+    shift = int(y[0]) if len(y) else 0  # the right operand is a literal (checked when compiling)
+    shift = shift if op == "+" else -shift
+    low, high = (_MIN_DAY, _MAX_DAY) if operand == "date" else (_MIN_UTC_US, _MAX_UTC_US)
+    # Compared before adding, against bounds computed in Python, so an extreme x cannot wrap around.
+    outside = ((x > high - shift) | (x < low - shift)) & known
+    if outside.any():
+        where = "" if operand == "date" else " in UTC"
+        raise DataError(
+            f"{text}: the result is outside years 1 to 9999{where} (row {int(np.argmax(outside))})"
+        )
+    return x + shift
 
 
 def _int_overflow(op: str, x: Any, y: Any, values: Any) -> Any:
