@@ -661,7 +661,7 @@ def _scalar_arith(op: str, a: Any, b: Any, operand: str, result: str, text: obje
     if operand == "decimal":
         return _decimal_arith(op, a, b, text)
     if operand in ("datetime", "date"):
-        return _temporal_arith(op, a, b, operand, text)
+        return _temporal_arith(op, a, b, operand)
     if op in ("/", "%") and b == 0:
         return None
     if op == "+":
@@ -701,19 +701,18 @@ def _decimal_arith(op: str, a: Decimal, b: Decimal, text: object) -> Decimal | N
         raise DataError(f"decimal arithmetic failed in {text}: {a} {op} {b} ({type(exc).__name__})") from None
 
 
-def _temporal_arith(op: str, a: Any, b: timedelta, operand: str, text: object) -> Any:
+def _temporal_arith(op: str, a: Any, b: timedelta, operand: str) -> Any:
     # b is a fixed timedelta: whole days for dates, whole seconds for datetimes (checked when compiling).
-    # The range is checked on the UTC instant (or the day number), as the batch path does, and not on
-    # a's own clock: 23:00 in Shanghai on 9999-12-31 plus two hours is still in year 9999 in UTC.
+    # A result outside years 1 to 9999 is no date or instant at all: null, like a division by zero. The
+    # range is checked on the UTC instant (or the day number), as in the batch path, not on a's own
+    # clock: 23:00 in Shanghai on 9999-12-31 plus two hours is still in year 9999 in UTC.
     shift = b if op == "+" else -b
     if operand == "date":
         ordinal = a.toordinal() + shift.days
-        if not _MIN_ORDINAL <= ordinal <= _MAX_ORDINAL:
-            raise DataError(f"{text}: the result is outside years 1 to 9999 ({a.isoformat()} {op} {b.days}d)")
-        return date.fromordinal(ordinal)
+        return date.fromordinal(ordinal) if _MIN_ORDINAL <= ordinal <= _MAX_ORDINAL else None
     micros = as_utc_us(a) + shift // _ONE_US
     if not _MIN_UTC_US <= micros <= _MAX_UTC_US:
-        raise DataError(f"{text}: the result is outside years 1 to 9999 in UTC ({a.isoformat()} {op} {b})")
+        return None
     try:
         return a + shift
     except OverflowError:  # in range in UTC, not on a's own clock
@@ -743,7 +742,7 @@ def _batch_arith(op: str, x: Any, y: Any, nulls: Any, operand: str, result: str,
             raise DataError(str(exc).replace("decimal arithmetic", str(text), 1)) from None
         return Vec(values, nulls)
     if operand in ("datetime", "date"):
-        return Vec(_batch_temporal(op, x, y, known, operand, text), nulls)
+        return _batch_temporal(op, x, y, nulls, operand)
     with np.errstate(all="ignore"):
         if op == "+":
             values = np.add(x, y)
@@ -762,19 +761,17 @@ def _batch_arith(op: str, x: Any, y: Any, nulls: Any, operand: str, result: str,
     return Vec(values, or_nulls(nulls, nan) if nan.any() else nulls)
 
 
-def _batch_temporal(op: str, x: Any, y: Any, known: Any, operand: str, text: object) -> Any:
-    """Instants (or days) plus or minus a constant, refusing results outside years 1 to 9999."""
+def _batch_temporal(op: str, x: Any, y: Any, nulls: Any, operand: str) -> Vec:
+    """Instants (or days) plus or minus a constant; a result outside years 1 to 9999 is null."""
     shift = int(y[0]) if len(y) else 0  # the right operand is a literal (checked when compiling)
     shift = shift if op == "+" else -shift
     low, high = (_MIN_DAY, _MAX_DAY) if operand == "date" else (_MIN_UTC_US, _MAX_UTC_US)
     # Compared before adding, against bounds computed in Python, so an extreme x cannot wrap around.
-    outside = ((x > high - shift) | (x < low - shift)) & known
-    if outside.any():
-        where = "" if operand == "date" else " in UTC"
-        raise DataError(
-            f"{text}: the result is outside years 1 to 9999{where} (row {int(np.argmax(outside))})"
-        )
-    return x + shift
+    outside = (x > high - shift) | (x < low - shift)
+    if not outside.any():
+        return Vec(x + shift, nulls)
+    # Null slots hold 0 (1970), so functions reading the values never meet an impossible date.
+    return Vec(np.where(outside, 0, x + shift), or_nulls(nulls, outside))
 
 
 def _int_overflow(op: str, x: Any, y: Any, values: Any) -> Any:

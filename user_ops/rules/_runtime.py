@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from user_ops._table import Table, is_nat_type
-from user_ops._time import as_utc_us, days_from_epoch, local_date, local_days
+from user_ops._time import as_utc_us, days_from_epoch, in_zone, local_date, local_days
 from user_ops.exceptions import DataError
 
 __all__ = ["DECIMAL_CONTEXT", "BatchContext", "ScalarContext", "Vec"]
@@ -83,7 +83,7 @@ class ScalarContext:
         """Proleptic ordinal of a date, or of the local date of an instant in the business zone."""
         if isinstance(value, datetime):
             if value.tzinfo is not self.tz:
-                value = value.astimezone(self.tz)
+                value = in_zone(value, self.tz)
             return value.toordinal()
         return value.toordinal()
 
