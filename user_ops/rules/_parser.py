@@ -132,6 +132,8 @@ _LITERAL_KINDS = frozenset({_INT, _DECIMAL, _STRING, _DURATION, _DATE, _DATETIME
 _SPACE_RE = re.compile(r"\s+")
 _OPERATOR_RE = re.compile(r"==|!=|<=|>=|<>|[=<>()\[\],+\-*/%]")
 _OPERATOR_ALIASES = {"=": "==", "<>": "!="}
+# One-character tokens that no longer operator starts with, and their binding power (none).
+_SINGLE_CHAR_TOKENS = {"(": 0, ")": 0, "[": 0, "]": 0, ",": 0}
 _DATETIME_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})"
     r"(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?"
@@ -368,13 +370,18 @@ class _Lexer:
         return syntax_error(message, self.text, start, end)
 
     def next(self) -> _Token:
-        text = self.text
-        space = _SPACE_RE.match(text, self.pos)
-        pos = space.end() if space is not None else self.pos
+        text, pos = self.text, self.pos
+        if pos < self.length and text[pos].isspace():
+            space = _SPACE_RE.match(text, pos)
+            pos = space.end() if space is not None else pos
         if pos >= self.length:
             self.pos = pos
             return _Token(_EOF, "", self.last_end, self.last_end, "")
         char = text[pos]
+        single = _SINGLE_CHAR_TOKENS.get(char)
+        if single is not None:  # a bracket or comma: the commonest tokens, no regex needed
+            self.pos = self.last_end = pos + 1
+            return _Token(_OP, char, pos, pos + 1, char, single)
         if "0" <= char <= "9":
             token = self._number(pos)
         elif char in "\"'":
@@ -695,7 +702,10 @@ class _Parser:
 
     def expression(self, min_prec: int) -> _Expr:
         """Parse operators binding at least as tightly as ``min_prec``."""
-        left = self.prefix(min_prec)
+        return self.infix(self.prefix(min_prec), min_prec)
+
+    def infix(self, left: _Expr, min_prec: int) -> _Expr:
+        """Continue the expression that starts with ``left``, at binding power ``min_prec``."""
         while True:
             prec = self.tok.prec
             if prec == 0 or prec < min_prec:
@@ -840,13 +850,20 @@ class _Parser:
         return expr
 
     def group(self) -> _Expr:
-        opening = self.tok
-        self.enter(opening)
-        self.advance()
-        inner = self.expression(0)
-        closing = self.expect_closing(")", opening, "expected ')'")
-        self.nesting -= 1
-        return _Expr(inner.node, opening.start, closing.end, inner.depth)
+        """A parenthesized expression; a run of ``(`` is read in a loop, not one recursion each."""
+        openings: list[_Token] = []
+        while self.at(_OP, "("):
+            self.enter(self.tok)
+            openings.append(self.advance())
+        expr = self.expression(0)
+        for index in range(len(openings) - 1, -1, -1):
+            opening = openings[index]
+            closing = self.expect_closing(")", opening, "expected ')'")
+            self.nesting -= 1
+            expr = _Expr(expr.node, opening.start, closing.end, expr.depth)
+            if index:  # still inside an outer parenthesis, where the expression may go on: ((a) or b)
+                expr = self.infix(expr, 0)
+        return expr
 
     def expect_closing(self, char: str, opening: _Token, expected: str) -> _Token:
         token = self.tok
