@@ -34,10 +34,10 @@ Design notes:
 
 * The lexer is lazy (one token of lookahead) so a pathological text fails at the first problem
   without tokenizing the rest.
-* Precedence climbing keeps Python recursion to two or three frames per nesting level, and runs of
-  ``not``, unary ``-`` and ``(`` are read in loops.
 * Rules have no comments: a glued ``--`` is refused (``a > 1 -- note`` would otherwise read as
-  ``a > 1 - -note``); two minus signs need a space or parentheses between them. Every construct that recurses (``(``, ``not``, ``-``,
+  ``a > 1 - -note``); two minus signs need a space or parentheses between them.
+* Precedence climbing keeps Python recursion to two or three frames per nesting level, and runs of
+  ``not``, unary ``-`` and ``(`` are read in loops. Every construct that recurses (``(``, ``not``, ``-``,
   calls) counts one level of *nesting*; nesting is capped at ``2 * max_depth``, which any AST within
   ``max_depth`` fits into when printed (each parent-child step adds at most an operator and a pair of
   parentheses). The AST depth itself is checked exactly against ``max_depth`` as each node is built,
