@@ -790,3 +790,107 @@ def test_pandas_pyarrow_backed_strings_in_several_chunks() -> None:
     table = Table.from_frame(pd.DataFrame({"city": pd.Series(chunked)}))
     assert table.kind("city") == "str"
     assert table["city"].tolist() == ["北京", "上海", None, "北京"]
+
+
+# -- values the columns cannot hold ------------------------------------------------------------------
+# timedelta64[us] and datetime64[us] hold +-(2**63 - 1) microseconds; -2**63 is NaT. A unit conversion
+# on the way (seconds to microseconds) used to wrap around silently: 2**62 s became 0.
+_BIG_S = 2**62  # seconds: far beyond 2**63 microseconds
+
+
+@pytest.mark.parametrize(
+    ("values", "row"),
+    [
+        ([timedelta(0), timedelta(days=999_999_999)], 1),
+        ([None, timedelta(days=-999_999_999)], 1),
+        ([timedelta(microseconds=2**63)], 0),
+        ([timedelta(microseconds=-(2**63))], 0),  # the NaT bit pattern
+    ],
+)
+def test_durations_beyond_timedelta64_us_are_refused(values: list[Any], row: int) -> None:
+    with pytest.raises(DataError, match=rf"column 'du' row {row}: .* outside the range of a duration column"):
+        Table({"du": values})
+    with pytest.raises(DataError, match=rf"column 'du' row {row}"):
+        Table.from_records([{"du": v} for v in values])
+
+
+def test_the_longest_durations_a_column_holds_are_kept_exactly() -> None:
+    longest = timedelta(microseconds=2**63 - 1)
+    column = Table({"du": [longest, -longest, None]})["du"]
+    assert column.view(np.int64)[:2].tolist() == [2**63 - 1, -(2**63 - 1)]
+    assert np.isnat(column).tolist() == [False, False, True]
+
+
+@pytest.mark.parametrize(
+    ("array", "tz"),
+    [
+        (np.array([0, _BIG_S], dtype="timedelta64[s]"), None),
+        (np.array([-(2**61)], dtype="timedelta64[ms]"), None),
+        (np.array(["NaT", _BIG_S], dtype="timedelta64[D]"), None),
+        (np.array([0, _BIG_S], dtype="datetime64[s]"), "UTC"),
+        (np.array([_BIG_S], dtype="datetime64[m]"), "UTC"),
+        (np.array([0, 10**17], dtype="datetime64[Y]"), None),
+    ],
+    ids=["td-s", "td-ms", "td-D-with-NaT", "dt-s", "dt-m", "date-Y"],
+)
+def test_numpy_values_beyond_the_microsecond_range_are_refused(array: np.ndarray[Any, Any], tz: Any) -> None:
+    row = int(np.flatnonzero(~np.isnat(array) & (array.view(np.int64) != 0))[0])
+    with pytest.raises(DataError, match=rf"column 'x' row {row}: .* outside the range"):
+        Table({"x": array}, tz=tz)
+
+
+def test_numpy_nat_and_in_range_coarse_units_still_convert() -> None:
+    table = Table(
+        {
+            "du": np.array(["NaT", 2**40], dtype="timedelta64[s]"),
+            "t": np.array(["NaT", "2024-06-30T08:00"], dtype="datetime64[s]"),
+        },
+        tz="UTC",
+    )
+    assert table["du"].view(np.int64)[1] == 2**40 * 10**6
+    assert table.null_mask("du").tolist() == [True, False]
+    assert table["t"][1] == np.datetime64("2024-06-30T08:00", "us")
+
+
+def test_pandas_nat_in_records_and_lists_is_a_null() -> None:
+    instant = datetime(2024, 6, 30, tzinfo=timezone.utc)
+    table = Table.from_records([{"t": pd.NaT, "du": pd.NaT}, {"t": instant, "du": timedelta(hours=1)}])
+    assert table.kind("t") == "datetime" and table.kind("du") == "duration"
+    assert table.to_dicts() == [{"t": None, "du": None}, {"t": instant, "du": timedelta(hours=1)}]
+    assert Table({"t": [pd.NaT, pd.NaT]}).kind("t") == "null"
+    assert Table({"t": [pd.Timestamp("2024-06-30", tz="UTC"), pd.NaT]}).null_mask("t").tolist() == [
+        False,
+        True,
+    ]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pa.table({"x": pa.array([0, _BIG_S], pa.duration("s"))}),
+        lambda: pa.table({"x": pa.array([None, _BIG_S], pa.timestamp("s", tz="UTC"))}),
+        lambda: pa.table({"x": pa.array([0, _BIG_S], pa.timestamp("ms"))}),
+        lambda: pl.DataFrame({"x": pl.Series([0, _BIG_S // 10], dtype=pl.Int64).cast(pl.Duration("ms"))}),
+        lambda: pl.DataFrame(
+            {"x": pl.Series([0, _BIG_S // 10], dtype=pl.Int64).cast(pl.Datetime("ms", "UTC"))}
+        ),
+        lambda: pd.DataFrame({"x": pd.Series(np.array([0, _BIG_S], dtype="timedelta64[s]"))}),
+        lambda: pd.DataFrame({"x": pd.Series(np.array([0, _BIG_S], dtype="datetime64[s]"))}),
+        lambda: pd.DataFrame(
+            {"x": pd.Series(np.array([0, _BIG_S], dtype="datetime64[s]")).dt.tz_localize("UTC")}
+        ),
+    ],
+    ids=[
+        "arrow-dur",
+        "arrow-ts-utc",
+        "arrow-ts-naive",
+        "polars-dur",
+        "polars-dt",
+        "pandas-td",
+        "pandas-dt",
+        "pandas-dt-utc",
+    ],
+)
+def test_frame_values_beyond_the_microsecond_range_are_refused(make: Any) -> None:
+    with pytest.raises(DataError, match=r"column 'x' row 1: .* outside the range"):
+        Table.from_frame(make(), tz="UTC")

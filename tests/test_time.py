@@ -75,13 +75,28 @@ def test_parse_duration_and_canonical_text(
         ("1 d", "at position 0"),
         ("1d1d", "unit 'd' given twice"),
         ("1234567890123d", "at position 0"),
-        ("10001y", "longer than 10,000 years"),
-        ("3660001d", "longer than 10,000 years"),
+        ("10001y", "longer than the datetime range"),
+        ("3660001d", "longer than the datetime range"),
+        # Within the old per-unit caps, but no instant in years 1..9999 can move that far.
+        ("10000y", "longer than the datetime range"),
+        ("9999y", "longer than the datetime range"),
+        ("3652059d", "longer than the datetime range"),
+        ("9000y1000y", "given twice"),
+        ("9000y12000mo", "longer than the datetime range"),
+        ("5000y300000w", "longer than the datetime range"),
     ],
 )
 def test_parse_duration_errors(text: str, message: str) -> None:
     with pytest.raises(DataError, match=message):
         parse_duration(text)
+
+
+def test_the_longest_durations_still_reach_from_the_last_instant_to_the_first() -> None:
+    # 9999-12-31 minus 9998 years 11 months 30 days is 0001-01-01: still a datetime.
+    assert parse_duration("9998y11mo30d").months == 9998 * 12 + 11
+    assert parse_duration("3652058d").days == 3652058  # datetime.max - datetime.min, in whole days
+    latest = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+    assert parse_duration("3652058d").subtract_from(latest, timezone.utc).year == 1
 
 
 def test_parse_duration_rejects_non_strings() -> None:
@@ -90,11 +105,11 @@ def test_parse_duration_rejects_non_strings() -> None:
 
 
 UNITS = ("y", "mo", "w", "d", "h", "min", "s")
-# Years up to 999 and other counts up to 99,999 stay inside the 10,000-year bound in every unit.
+# Years up to 999 and other counts up to 9,999 stay inside the datetime range together.
 DURATION_TEXT = st.lists(
     st.one_of(
         st.tuples(st.integers(0, 999), st.just("y")),
-        st.tuples(st.integers(0, 99_999), st.sampled_from(UNITS[1:])),
+        st.tuples(st.integers(0, 9_999), st.sampled_from(UNITS[1:])),
     ),
     min_size=1,
     max_size=7,

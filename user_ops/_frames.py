@@ -80,6 +80,8 @@ from user_ops._table import (
     _missing_column_message,
     _normalize_array,
     _normalize_list,
+    check_time_range,
+    checked_time_cast,
     wall_clock_to_utc,
 )
 from user_ops._time import TzLike
@@ -92,6 +94,7 @@ __all__ = ["column_from_series", "table_from_frame", "table_to_arrow", "table_to
 
 _EXTRAS = {"pandas": "pandas", "polars": "polars", "pyarrow": "arrow"}
 _US_PER_UNIT = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": None}
+_UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds"}
 _US_PER_DAY = 86_400_000_000
 
 
@@ -219,14 +222,17 @@ def _masked(data: Array, mask: Array, name: str, tz: TzLike | None) -> Array:
     return _normalize_array(np.ma.MaskedArray(data, mask=mask), name=name, tz=tz)
 
 
-def _epoch_to_us(values: Array, unit: str) -> Array:
-    """Integers counted in ``unit`` since the epoch as microseconds (nanoseconds floored)."""
+def _epoch_to_us(values: Array, unit: str, nulls: Array, *, name: str, kind: str) -> Array:
+    """Integers counted in ``unit`` since the epoch as microseconds (nanoseconds floored), refusing a
+    non-null value that does not fit in a microsecond column (``2**62`` seconds used to wrap to 0)."""
     factor = _US_PER_UNIT.get(unit)
     if unit == "ns":
         return np.floor_divide(values, 1_000)
     if factor is None:
         raise AssertionError(unit)
-    return values * factor
+    raw = np.asarray(values, dtype=np.int64)
+    check_time_range(raw, factor, nulls, name=name, kind=kind, unit=_UNIT_WORDS[unit])
+    return raw * factor
 
 
 def _instants(epoch_us: Array, nulls: Array, *, aware: bool, name: str, tz: TzLike | None) -> Array:
@@ -253,7 +259,7 @@ def _from_pandas(series: Any, name: str, tz: TzLike | None) -> Array:
         return _pandas_categorical(series, name, tz)
     if isinstance(dtype, pd.DatetimeTZDtype):
         naive_utc = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-        return np.asarray(naive_utc.astype("datetime64[us]"))
+        return np.asarray(checked_time_cast(naive_utc, "us", name=name))
     if isinstance(dtype, pd.ArrowDtype):
         import pyarrow as pa
 
@@ -315,13 +321,16 @@ def _from_polars(series: Any, name: str, tz: TzLike | None) -> Array:
     if isinstance(dtype, pl.Datetime):
         raw = series.to_physical().fill_null(0).to_numpy()
         aware = dtype.time_zone is not None
-        return _instants(_epoch_to_us(raw, dtype.time_unit), nulls, aware=aware, name=name, tz=tz)
+        epoch_us = _epoch_to_us(raw, dtype.time_unit, nulls, name=name, kind="datetime")
+        return _instants(epoch_us, nulls, aware=aware, name=name, tz=tz)
     if dtype == pl.Date:
         days = series.to_physical().fill_null(0).to_numpy().astype(np.int64).astype("datetime64[D]")
         days[nulls] = np.datetime64("NaT")
         return np.asarray(days)
     if isinstance(dtype, pl.Duration):
-        raw = _epoch_to_us(series.to_physical().fill_null(0).to_numpy(), dtype.time_unit)
+        raw = _epoch_to_us(
+            series.to_physical().fill_null(0).to_numpy(), dtype.time_unit, nulls, name=name, kind="duration"
+        )
         out = raw.astype(np.int64).view("timedelta64[us]")
         out[nulls] = np.timedelta64("NaT")
         return np.asarray(out)
@@ -360,8 +369,8 @@ def _from_arrow(data: Any, name: str, tz: TzLike | None) -> Array:
     if types.is_string(kind) or types.is_large_string(kind) or _is_string_view(types, kind):
         return _arrow_strings(array)
     if types.is_timestamp(kind):
-        raw = _arrow_ints(array, pa.int64())
-        return _instants(_epoch_to_us(raw, kind.unit), nulls, aware=kind.tz is not None, name=name, tz=tz)
+        epoch_us = _epoch_to_us(_arrow_ints(array, pa.int64()), kind.unit, nulls, name=name, kind="datetime")
+        return _instants(epoch_us, nulls, aware=kind.tz is not None, name=name, tz=tz)
     if types.is_date32(kind) or types.is_date64(kind):
         raw = _arrow_ints(array, pa.int32() if types.is_date32(kind) else pa.int64())
         days = raw if types.is_date32(kind) else np.floor_divide(raw, 86_400_000)
@@ -369,7 +378,8 @@ def _from_arrow(data: Any, name: str, tz: TzLike | None) -> Array:
         out[nulls] = np.datetime64("NaT")
         return np.asarray(out)
     if types.is_duration(kind):
-        out = _epoch_to_us(_arrow_ints(array, pa.int64()), kind.unit).astype(np.int64).view("timedelta64[us]")
+        micros = _epoch_to_us(_arrow_ints(array, pa.int64()), kind.unit, nulls, name=name, kind="duration")
+        out = micros.astype(np.int64).view("timedelta64[us]")
         out[nulls] = np.timedelta64("NaT")
         return np.asarray(out)
     if types.is_decimal(kind):

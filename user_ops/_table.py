@@ -636,7 +636,7 @@ def _normalize_array(values: Array, *, name: str, tz: TzLike | None) -> Array:
             raise DataError(
                 f"column {name!r} has unsupported dtype {values.dtype} (months have no fixed length)"
             )
-        return values.astype("timedelta64[us]")
+        return checked_time_cast(values, "us", name=name)
     if char == "U":
         return _normalize_list(values.tolist(), name=name, tz=tz)
     if char == "O":
@@ -647,14 +647,88 @@ def _normalize_array(values: Array, *, name: str, tz: TzLike | None) -> Array:
 def _normalize_datetime64(values: Array, *, name: str, tz: TzLike | None) -> Array:
     unit = np.datetime_data(values.dtype)[0]
     if unit in ("Y", "M", "W", "D"):
-        return values.astype("datetime64[D]")
+        return checked_time_cast(values, "D", name=name)
     if tz is None:
         raise DataError(
             f"column {name!r} holds datetime64 values without a time zone; build the table with "
             "Table(data, tz='UTC') (or the zone whose wall-clock times they are), or make them aware"
         )
     # numpy casts to a coarser unit by flooring, so nanoseconds are dropped towards the past.
-    return wall_clock_to_utc(values.astype("datetime64[us]"), tz, name=name)
+    return wall_clock_to_utc(checked_time_cast(values, "us", name=name), tz, name=name)
+
+
+# How many microseconds (or days) one unit of a numpy time dtype is worth, at most: years and months
+# vary, so their longest is used and the check below can only err towards refusing.
+_UNIT_FACTOR: dict[tuple[str, str], int] = {
+    ("Y", "D"): 366,
+    ("M", "D"): 31,
+    ("W", "D"): 7,
+    ("Y", "us"): 366 * _US_PER_DAY,
+    ("M", "us"): 31 * _US_PER_DAY,
+    ("W", "us"): 7 * _US_PER_DAY,
+    ("D", "us"): _US_PER_DAY,
+    ("h", "us"): 3_600 * _US,
+    ("m", "us"): 60 * _US,
+    ("s", "us"): _US,
+    ("ms", "us"): 1_000,
+}
+_UNIT_NAMES = {
+    "Y": "years",
+    "M": "months",
+    "W": "weeks",
+    "D": "days",
+    "h": "hours",
+    "m": "minutes",
+    "s": "seconds",
+    "ms": "milliseconds",
+    "us": "microseconds",
+}
+_NAT = -(2**63)
+
+
+def checked_time_cast(values: Array, unit: Literal["us", "D"], *, name: str) -> Array:
+    """``values`` (datetime64 or timedelta64 of any unit) cast to ``unit``, refusing values that do
+    not fit instead of letting numpy wrap them around (``2**62`` seconds silently became 0).
+
+    Raises
+    ------
+    DataError
+        Naming the column and the first row out of range.
+
+    Examples
+    --------
+    >>> checked_time_cast(np.array([90, "NaT"], dtype="timedelta64[m]"), "us", name="d")
+    array([5400000000,      'NaT'], dtype='timedelta64[us]')
+    >>> try:
+    ...     checked_time_cast(np.array([2**62], dtype="timedelta64[s]"), "us", name="d")
+    ... except DataError as exc:
+    ...     print(exc)
+    column 'd' row 0: 4611686018427387904 seconds is outside the range of a duration column
+    """
+    source, count = np.datetime_data(values.dtype)
+    factor = _UNIT_FACTOR.get((source, unit), 1) * count
+    if factor > 1:
+        raw = values.view(np.int64)
+        kind = "duration" if values.dtype.kind == "m" else "date" if unit == "D" else "datetime"
+        check_time_range(raw, factor, raw == _NAT, name=name, kind=kind, unit=_UNIT_NAMES.get(source, source))
+    prefix = "datetime64" if values.dtype.kind == "M" else "timedelta64"
+    return values.astype(f"{prefix}[{unit}]")
+
+
+def check_time_range(
+    raw: IntArray, factor: int, nulls: BoolArray | None, *, name: str, kind: str, unit: str
+) -> None:
+    """Refuse the first non-null ``raw`` whose ``raw * factor`` leaves ``±(2**63 - 1)`` (``-2**63`` is
+    NaT, so a value that lands on it is refused too)."""
+    limit = _INT64_MAX // factor
+    bad = (raw > limit) | (raw < -limit)
+    if nulls is not None:
+        bad &= ~nulls
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(
+            f"column {name!r} row {row}: {int(raw[row])} {unit} is outside the range of a {kind} column"
+        )
 
 
 def _normalize_masked(values: np.ma.MaskedArray[Any, Any], *, name: str, tz: TzLike | None) -> Array:
@@ -705,6 +779,10 @@ def _normalize_list(values: Sequence[Any], *, name: str, tz: TzLike | None) -> A
     # One C-level pass finds the value types; each distinct type is then mapped to a kind once,
     # instead of an isinstance chain per value.
     types = set(map(type, values))
+    missing = {t for t in types if is_nat_type(t)}
+    if missing:  # pandas' NaT (a datetime subclass that has no time) is a null like None
+        values = [None if type(v) in missing else v for v in values]
+        types = (types - missing) | {_NONE_TYPE}
     has_null = _NONE_TYPE in types
     types.discard(_NONE_TYPE)
     if not types:
@@ -754,6 +832,19 @@ def _kind_of_type(value_type: type, values: Sequence[Any], name: str) -> ColumnK
     raise DataError(
         f"column {name!r} row {row} holds an unsupported value {values[row]!r} ({value_type.__name__})"
     )
+
+
+def is_nat_type(value_type: type) -> bool:
+    """True for the class of pandas' ``NaT``, which stands for a missing datetime or duration.
+
+    Told by name, so that pandas need not be imported to recognise it.
+
+    Examples
+    --------
+    >>> is_nat_type(type(None)), is_nat_type(datetime)
+    (False, False)
+    """
+    return value_type.__name__ == "NaTType" and value_type.__module__.startswith("pandas")
 
 
 def _value_kind(value: Any, name: str) -> ColumnKind:
@@ -930,17 +1021,46 @@ def _dates(values: Sequence[Any], info: _Info) -> Array:
     return _scatter(days.astype("datetime64[D]"), mask, np.datetime64("NaT"))
 
 
+# timedelta64[us] holds +-(2**63 - 1) microseconds (-2**63 is NaT); a timedelta reaches 999,999,999 days.
+# Rows within this many days of zero fit whatever their seconds; only the others are checked exactly.
+_SAFE_DURATION_DAYS = _INT64_MAX // _US_PER_DAY - 1
+
+
 def _durations(values: Sequence[Any], info: _Info) -> Array:
     present, mask = _present(values, info.has_null)
     n = len(present)
     if info.types <= {timedelta}:
         days = np.fromiter(map(operator.attrgetter("days"), present), dtype=np.int64, count=n)
+        if n and int(np.abs(days).max()) > _SAFE_DURATION_DAYS:
+            _check_durations_fit(present, np.flatnonzero(np.abs(days) > _SAFE_DURATION_DAYS), mask, info.name)
         secs = np.fromiter(map(operator.attrgetter("seconds"), present), dtype=np.int64, count=n)
         micros = np.fromiter(map(operator.attrgetter("microseconds"), present), dtype=np.int64, count=n)
-        us = (days * 86_400 + secs) * _US + micros
+        # Exact even where a partial product wraps: the checked total fits, and int64 wraps modulo 2**64.
+        with np.errstate(over="ignore"):
+            us = (days * 86_400 + secs) * _US + micros
     else:  # subclasses such as pandas.Timedelta: exact integer division, value by value
-        us = np.fromiter((v // _ONE_US for v in present), dtype=np.int64, count=n)
+        totals = [v // _ONE_US for v in present]
+        _check_durations_fit(present, range(n), mask, info.name, totals)
+        us = np.fromiter(totals, dtype=np.int64, count=n)
     return _scatter(us.astype("timedelta64[us]"), mask, np.timedelta64("NaT"))
+
+
+def _check_durations_fit(
+    present: Sequence[timedelta],
+    rows: Iterable[int],
+    mask: BoolArray | None,
+    name: str,
+    totals: Sequence[int] | None = None,
+) -> None:
+    """Refuse the first of ``rows`` (positions in ``present``) whose microseconds leave the column."""
+    for position in rows:
+        us = totals[position] if totals is not None else present[position] // _ONE_US
+        if not -_INT64_MAX <= us <= _INT64_MAX:
+            row = position if mask is None else int(np.flatnonzero(~mask)[position])
+            raise DataError(
+                f"column {name!r} row {row}: {_short(present[position])} is outside the range of a "
+                "duration column (±2**63 - 1 microseconds, about 292,000 years)"
+            )
 
 
 def _datetimes(values: Sequence[Any], info: _Info) -> Array:

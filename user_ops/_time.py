@@ -36,6 +36,7 @@ __all__ = [
     "days_from_epoch",
     "dense_codes",
     "get_tz",
+    "in_zone",
     "local_date",
     "local_days",
     "local_midnight",
@@ -54,9 +55,10 @@ _US_PER_DAY = 86_400 * _US_PER_S
 
 _UNIT_ORDER = ("y", "mo", "w", "d", "h", "min", "s")
 _PART = re.compile(r"(\d{1,12})(y|mo|w|d|h|min|s)")
-# Bounds on the whole duration (10,000 years), so every canonical text parses back and no window
-# arithmetic leaves the datetime range by orders of magnitude.
-_MAX_MONTHS = 12 * 10_000
+# A duration must fit in the datetime range (years 1 to 9999): one that cannot move even the last
+# instant back to the first would fail every time it is used, so it is refused when it is read.
+_LATEST_WALL = datetime(9999, 12, 31, 23, 59, 59, 999_999)
+_MAX_MONTHS = 12 * 10_000  # cheap bounds first, so the exact check never meets huge numbers
 _MAX_DAYS = 366 * 10_000
 _MAX_SECONDS = 86_400 * 366 * 10_000
 
@@ -111,7 +113,7 @@ class Duration:
             # Elapsed units are exact: subtract them in UTC (aware arithmetic in one zone is wall-clock).
             return local.astimezone(timezone.utc) - timedelta(seconds=self.seconds)
         except (OverflowError, ValueError):
-            raise DataError(f"{instant.isoformat()} minus {self.text} is before the year 1") from None
+            raise DataError(f"{instant.isoformat()} minus {self.text} is outside years 1 to 9999") from None
 
     def __str__(self) -> str:
         return self.text
@@ -174,9 +176,23 @@ def parse_duration(text: str) -> Duration:
         else:
             seconds += count
         pos = match.end()
-    if months > _MAX_MONTHS or days > _MAX_DAYS or seconds > _MAX_SECONDS:
-        raise DataError(f"duration {text!r} is longer than 10,000 years")
+    if not _fits_datetime_range(months, days, seconds):
+        raise DataError(
+            f"duration {text!r} is longer than the datetime range (years 1 to 9999): no instant can "
+            "move that far"
+        )
     return Duration(months=months, days=days, seconds=seconds)
+
+
+def _fits_datetime_range(months: int, days: int, seconds: int) -> bool:
+    """Whether the last representable instant minus the duration is still a datetime."""
+    if months > _MAX_MONTHS or days > _MAX_DAYS or seconds > _MAX_SECONDS:
+        return False
+    try:
+        _LATEST_WALL - relativedelta(months=months, days=days) - timedelta(seconds=seconds)
+    except (OverflowError, ValueError):
+        return False
+    return True
 
 
 @lru_cache(maxsize=256)
@@ -249,7 +265,24 @@ def local_midnight(day: date, tz: tzinfo) -> datetime:
 
 def local_date(instant: datetime, tz: tzinfo) -> date:
     """The calendar date an aware instant falls on in ``tz``."""
-    return instant.astimezone(tz).date()
+    return in_zone(instant, tz).date()
+
+
+def in_zone(instant: datetime, tz: tzinfo) -> datetime:
+    """``instant.astimezone(tz)``; a DataError, not an OverflowError, when its local time falls
+    outside years 1 to 9999 (``9999-12-31T23:00Z`` is already year 10000 in Shanghai).
+
+    Examples
+    --------
+    >>> in_zone(datetime(2024, 1, 1, tzinfo=timezone.utc), get_tz("Asia/Shanghai")).hour
+    8
+    """
+    try:
+        return instant.astimezone(tz)
+    except (OverflowError, ValueError):
+        raise DataError(
+            f"{instant.isoformat()} has no local time in {tz}: it falls outside years 1 to 9999 there"
+        ) from None
 
 
 _ONE_US = timedelta(microseconds=1)
@@ -393,7 +426,10 @@ def _fixed_offset_us(tz: tzinfo) -> int | None:
 
 
 def _offset_at(us: int, tz: tzinfo) -> int:
-    instant = EPOCH + timedelta(microseconds=min(max(us, _MIN_WALL_US), _MAX_WALL_US - _US_PER_DAY))
+    # A day in from both ends, so that the local time of the clamped instant exists in every zone.
+    instant = EPOCH + timedelta(
+        microseconds=min(max(us, _MIN_WALL_US + _US_PER_DAY), _MAX_WALL_US - _US_PER_DAY)
+    )
     off = instant.astimezone(tz).utcoffset()
     if off is None:
         raise DataError(f"time zone {tz!r} gives no UTC offset for {instant.isoformat()}")
@@ -423,5 +459,17 @@ def local_us(instants_us: npt.NDArray[np.int64], tz: tzinfo) -> npt.NDArray[np.i
     offsets = utc_offsets(values, tz)  # a new array: the local times are added into it
     if offsets.ndim == 0:
         local: npt.NDArray[np.int64] = values + offsets
-        return local
-    return np.add(values, offsets, out=offsets)
+    else:
+        local = np.add(values, offsets, out=offsets)
+    _check_local_range(local, tz)
+    return local
+
+
+def _check_local_range(local: npt.NDArray[np.int64], tz: tzinfo) -> None:
+    """Refuse local times outside years 1 to 9999, as ``datetime.astimezone`` does (scalar twin)."""
+    if local.size and (int(local.min()) < _MIN_WALL_US or int(local.max()) > _MAX_WALL_US):
+        flat = local.reshape(-1)
+        row = int(np.argmax((flat < _MIN_WALL_US) | (flat > _MAX_WALL_US)))
+        raise DataError(
+            f"row {row}: an instant has no local time in {tz}: it falls outside years 1 to 9999 there"
+        )

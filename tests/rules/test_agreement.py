@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -199,6 +199,12 @@ def expr(kind: str, depth: int) -> st.SearchStrategy[Node]:
     return st.one_of(*options)
 
 
+def _no_null_literal_operand(node: CmpNode) -> bool:
+    # A comparison with a null literal never matches, so Rule refuses it; nulls still reach
+    # comparisons through fields, arithmetic and calls.
+    return not (isinstance(node.left, NullLit) or isinstance(node.right, NullLit))
+
+
 def conditions(depth: int) -> list[st.SearchStrategy[Node]]:
     ops = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
     comparable = st.sampled_from(["int", "float", "decimal", "str", "datetime", "date", "mixed"])
@@ -210,15 +216,17 @@ def conditions(depth: int) -> list[st.SearchStrategy[Node]]:
                 ops,
                 st.sampled_from(NUMERIC).flatmap(lambda k: expr(k, depth)),
                 st.sampled_from(NUMERIC).flatmap(lambda k: expr(k, depth)),
-            )
+            ).filter(_no_null_literal_operand)
         return st.builds(
             lambda op, a, b: CmpNode(op=op, left=a, right=b), ops, expr(kind, depth), expr(kind, depth)
-        )
+        ).filter(_no_null_literal_operand)
 
     sub = st.deferred(lambda: expr("bool", depth))
     return [
         comparable.flatmap(compare),
-        st.builds(lambda a, b: CmpNode(op="==", left=a, right=b), expr("bool", 0), expr("bool", 0)),
+        st.builds(lambda a, b: CmpNode(op="==", left=a, right=b), expr("bool", 0), expr("bool", 0)).filter(
+            _no_null_literal_operand
+        ),
         st.lists(sub, min_size=1, max_size=4).map(lambda xs: AndNode(items=tuple(xs))),
         st.lists(sub, min_size=1, max_size=4).map(lambda xs: OrNode(items=tuple(xs))),
         sub.map(lambda x: NotNode(item=x)),
@@ -381,3 +389,149 @@ def test_answers_do_not_depend_on_earlier_records(
             except Exception as exc:  # the same error class, whatever the history
                 outcomes.append(("error", type(exc).__name__))
         assert outcomes[0] == outcomes[1], row
+
+
+# -- edge values: the ends of the time ranges, huge durations, non-finite decimals --------------------
+UTC = timezone.utc
+LONGEST = timedelta(microseconds=2**63 - 1)  # the longest duration a column holds
+EDGE_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "datetime": st.one_of(
+        instants,
+        st.sampled_from(
+            [
+                datetime.min.replace(tzinfo=UTC),
+                datetime.max.replace(tzinfo=UTC),
+                datetime(9999, 12, 31, 23, 30, tzinfo=UTC),
+                datetime(1, 1, 1, 0, 30, tzinfo=UTC),
+                datetime(9999, 12, 31, 23, tzinfo=ZoneInfo("Asia/Shanghai")),  # 15:00 UTC
+                datetime(9999, 12, 31, 12, tzinfo=ZoneInfo("America/New_York")),  # 17:00 UTC
+                datetime(1, 1, 2, 3, tzinfo=ZoneInfo("Asia/Shanghai")),  # 0001-01-01 19:00 UTC
+            ]
+        ),
+    ),
+    "date": st.one_of(days, st.sampled_from([date.min, date.max, date(1, 1, 14), date(9999, 12, 18)])),
+    "decimal": st.one_of(
+        decimals, st.sampled_from([Decimal("NaN"), Decimal("-NaN"), Decimal("sNaN"), Decimal("9E+999")])
+    ),
+    "float": floats,
+    "int": st.one_of(small_ints, st.sampled_from([2**63 - 1, -(2**63), 2**62])),
+    "duration": st.one_of(
+        st.timedeltas(min_value=-LONGEST, max_value=LONGEST),
+        st.sampled_from([LONGEST, -LONGEST, timedelta(0), timedelta(days=106_751_991)]),
+    ),
+}
+EDGE_FIELDS = {"t": "datetime", "dt": "date", "d": "decimal", "f": "float", "i": "int", "du": "duration"}
+DURATION_LITERALS = ["0s", "1h", "90min", "2w", "3652058d"]
+
+
+def _edge_rules() -> st.SearchStrategy[Node]:
+    t, dt, du = FieldNode(name="t"), FieldNode(name="dt"), FieldNode(name="du")
+    ops = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
+    instant = st.one_of(
+        st.just(t),
+        st.builds(
+            lambda op, d: ArithNode(op=op, left=t, right=DurationLit(value=d)),
+            st.sampled_from(["+", "-"]),
+            st.sampled_from(["1h", "90min", "36h", "1s"]),
+        ),
+        st.just(CallNode(fn="now")),
+    )
+    day = st.one_of(
+        st.just(dt),
+        st.builds(
+            lambda op, d: ArithNode(op=op, left=dt, right=DurationLit(value=d)),
+            st.sampled_from(["+", "-"]),
+            st.sampled_from(["1d", "2w", "3652058d"]),
+        ),
+    )
+    integer = st.one_of(
+        st.just(FieldNode(name="i")),
+        st.builds(lambda x: CallNode(fn="days_since", args=(x,)), st.one_of(instant, day)),
+        st.builds(
+            lambda fn, x: CallNode(fn=fn, args=(x,)),
+            st.sampled_from(["year", "month", "day", "weekday", "hour"]),
+            instant,
+        ),
+    )
+    number = st.one_of(
+        st.just(FieldNode(name="d")),
+        st.just(FieldNode(name="f")),
+        st.builds(
+            lambda op, a, b: ArithNode(op=op, left=a, right=b),
+            st.sampled_from(["+", "-", "*", "/", "%"]),
+            st.sampled_from([FieldNode(name="d"), FieldNode(name="i"), FieldNode(name="f")]),
+            st.sampled_from([FieldNode(name="d"), IntLit(value=3), DecimalLit(value=Decimal("1E+999"))]),
+        ),
+    )
+    duration = st.one_of(st.just(du), st.sampled_from(DURATION_LITERALS).map(lambda v: DurationLit(value=v)))
+    comparisons = st.one_of(
+        st.builds(lambda op, a, b: CmpNode(op=op, left=a, right=b), ops, instant, instant),
+        st.builds(lambda op, a, b: CmpNode(op=op, left=a, right=b), ops, day, st.one_of(day, instant)),
+        st.builds(lambda op, a: CmpNode(op=op, left=a, right=IntLit(value=0)), ops, integer),
+        st.builds(lambda op, a, b: CmpNode(op=op, left=a, right=b), ops, number, number),
+        st.builds(lambda op, a, b: CmpNode(op=op, left=a, right=b), ops, duration, duration).filter(
+            lambda node: FieldNode(name="du") in (node.left, node.right)
+        ),
+        st.builds(
+            lambda x, w: CallNode(fn="within", args=(x, DurationLit(value=w))),
+            st.sampled_from([t, dt]),
+            st.sampled_from(["30d", "1y", "12h", "9000y"]),
+        ),
+        st.builds(
+            lambda x, neg: IsNullNode(item=x, negated=neg),
+            st.one_of(instant, day, number, duration),
+            st.booleans(),
+        ),
+    )
+    return st.one_of(
+        comparisons,
+        st.lists(comparisons, min_size=2, max_size=3).map(lambda xs: OrNode(items=tuple(xs))),
+        st.lists(comparisons, min_size=2, max_size=3).map(lambda xs: AndNode(items=tuple(xs))),
+    )
+
+
+@st.composite
+def edge_columns(draw: st.DrawFn) -> dict[str, list[Any]]:
+    n = draw(st.integers(1, 6))
+    return {
+        name: draw(st.lists(st.one_of(st.none(), EDGE_VALUES[kind]), min_size=n, max_size=n))
+        for name, kind in EDGE_FIELDS.items()
+    }
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    node=_edge_rules(),
+    data=edge_columns(),
+    as_of=as_ofs,
+    tz=st.sampled_from([None, "Asia/Shanghai", "America/New_York", "UTC"]),
+)
+def test_scalar_and_batch_agree_on_edge_values(
+    node: Node, data: dict[str, list[Any]], as_of: datetime, tz: Any
+) -> None:
+    """Both paths give the same answer, or both refuse with a DataError, at the ends of every range."""
+    rule = Rule(node)
+    try:
+        expected = scalar_results(rule, data, as_of, tz)
+    except DataError:
+        with pytest.raises(DataError):
+            rule.values(Table(data), as_of=as_of, tz=tz)
+        return
+    try:
+        values, unknown = rule.values(Table(data), as_of=as_of, tz=tz)
+    except DataError:
+        # The batch path computes every term of an and/or for every row; the scalar path stops at the
+        # term that settles a row. So a batch error must come from a term that fails on its own.
+        terms = node.items if isinstance(node, (AndNode, OrNode)) else (node,)
+        assert any(_fails_alone(term, data, as_of, tz) for term in terms), rule.to_text()
+        return
+    got = [None if u else bool(v) for v, u in zip(values.tolist(), unknown.tolist())]
+    assert got == expected, rule.to_text()
+
+
+def _fails_alone(term: Node, data: dict[str, list[Any]], as_of: datetime, tz: Any) -> bool:
+    try:
+        scalar_results(Rule(term), data, as_of, tz)
+    except DataError:
+        return True
+    return False

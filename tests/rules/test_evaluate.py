@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from user_ops import DataError, Rule, RuleTypeError, Schema, Table
-from user_ops.rules import functions
+from user_ops import DataError, Rule, RuleSyntaxError, RuleTypeError, Schema, Table
+from user_ops.rules import CallNode, CmpNode, FieldNode, IntLit, NullLit, functions
 
 UTC = timezone.utc
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -196,6 +196,69 @@ def test_type_errors_are_clear(text: str, message: str) -> None:
         Rule.parse(text, schema=schema)
 
 
+@pytest.mark.parametrize(
+    ("text", "hint", "column", "end_column"),
+    [
+        ("x == null", "write `x is null`", 1, 10),
+        ("x != null", "write `x is not null`", 1, 10),
+        ("null = x", "write `x is null`", 1, 9),
+        ("a > 1 and lower(s) <> NULL", "write `lower(s) is not null`", 11, 27),
+        ("x < null", "`x is null` or `x is not null`", 1, 9),
+        ("null >= null", "is null", 1, 13),
+    ],
+)
+def test_comparing_with_null_is_refused_when_parsed(
+    text: str, hint: str, column: int, end_column: int
+) -> None:
+    # A comparison with null is unknown whatever x holds, so the rule could never match.
+    with pytest.raises(RuleSyntaxError) as caught:
+        Rule.parse(text)
+    assert hint in caught.value.message
+    assert "never" in caught.value.message
+    assert (caught.value.line, caught.value.column, caught.value.end_column) == (1, column, end_column)
+
+
+def test_comparing_with_null_is_refused_in_json_and_built_asts() -> None:
+    doc = {
+        "kind": "and",
+        "items": [
+            {"kind": "bool", "value": True},
+            {"kind": "cmp", "op": "==", "left": {"kind": "field", "name": "x"}, "right": {"kind": "null"}},
+        ],
+    }
+    with pytest.raises(RuleSyntaxError, match="write `x is null`") as caught:
+        Rule.from_json(doc)
+    assert caught.value.path == "$.items[1]"
+    with pytest.raises(RuleSyntaxError, match="write `x is not null`"):
+        Rule(CmpNode(op="!=", left=FieldNode(name="x"), right=NullLit()))
+
+
+def test_jsonlogic_equality_with_null_is_a_null_test_and_ordering_with_null_is_refused() -> None:
+    # JsonLogic's == is JavaScript equality, for which `x == null` is the null test.
+    rule = Rule.from_jsonlogic({"==": [{"var": "x"}, None]})
+    assert rule.to_text() == "x is null"
+    assert rule.evaluate_one({"x": None}, as_of=AS_OF) is True
+    assert Rule.from_jsonlogic({"!==": [None, {"var": "x"}]}).to_text() == "x is not null"
+    # JavaScript would coerce null to 0 here; user_ops does not coerce, and would never match.
+    with pytest.raises(RuleSyntaxError, match="never match") as caught:
+        Rule.from_jsonlogic({"and": [True, {"<": [{"var": "x"}, None]}]})
+    assert caught.value.path == "$.and[1]"
+
+
+def test_unknown_functions_fail_when_parsed_with_a_hint_about_plugins() -> None:
+    with pytest.raises(RuleTypeError, match=r"unknown function nope\(\)") as caught:
+        Rule.parse("x > 1 and nope(x) > 1")
+    assert "register" in caught.value.message
+    assert (caught.value.column, caught.value.end_column) == (11, 18)
+    with pytest.raises(RuleTypeError, match="did you mean lower"):
+        Rule.parse("lowr(city) == 'a'")
+    with pytest.raises(RuleTypeError, match="unknown function") as caught:
+        Rule.from_json({"kind": "call", "fn": "nope", "args": []})
+    assert caught.value.path == "$"
+    with pytest.raises(RuleTypeError, match="unknown function"):
+        Rule(CmpNode(op=">", left=CallNode(fn="nope", args=(FieldNode(name="x"),)), right=IntLit(value=1)))
+
+
 def test_type_error_in_json_rule_has_a_path() -> None:
     doc = {
         "kind": "and",
@@ -279,3 +342,72 @@ def test_batch_results_are_the_callers_own_arrays() -> None:
         result[:] = False  # writable, and writing to it leaves the table alone
     assert table["vip"].tolist() == [True, False]
     assert Rule.parse("vip").evaluate(table, as_of=AS_OF).tolist() == [True, False]
+
+
+# -- edges of the time and decimal ranges: both paths give the same answer or the same error -----------
+def both_raise(text: str, records: list[dict[str, Any]], match: str) -> None:
+    """Each record raises DataError in the scalar path, and the table of them in the batch path."""
+    rule = Rule.parse(text)
+    for record in records:
+        with pytest.raises(DataError, match=match):
+            rule.value_one(record, as_of=AS_OF)
+    with pytest.raises(DataError, match=match):
+        rule.values(Table.from_records(records), as_of=AS_OF)
+
+
+def test_a_duration_no_column_can_hold_is_refused_in_a_record_too() -> None:
+    # timedelta64[us] stops at 2**63 - 1 microseconds (about 106,751,991 days).
+    both_raise("du > 0s", [{"du": timedelta(days=999_999_999)}], "'du'.*outside the range")
+    both_raise("du < 0s", [{"du": timedelta(days=-106_751_992)}], "'du'.*outside the range")
+    longest = timedelta(microseconds=2**63 - 1)
+    assert both("du > 0s", {"du": longest}) is True
+    assert both("du < 0s", {"du": -longest}) is True
+
+
+def test_pandas_nat_in_a_record_is_a_null() -> None:
+    import pandas as pd
+
+    assert both("t is null", {"t": pd.NaT}) is True
+    assert both("t > 2024-01-01T00:00Z", {"t": pd.NaT}) is None
+    assert both("days_since(t) > 3", {"t": pd.NaT}) is None
+    assert Rule.parse("du > 1h").value_one({"du": pd.NaT}, as_of=AS_OF) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "record"),
+    [
+        ("d + 1d > d", {"d": date(9999, 12, 31)}),
+        ("d - 2w < d", {"d": date(1, 1, 10)}),
+        ("t + 1h > t", {"t": datetime(9999, 12, 31, 23, 30, tzinfo=UTC)}),
+        ("t - 1h < t", {"t": datetime(1, 1, 1, 0, 30, tzinfo=UTC)}),
+        # Within range on its own clock, but 9999-12-31 22:00 UTC + 2h leaves year 9999.
+        ("t + 2h > t", {"t": datetime(9999, 12, 31, 17, tzinfo=timezone(timedelta(hours=-5)))}),
+    ],
+)
+def test_date_and_time_arithmetic_leaving_years_1_to_9999_is_null_in_both_paths(
+    text: str, record: dict[str, Any]
+) -> None:
+    # No date or instant exists there: unknown, like a division by zero (it used to crash one path).
+    assert both(text, record) is None
+    assert (
+        both(text.split(" ", maxsplit=1)[0] + " " + " ".join(text.split(" ")[1:3]) + " is null", record)
+        is True
+    )
+
+
+def test_date_and_time_arithmetic_up_to_the_edges_agrees() -> None:
+    assert both("d + 1d == 9999-12-31", {"d": date(9999, 12, 30)}) is True
+    assert both("d - 1d == 0001-01-01", {"d": date(1, 1, 2)}) is True
+    assert both("t + 1h > t", {"t": datetime(9999, 12, 31, 22, 59, tzinfo=UTC)}) is True
+    # 23:00 in Shanghai is 15:00 UTC: two hours later is still in 9999 in UTC, though not on its clock.
+    assert both("t + 2h > t", {"t": datetime(9999, 12, 31, 23, tzinfo=SHANGHAI)}) is True
+
+
+def test_decimal_nan_is_a_null_in_both_paths_and_infinity_an_error_in_both() -> None:
+    assert both("x > 1", {"x": Decimal("NaN")}) is None
+    assert both("x is null", {"x": Decimal("NaN")}) is True
+    assert both("x is null", {"x": Decimal("sNaN")}) is True
+    both_raise("x > 1", [{"x": Decimal("Infinity")}], "non-finite decimal")
+    both_raise("x > 1", [{"x": Decimal("-Infinity")}], "non-finite decimal")
+    with pytest.raises(DataError, match="row 1: non-finite decimal"):  # a null beside it hid it
+        Rule.parse("x > 1").values({"x": [None, Decimal("-Infinity")]}, as_of=AS_OF)

@@ -375,9 +375,7 @@ exportable_leaves = st.one_of(st.builds(FieldNode, name=FIELD_NAMES), exportable
 
 
 def _null_free_equality(node: CmpNode) -> bool:
-    return node.op not in {"==", "!="} or not (
-        isinstance(node.left, NullLit) or isinstance(node.right, NullLit)
-    )
+    return not (isinstance(node.left, NullLit) or isinstance(node.right, NullLit))
 
 
 def _exportable_compound(kids: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:

@@ -7,12 +7,13 @@ import sys
 import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from user_ops import RuleError, RuleLimitError, RuleSyntaxError
+from user_ops import Rule, RuleError, RuleLimitError, RuleSyntaxError
 from user_ops.rules._ast import (
     AndNode,
     ArithNode,
@@ -35,9 +36,12 @@ from user_ops.rules._ast import (
     OrNode,
     StrLit,
 )
-from user_ops.rules._limits import Limits
+from user_ops.rules._limits import DEFAULT_LIMITS, Limits
 from user_ops.rules._parser import Parsed, line_col, parse_text, syntax_error
 from user_ops.rules._printer import to_text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import bench_parse_worst
 
 from .strategies import ast_size, nodes, walk
 
@@ -130,7 +134,7 @@ EXAMPLES: list[tuple[str, Node]] = [
     ("a - -3", arith(f("a"), "-", i(-3))),
     ("- 3", NegNode(item=i(3))),
     ("-(3)", NegNode(item=i(3))),
-    ("--3", NegNode(item=i(-3))),
+    ("- -3", NegNode(item=i(-3))),
     ("-x", NegNode(item=f("x"))),
     ("a + b < c * d", cmp(arith(f("a"), "+", f("b")), "<", arith(f("c"), "*", f("d")))),
     ("(a < b) == true", cmp(cmp(f("a"), "<", f("b")), "==", BoolLit(value=True))),
@@ -260,6 +264,12 @@ def test_minus_folds_only_when_glued_to_a_number() -> None:
     assert parse("-" + digits) == DecimalLit(value=Decimal("-" + digits))
 
 
+def test_minus_signs_apart_still_negate_twice_or_subtract_a_negative() -> None:
+    assert parse("- -a") == NegNode(item=NegNode(item=f("a")))
+    assert parse("a - -1") == arith(f("a"), "-", i(-1))
+    assert parse("a - (-b)") == arith(f("a"), "-", NegNode(item=f("b")))
+
+
 def test_a_date_minus_a_number_is_arithmetic_but_a_date_is_one_token() -> None:
     assert parse("2024-06-18") == DateLit(value=date(2024, 6, 18))
     assert parse("2024-6-18") == arith(arith(i(2024), "-", i(6)), "-", i(18))
@@ -304,7 +314,13 @@ ERRORS: list[tuple[str, type[RuleError], str, int, int]] = [
     ("x within 30days", RuleSyntaxError, "invalid duration '30days'", 1, 10),
     ("1d1d", RuleSyntaxError, "given twice", 1, 1),
     ("1234567890123d", RuleSyntaxError, "invalid duration", 1, 1),
-    ("99999y", RuleSyntaxError, "longer than 10,000 years", 1, 1),
+    ("99999y", RuleSyntaxError, "longer than the datetime range", 1, 1),
+    ("t within 10000y", RuleSyntaxError, "longer than the datetime range", 1, 10),
+    ("t within 3652059d", RuleSyntaxError, "longer than the datetime range", 1, 10),
+    ("a > 1 -- comment", RuleSyntaxError, "'--' is not a comment", 1, 7),
+    ("a--b > 0", RuleSyntaxError, "put a space or parentheses between", 1, 2),
+    ("--a > 0", RuleSyntaxError, "'--' is not a comment", 1, 1),
+    ("[--1]", RuleSyntaxError, "'--' is not a comment", 1, 2),
     ("2024-02-30", RuleSyntaxError, "invalid date '2024-02-30'", 1, 1),
     ("2024-06-18T20:00", RuleSyntaxError, "datetime literal needs a UTC offset (Z or +08:00)", 1, 1),
     ("2024-06-18T25:00Z", RuleSyntaxError, "invalid datetime", 1, 1),
@@ -510,9 +526,9 @@ def test_depth_limit_is_exact() -> None:
     assert parse("not " * 63 + "x") is not None  # depth 64, the default limit
     with pytest.raises(RuleLimitError):
         parse_text("not " * 64 + "x")
-    assert parse("-" * 63 + "x") is not None
+    assert parse("- " * 63 + "x") is not None
     with pytest.raises(RuleLimitError):
-        parse_text("-" * 64 + "x")
+        parse_text("- " * 64 + "x")
 
 
 def test_and_or_chains_add_one_level_however_long() -> None:
@@ -530,9 +546,10 @@ def test_redundant_parentheses_are_allowed_up_to_twice_the_depth() -> None:
 
 def test_ten_thousand_term_or_chain_parses_fast() -> None:
     text = " or ".join(f"a == {n}" for n in range(10_000))
-    started = time.perf_counter()
+    # CPU time of this process: on a shared machine, wall-clock time mostly measures the others.
+    started = time.process_time()
     node = parse_text(text).node
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert isinstance(node, OrNode)
     assert len(node.items) == 10_000
     assert elapsed < 1.0
@@ -544,7 +561,7 @@ def test_ten_thousand_term_or_chain_parses_fast() -> None:
         "(" * 100_000,
         "(" * 100_000 + "x" + ")" * 100_000,
         "not " * 100_000 + "x",
-        "-" * 100_000 + "1",
+        "- " * 100_000 + "1",
         "- " * 100_000 + "x",
         "f(" * 100_000,
         "and(" * 100_000,
@@ -557,17 +574,50 @@ def test_ten_thousand_term_or_chain_parses_fast() -> None:
     ids=lambda text: repr(text[:12]) + f"..{len(text)}",
 )
 def test_pathological_nesting_is_a_limit_error_and_quick(text: str) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(RuleLimitError) as info:
         parse_text(text)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert info.value.line == 1
     assert info.value.column is not None
 
 
+def test_default_limits_are_the_documented_ones() -> None:
+    assert Limits() == DEFAULT_LIMITS
+    assert (Limits().max_text_length, Limits().max_depth) == (500_000, 64)
+    assert (Limits().max_nodes, Limits().max_list_items) == (50_000, 25_000)
+    page = (Path(__file__).resolve().parents[2] / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert "text length (500,000 characters), nesting depth (64), node count (50,000)" in page
+    assert "list-literal size (25,000)" in page
+
+
+def test_the_default_limits_admit_every_worst_case_of_the_parse_benchmark() -> None:
+    # Untimed: benchmarks/bench_parse_worst.py times these; here each must be a legal rule.
+    for name, text in bench_parse_worst.worst_cases().items():
+        assert len(text) <= DEFAULT_LIMITS.max_text_length, name
+        assert Rule.parse(text) is not None, name
+    for name, (form, build) in bench_parse_worst.DOCUMENT_CASES.items():
+        read = Rule.from_json if form == "json" else Rule.from_jsonlogic
+        assert read(build(DEFAULT_LIMITS)) is not None, name
+
+
+def test_one_more_than_the_default_limits_is_refused() -> None:
+    nodes = Limits().max_nodes
+    assert isinstance(parse_text(" or ".join(["a"] * (nodes - 1))).node, OrNode)  # exactly max_nodes
+    with pytest.raises(RuleLimitError, match="max_nodes"):
+        parse_text(" or ".join(["a"] * nodes))
+    items = Limits().max_list_items
+    assert parse_text("x in [" + ",".join(["1"] * items) + "]") is not None
+    with pytest.raises(RuleLimitError, match="max_list_items"):
+        parse_text("x in [" + ",".join(["1"] * (items + 1)) + "]")
+    with pytest.raises(RuleLimitError, match="max_text_length"):
+        parse_text("a" * (Limits().max_text_length + 1))
+
+
 def test_recursion_error_is_turned_into_a_limit_error() -> None:
     # Simulate a caller already deep in its own stack: leave the parser only a few dozen frames.
-    text = "(" * 100 + "x" + ")" * 100
+    # (Calls recurse; a run of parentheses is read in a loop.)
+    text = "f(" * 50 + "x" + ")" * 50
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(len(inspect.stack()) + 60)
     try:
@@ -575,17 +625,17 @@ def test_recursion_error_is_turned_into_a_limit_error() -> None:
             parse_text(text)
     finally:
         sys.setrecursionlimit(limit)
-    assert parse(text) == f("x")
+    assert parse(text) is not None
 
 
 def test_a_typical_rule_parses_well_under_a_millisecond() -> None:
     text = 'orders_90d >= 3 and spend_90d > 1000.50 and city in ["北京", "上海"] or days_since(last) > 60'
     parse_text(text)
     rounds = 200
-    started = time.perf_counter()
+    started = time.process_time()
     for _ in range(rounds):
         parse_text(text)
-    assert (time.perf_counter() - started) / rounds < 1e-3
+    assert (time.process_time() - started) / rounds < 1e-3
 
 
 # --------------------------------------------------------------------------------------------- fuzz

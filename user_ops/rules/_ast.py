@@ -172,7 +172,8 @@ class BoolLit(_Node):
 class NullLit(_Node):
     """``null``: the missing value.
 
-    A comparison with ``null`` is unknown (SQL three-valued logic); test for it with ``is null``
+    A comparison with ``null`` is unknown (SQL three-valued logic), so ``Rule`` refuses a comparison
+    with a null literal, which could never match; test for a missing value with ``is null``
     (:class:`IsNullNode`).
 
     Examples
@@ -180,11 +181,18 @@ class NullLit(_Node):
     >>> from datetime import datetime, timezone
     >>> as_of = datetime(2024, 6, 30, tzinfo=timezone.utc)
     >>> from user_ops import Rule
-    >>> rule = Rule.parse("city == null")
-    >>> rule.node.right
+    >>> rule = Rule.parse("coalesce(city, null) is null")
+    >>> rule.node.item.args[1]
     NullLit(kind='null')
-    >>> print(rule.value_one({"city": None}, as_of=as_of))
-    None
+    >>> rule.value_one({"city": None}, as_of=as_of)
+    True
+    >>> from user_ops import RuleSyntaxError
+    >>> try:
+    ...     Rule.parse("city == null")
+    ... except RuleSyntaxError as exc:
+    ...     print(*exc.message.split("; "), sep="\\n")
+    `city == null` never matches (a comparison with null is unknown)
+    write `city is null`
     """
 
     kind: Literal["null"] = "null"

@@ -16,7 +16,7 @@ import difflib
 import operator
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, DecimalException
 from typing import Any, ClassVar
 
@@ -33,6 +33,7 @@ from user_ops.rules._runtime import (
     INT64_MIN,
     MISSING,
     BatchContext,
+    BoolArray,
     ScalarContext,
     Vec,
     convert_scalar,
@@ -57,6 +58,13 @@ _CMP: dict[str, Callable[[Any, Any], Any]] = {
 }
 _ORDERED = frozenset({"int", "float", "decimal", "str", "datetime", "date", "duration"})
 _US_PER_DAY = 86_400_000_000
+_ONE_US = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# What date and time arithmetic may reach: years 1 to 9999 (instants in UTC), as Python's own types.
+_MIN_ORDINAL, _MAX_ORDINAL = date.min.toordinal(), date.max.toordinal()
+_MIN_DAY, _MAX_DAY = days_from_epoch(date.min), days_from_epoch(date.max)
+_MIN_UTC_US = as_utc_us(datetime.min.replace(tzinfo=timezone.utc))
+_MAX_UTC_US = as_utc_us(datetime.max.replace(tzinfo=timezone.utc))
 _ABSENT = object()
 
 
@@ -291,29 +299,35 @@ class TLogic(TNode):
         return combine
 
     def _batch(self, ctx: BatchContext, memo: dict[int, Vec] | None) -> Vec:
-        vecs = [item.batch(ctx, memo) for item in self.items]
-        reduce = np.logical_and if self.is_and else np.logical_or
-        if all(v.nulls is None for v in vecs):
-            values = vecs[0].values
-            for vec in vecs[1:]:
-                values = reduce(values, vec.values)
-            return Vec(np.broadcast_to(values, (ctx.n,)), None)
-        # "Open" rows are those no item settles: every item is the non-decisive value or null (for and:
-        # true-or-null). An open row with a null is unknown; an open row without one is the
-        # non-decisive value. An item without nulls costs one operation, one with nulls three.
-        # (No Python-bool seeds: numpy's `True & array` is ten times slower than array & array.)
-        open_rows: Any = None
-        any_null: Any = None
-        for vec in vecs:
-            open_value = vec.values if self.is_and else ~vec.values
-            if vec.nulls is not None:
-                open_value = open_value | vec.nulls
-                any_null = vec.nulls if any_null is None else any_null | vec.nulls
-            open_rows = open_value if open_rows is None else open_rows & open_value
-        open_rows = np.broadcast_to(open_rows, (ctx.n,))
-        nulls = open_rows & any_null
-        values = open_rows & ~nulls if self.is_and else ~open_rows
-        return Vec(values, nulls)
+        # Items are folded in one at a time, so memory holds the running state and one item's value,
+        # however many items there are. "Open" rows are those no item has settled yet: every item so
+        # far is the non-decisive value or null (for and: true-or-null). An open row that met a null
+        # is unknown; an open row without one is the non-decisive value.
+        n = ctx.n
+        open_rows = np.ones(n, dtype=np.bool_)
+        any_null: BoolArray | None = None
+        for item in self.items:
+            vec = item.batch(ctx, memo)
+            values, nulls = vec.values, vec.nulls
+            if nulls is None:
+                if self.is_and:
+                    np.logical_and(open_rows, values, out=open_rows)
+                else:  # open & ~values, without a temporary for ~values
+                    np.greater(open_rows, values, out=open_rows)
+                continue
+            # and: values | nulls; or: ~values | nulls, which for booleans is nulls >= values.
+            open_value = np.logical_or(values, nulls) if self.is_and else np.greater_equal(nulls, values)
+            np.logical_and(open_rows, open_value, out=open_rows)
+            del open_value
+            if any_null is None:
+                any_null = np.zeros(n, dtype=np.bool_)
+            np.logical_or(any_null, nulls, out=any_null)
+        if any_null is None:
+            return Vec(open_rows if self.is_and else np.logical_not(open_rows, out=open_rows), None)
+        unknown = np.logical_and(open_rows, any_null, out=any_null)
+        if self.is_and:  # true: open without a null
+            return Vec(np.greater(open_rows, unknown, out=open_rows), unknown)
+        return Vec(np.logical_not(open_rows, out=open_rows), unknown)
 
 
 class TNot(TNode):
@@ -687,9 +701,22 @@ def _decimal_arith(op: str, a: Decimal, b: Decimal, text: object) -> Decimal | N
         raise DataError(f"decimal arithmetic failed in {text}: {a} {op} {b} ({type(exc).__name__})") from None
 
 
-def _temporal_arith(op: str, a: Any, b: Any, operand: str) -> Any:
-    # b is a fixed timedelta: whole days for dates, whole seconds for datetimes (checked when compiling)
-    return a + b if op == "+" else a - b
+def _temporal_arith(op: str, a: Any, b: timedelta, operand: str) -> Any:
+    # b is a fixed timedelta: whole days for dates, whole seconds for datetimes (checked when compiling).
+    # A result outside years 1 to 9999 is no date or instant at all: null, like a division by zero. The
+    # range is checked on the UTC instant (or the day number), as in the batch path, not on a's own
+    # clock: 23:00 in Shanghai on 9999-12-31 plus two hours is still in year 9999 in UTC.
+    shift = b if op == "+" else -b
+    if operand == "date":
+        ordinal = a.toordinal() + shift.days
+        return date.fromordinal(ordinal) if _MIN_ORDINAL <= ordinal <= _MAX_ORDINAL else None
+    micros = as_utc_us(a) + shift // _ONE_US
+    if not _MIN_UTC_US <= micros <= _MAX_UTC_US:
+        return None
+    try:
+        return a + shift
+    except OverflowError:  # in range in UTC, not on a's own clock
+        return _EPOCH + timedelta(microseconds=micros)
 
 
 _decimal_ops = {
@@ -715,8 +742,7 @@ def _batch_arith(op: str, x: Any, y: Any, nulls: Any, operand: str, result: str,
             raise DataError(str(exc).replace("decimal arithmetic", str(text), 1)) from None
         return Vec(values, nulls)
     if operand in ("datetime", "date"):
-        values = x + y if op == "+" else x - y
-        return Vec(values, nulls)
+        return _batch_temporal(op, x, y, nulls, operand)
     with np.errstate(all="ignore"):
         if op == "+":
             values = np.add(x, y)
@@ -733,6 +759,19 @@ def _batch_arith(op: str, x: Any, y: Any, nulls: Any, operand: str, result: str,
         return Vec(values, nulls)
     nan = np.isnan(values)
     return Vec(values, or_nulls(nulls, nan) if nan.any() else nulls)
+
+
+def _batch_temporal(op: str, x: Any, y: Any, nulls: Any, operand: str) -> Vec:
+    """Instants (or days) plus or minus a constant; a result outside years 1 to 9999 is null."""
+    shift = int(y[0]) if len(y) else 0  # the right operand is a literal (checked when compiling)
+    shift = shift if op == "+" else -shift
+    low, high = (_MIN_DAY, _MAX_DAY) if operand == "date" else (_MIN_UTC_US, _MAX_UTC_US)
+    # Compared before adding, against bounds computed in Python, so an extreme x cannot wrap around.
+    outside = (x > high - shift) | (x < low - shift)
+    if not outside.any():
+        return Vec(x + shift, nulls)
+    # Null slots hold 0 (1970), so functions reading the values never meet an impossible date.
+    return Vec(np.where(outside, 0, x + shift), or_nulls(nulls, outside))
 
 
 def _int_overflow(op: str, x: Any, y: Any, values: Any) -> Any:

@@ -20,7 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from user_ops._time import Duration, as_utc_us, days_from_epoch, get_tz, local_us, parse_duration
+from user_ops._time import (
+    Duration,
+    as_utc_us,
+    days_from_epoch,
+    get_tz,
+    in_zone,
+    local_date,
+    local_us,
+    parse_duration,
+)
 from user_ops.exceptions import DataError, PluginError
 from user_ops.rules._casts import NUMERIC, cast_batch, cast_scalar, join_numeric, unify
 from user_ops.rules._runtime import (
@@ -241,9 +250,7 @@ def _within_bounds_us(ctx: ScalarContext | BatchContext, window: Duration) -> tu
 
 def _within_days(ctx: ScalarContext | BatchContext, window: Duration) -> tuple[int, int]:
     start = window.subtract_from(ctx.as_of, ctx.tz)
-    return days_from_epoch(start.astimezone(ctx.tz).date()), days_from_epoch(
-        ctx.as_of.astimezone(ctx.tz).date()
-    )
+    return days_from_epoch(local_date(start, ctx.tz)), days_from_epoch(local_date(ctx.as_of, ctx.tz))
 
 
 def _within_batch(ctx: BatchContext, t: Any, window: Duration, *, types: tuple[str, ...]) -> Any:
@@ -305,7 +312,7 @@ def _date_part(name: str, doc: str, *, scalar_part: Callable[[date | datetime], 
 
     def scalar(ctx: ScalarContext, t: date | datetime, zone: tzinfo | None = None) -> int:
         if isinstance(t, datetime):
-            return scalar_part(t.astimezone(zone or ctx.tz))
+            return scalar_part(in_zone(t, zone or ctx.tz))
         return scalar_part(t)
 
     kinds = "datetime|date" if dates else "datetime"

@@ -7,12 +7,15 @@ Semantics
 ---------
 An imported rule is evaluated with **user_ops semantics**, not JavaScript's:
 
-* Comparisons follow SQL three-valued logic and never coerce types. ``{"<": [null, 3]}`` is *unknown*,
-  so a rule made of it does not match, whereas the reference JsonLogic coerces ``null`` to ``0`` and
-  answers ``true``. ``{"==": [1, "1"]}`` is a type error when the rule is type-checked, not ``true``.
+* Comparisons follow SQL three-valued logic and never coerce types. ``{"<": [{"var": "x"}, 3]}`` is
+  *unknown* when ``x`` is null, so the rule does not match, whereas the reference JsonLogic coerces
+  ``null`` to ``0`` and answers ``true``. ``{"<": [x, null]}`` (a null *literal* in ``<``, ``<=``,
+  ``>``, ``>=``) is refused with a RuleSyntaxError: it could never match. ``{"==": [1, "1"]}`` is a
+  type error when the rule is type-checked, not ``true``.
 * ``==`` and ``===`` both mean equality without coercion; ``!=`` and ``!==`` its negation.
-* ``{"==": [x, null]}`` and ``{"!=": [x, null]}`` become ``x is null`` / ``x is not null``: comparing
-  with null is always unknown in user_ops, so the null test is the faithful meaning.
+* ``{"==": [x, null]}`` and ``{"!=": [x, null]}`` become ``x is null`` / ``x is not null``: JsonLogic's
+  ``==`` is JavaScript equality, for which that is the null test (``Rule`` refuses a comparison with
+  a null literal, which would never match).
 * ``and``/``or`` yield booleans (JsonLogic yields the deciding operand), and ``!`` negates a boolean
   (three-valued: ``not unknown`` is unknown) rather than JavaScript truthiness.
 * Numbers with a fraction become exact decimals (``0.1`` is ``Decimal("0.1")``, via the float's
@@ -297,6 +300,13 @@ class _Importer:
         if len(operands) < fewest or (most is not None and len(operands) > most):
             raise _arity_error(op, len(operands), frame.loc)
         values: ListLit | None = None
+        if op in {"<", "<=", ">", ">="} and any(value is None for value, _ in operands):
+            raise RuleSyntaxError(
+                f"JsonLogic {op!r} with null compares by JavaScript coercion (null is 0); user_ops does "
+                "not coerce, and a comparison with null is unknown, so it would never match: test "
+                'for a missing value with {"==": [x, null]} or "missing"',
+                path=render_loc(frame.loc),
+            )
         if op in {"==", "===", "!=", "!=="} and any(value is None for value, _ in operands):
             # Comparing with null is always unknown in user_ops: the faithful meaning is a null test.
             negated = op in {"!=", "!=="}
@@ -552,12 +562,9 @@ def _exact_float(value: Decimal) -> float | None:
 
 
 def _compares_with_null(node: Node) -> bool:
-    """``x == null`` / ``x != null``: JsonLogic reads these back as null tests, a different meaning."""
-    return (
-        isinstance(node, CmpNode)
-        and node.op in {"==", "!="}
-        and (isinstance(node.left, NullLit) or isinstance(node.right, NullLit))
-    )
+    """``x == null`` / ``x < null``: JsonLogic reads the first back as a null test and coerces null to
+    0 in the second, both different meanings (and ``Rule`` refuses such comparisons anyway)."""
+    return isinstance(node, CmpNode) and (isinstance(node.left, NullLit) or isinstance(node.right, NullLit))
 
 
 def _export_error(node: Node) -> str | None:
@@ -568,8 +575,8 @@ def _export_error(node: Node) -> str | None:
         return f"decimal literal {node.value} cannot be represented exactly as a JSON number (a double)"
     if _compares_with_null(node):
         return (
-            "a comparison with null is always unknown in user_ops, but JsonLogic would test for null; "
-            "use 'is null' / 'is not null'"
+            "a comparison with null is always unknown in user_ops, but JsonLogic would test for null "
+            "(or coerce it to 0); use 'is null' / 'is not null'"
         )
     if isinstance(node, InNode) and not isinstance(node.values, ListLit):
         return "'in' has a JsonLogic equivalent only when its values are a list literal"

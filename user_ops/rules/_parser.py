@@ -34,8 +34,10 @@ Design notes:
 
 * The lexer is lazy (one token of lookahead) so a pathological text fails at the first problem
   without tokenizing the rest.
+* Rules have no comments: a glued ``--`` is refused (``a > 1 -- note`` would otherwise read as
+  ``a > 1 - -note``); two minus signs need a space or parentheses between them.
 * Precedence climbing keeps Python recursion to two or three frames per nesting level, and runs of
-  ``not`` and unary ``-`` are read in loops. Every construct that recurses (``(``, ``not``, ``-``,
+  ``not``, unary ``-`` and ``(`` are read in loops. Every construct that recurses (``(``, ``not``, ``-``,
   calls) counts one level of *nesting*; nesting is capped at ``2 * max_depth``, which any AST within
   ``max_depth`` fits into when printed (each parent-child step adds at most an operator and a pair of
   parentheses). The AST depth itself is checked exactly against ``max_depth`` as each node is built,
@@ -132,6 +134,8 @@ _LITERAL_KINDS = frozenset({_INT, _DECIMAL, _STRING, _DURATION, _DATE, _DATETIME
 _SPACE_RE = re.compile(r"\s+")
 _OPERATOR_RE = re.compile(r"==|!=|<=|>=|<>|[=<>()\[\],+\-*/%]")
 _OPERATOR_ALIASES = {"=": "==", "<>": "!="}
+# One-character tokens that no longer operator starts with, and their binding power (none).
+_SINGLE_CHAR_TOKENS = {"(": 0, ")": 0, "[": 0, "]": 0, ",": 0}
 _DATETIME_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})"
     r"(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?"
@@ -368,13 +372,18 @@ class _Lexer:
         return syntax_error(message, self.text, start, end)
 
     def next(self) -> _Token:
-        text = self.text
-        space = _SPACE_RE.match(text, self.pos)
-        pos = space.end() if space is not None else self.pos
+        text, pos = self.text, self.pos
+        if pos < self.length and text[pos].isspace():
+            space = _SPACE_RE.match(text, pos)
+            pos = space.end() if space is not None else pos
         if pos >= self.length:
             self.pos = pos
             return _Token(_EOF, "", self.last_end, self.last_end, "")
         char = text[pos]
+        single = _SINGLE_CHAR_TOKENS.get(char)
+        if single is not None:  # a bracket or comma: the commonest tokens, no regex needed
+            self.pos = self.last_end = pos + 1
+            return _Token(_OP, char, pos, pos + 1, char, single)
         if "0" <= char <= "9":
             token = self._number(pos)
         elif char in "\"'":
@@ -395,6 +404,14 @@ class _Lexer:
             char = self.text[pos]
             shown = repr(char) if char.isprintable() else f"{char!r} (U+{ord(char):04X})"
             raise self.error(f"unexpected character {shown}{_CHARACTER_HINTS.get(char, '')}", pos, pos + 1)
+        if self.text.startswith("--", pos):
+            # SQL habit: "a > 1 -- note" would otherwise read as "a > 1 - -note".
+            raise self.error(
+                "'--' is not a comment (rules have no comments); to negate twice or subtract a "
+                "negative, put a space or parentheses between the minus signs: a - -b, a - (-b)",
+                pos,
+                pos + 2,
+            )
         op = _OPERATOR_ALIASES.get(match.group(), match.group())
         return _Token(_OP, match.group(), pos, match.end(), op, _INFIX_PREC.get(op, 0))
 
@@ -687,7 +704,10 @@ class _Parser:
 
     def expression(self, min_prec: int) -> _Expr:
         """Parse operators binding at least as tightly as ``min_prec``."""
-        left = self.prefix(min_prec)
+        return self.infix(self.prefix(min_prec), min_prec)
+
+    def infix(self, left: _Expr, min_prec: int) -> _Expr:
+        """Continue the expression that starts with ``left``, at binding power ``min_prec``."""
         while True:
             prec = self.tok.prec
             if prec == 0 or prec < min_prec:
@@ -832,13 +852,20 @@ class _Parser:
         return expr
 
     def group(self) -> _Expr:
-        opening = self.tok
-        self.enter(opening)
-        self.advance()
-        inner = self.expression(0)
-        closing = self.expect_closing(")", opening, "expected ')'")
-        self.nesting -= 1
-        return _Expr(inner.node, opening.start, closing.end, inner.depth)
+        """A parenthesized expression; a run of ``(`` is read in a loop, not one recursion each."""
+        openings: list[_Token] = []
+        while self.at(_OP, "("):
+            self.enter(self.tok)
+            openings.append(self.advance())
+        expr = self.expression(0)
+        for index in range(len(openings) - 1, -1, -1):
+            opening = openings[index]
+            closing = self.expect_closing(")", opening, "expected ')'")
+            self.nesting -= 1
+            expr = _Expr(expr.node, opening.start, closing.end, expr.depth)
+            if index:  # still inside an outer parenthesis, where the expression may go on: ((a) or b)
+                expr = self.infix(expr, 0)
+        return expr
 
     def expect_closing(self, char: str, opening: _Token, expected: str) -> _Token:
         token = self.tok

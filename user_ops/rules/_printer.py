@@ -150,7 +150,9 @@ def _layout(node: Node) -> tuple[int, list[_Piece]]:
     if isinstance(node, NegNode):
         # "-3" would read back as IntLit(-3), so a number under a minus is always parenthesized.
         numeric = isinstance(node.item, (IntLit, DecimalLit))
-        return PREC_UNARY, ["-", (node.item, PREC_PRIMARY + 1 if numeric else PREC_UNARY)]
+        # "--a" is refused by the parser (it looks like a comment), so a double minus gets a space.
+        sign = "- " if isinstance(node.item, NegNode) else "-"
+        return PREC_UNARY, [sign, (node.item, PREC_PRIMARY + 1 if numeric else PREC_UNARY)]
     if isinstance(node, CallNode):
         return _call_layout(node)
     raise TypeError(f"not a rule AST node: {type(node).__name__}")

@@ -17,9 +17,10 @@ from pydantic_core import core_schema
 
 from user_ops._table import Table
 from user_ops._time import TzLike, get_tz, require_aware
-from user_ops.exceptions import DataError, RuleTypeError
+from user_ops.exceptions import DataError, RuleSyntaxError, RuleTypeError
 from user_ops.rules import _ast as A
 from user_ops.rules._compile import ScalarFn, TNode, compile_node, evaluate_batch
+from user_ops.rules._functions import lookup_function
 from user_ops.rules._limits import DEFAULT_LIMITS, Limits
 from user_ops.rules._runtime import (
     BatchContext,
@@ -94,7 +95,7 @@ class Rule:
         self._node: A.Node = node
         self._source = source
         self._spans = spans or {}
-        self._fields = _field_names(node)
+        self._fields = _checked_field_names(node, self._locate)
         self._signature = _signature_function(self._fields)
         self._scalar_cache: dict[Any, tuple[TNode, ScalarFn]] = {}
         self._by_rule_types: OrderedDict[Any, tuple[TNode, ScalarFn]] = OrderedDict()
@@ -479,15 +480,90 @@ def _signature_function(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], A
     return lambda record: tuple([type(record.get(name, _ABSENT)) for name in fields])
 
 
-def _field_names(node: A.Node) -> tuple[str, ...]:
+def _checked_field_names(node: A.Node, locate: Callable[[A.Node, str], dict[str, Any]]) -> tuple[str, ...]:
+    """The fields ``node`` reads, in order of first use, after refusing what can never work.
+
+    Two mistakes are caught here, whatever the data, so they surface when the rule is built rather
+    than when it is first evaluated: a comparison with a ``null`` literal (always unknown, so it never
+    matches) and a call of a function nobody registered. The walk builds no JSON paths (a 50,000-node
+    rule would pay for every one); the path of a culprit is found afterwards.
+    """
     names: dict[str, None] = {}
     stack: list[A.Node] = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, A.FieldNode):
-            names.setdefault(current.name)
-        stack.extend(child for _, child in reversed(A.children(current)))
+        kind = type(current)
+        if kind is A.FieldNode:
+            names.setdefault(current.name)  # type: ignore[union-attr]
+            continue
+        if kind is A.CmpNode:
+            assert isinstance(current, A.CmpNode)
+            if type(current.left) is A.NullLit or type(current.right) is A.NullLit:
+                where = locate(current, _path_to(node, current))
+                raise RuleSyntaxError(_null_comparison_message(current), **where)
+            stack.append(current.right)
+            stack.append(current.left)
+        elif kind in (A.AndNode, A.OrNode):
+            stack.extend(reversed(current.items))  # type: ignore[union-attr]
+        elif kind is A.CallNode:
+            assert isinstance(current, A.CallNode)
+            if lookup_function(current.fn) is None:
+                where = locate(current, _path_to(node, current))
+                raise RuleTypeError(_unknown_function_message(current.fn), **where)
+            stack.extend(reversed(current.args))
+        elif kind not in _LEAVES:
+            stack.extend(child for _, child in reversed(A.children(current)))
     return tuple(names)
+
+
+_LEAVES = frozenset(
+    {A.IntLit, A.DecimalLit, A.StrLit, A.BoolLit, A.NullLit, A.DurationLit, A.DateLit, A.DateTimeLit}
+)
+
+
+def _path_to(root: A.Node, target: A.Node) -> str:
+    """The JSON path of ``target`` (the very object) inside ``root``."""
+    stack: list[tuple[A.Node, str]] = [(root, "$")]
+    while stack:
+        current, path = stack.pop()
+        if current is target:
+            return path
+        stack.extend((child, path + step) for step, child in A.children(current))
+    return "$"
+
+
+def _null_comparison_message(node: A.CmpNode) -> str:
+    from user_ops.rules._printer import to_text
+
+    shown = _short_text(to_text(node))
+    if isinstance(node.left, A.NullLit) and isinstance(node.right, A.NullLit):
+        advice = "test a value for a missing one with `is null` / `is not null`"
+    else:
+        other = node.right if isinstance(node.left, A.NullLit) else node.left
+        if node.op in ("==", "!="):
+            test = to_text(A.IsNullNode(item=other, negated=node.op == "!="))
+            advice = f"write `{_short_text(test)}`"
+        else:
+            tests = (to_text(A.IsNullNode(item=other, negated=negated)) for negated in (False, True))
+            advice = "to test for a missing value write `{}` or `{}`".format(*map(_short_text, tests))
+    return f"`{shown}` never matches (a comparison with null is unknown); {advice}"
+
+
+def _unknown_function_message(name: str) -> str:
+    import difflib
+
+    from user_ops.rules._functions import REGISTRY
+
+    close = difflib.get_close_matches(name, REGISTRY.names(), n=1)
+    hint = f" (did you mean {close[0]}()?)" if close else ""
+    return (
+        f"unknown function {_short_text(name)}(){hint}; a plugin function must be registered "
+        "(user_ops.plugins.register_function, or load_entry_points()) before a rule calling it is built"
+    )
+
+
+def _short_text(text: str, width: int = 80) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _zone_of(as_of: datetime) -> tzinfo:

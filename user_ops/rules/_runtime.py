@@ -36,8 +36,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from user_ops._table import Table
-from user_ops._time import as_utc_us, days_from_epoch, local_date, local_days
+from user_ops._table import Table, is_nat_type
+from user_ops._time import as_utc_us, days_from_epoch, in_zone, local_date, local_days
 from user_ops.exceptions import DataError
 
 __all__ = ["DECIMAL_CONTEXT", "BatchContext", "ScalarContext", "Vec"]
@@ -51,6 +51,7 @@ DECIMAL_CONTEXT = decimal.Context(
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
 )
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_ONE_US = timedelta(microseconds=1)
 BoolArray = npt.NDArray[np.bool_]
 
 
@@ -82,7 +83,7 @@ class ScalarContext:
         """Proleptic ordinal of a date, or of the local date of an instant in the business zone."""
         if isinstance(value, datetime):
             if value.tzinfo is not self.tz:
-                value = value.astimezone(self.tz)
+                value = in_zone(value, self.tz)
             return value.toordinal()
         return value.toordinal()
 
@@ -180,6 +181,8 @@ def value_type(value: Any, name: str) -> str:
     simple = _SIMPLE_TYPES.get(kind)
     if simple is not None:
         return simple
+    if is_nat_type(kind):  # pandas' NaT: a missing datetime or duration, as in a Table
+        return "null"
     if isinstance(value, (bool, np.bool_)):
         return "bool"
     if isinstance(value, (int, np.integer)):
@@ -223,6 +226,8 @@ def convert_scalar(value: Any, declared: str, name: str) -> Any:
     if value is None or declared == "null":
         return None
     actual = value_type(value, name)
+    if actual == "null":
+        return None
     if declared == "float" and actual in ("float", "int"):
         number = float(value)
         return None if number != number else number
@@ -233,9 +238,18 @@ def convert_scalar(value: Any, declared: str, name: str) -> Any:
     if declared == "bool":
         return bool(value)
     if declared == "decimal":
-        if not value.is_finite() if isinstance(value, Decimal) else False:
+        if isinstance(value, Decimal) and not value.is_finite():
+            if value.is_nan():  # a null, as in a Table (and as NaN is for floats)
+                return None
             raise DataError(f"field {name!r} holds a non-finite decimal {value!r}")
         return Decimal(value)
+    if declared == "duration":
+        if not -INT64_MAX <= value // _ONE_US <= INT64_MAX:
+            raise DataError(
+                f"field {name!r} holds {value!r}, outside the range of a duration column "
+                "(±2**63 - 1 microseconds, about 292,000 years)"
+            )
+        return value
     if declared == "datetime":
         if value.tzinfo is None or value.utcoffset() is None:
             raise DataError(
@@ -283,16 +297,16 @@ def _read_column(table: Table, name: str) -> Vec:
         if nulls is not None:
             values = np.where(nulls, 0, values)
         return Vec(values, nulls)
+    if kind == "decimal":  # NaN became a null when the table was built; infinities are refused
+        for row, item in enumerate(data.tolist()):
+            if item is not None and not item.is_finite():
+                raise DataError(f"column {name!r} row {row}: non-finite decimal {item!r}")
     if kind in _PLACEHOLDER and nulls is not None:
         values = data.copy()
         filler = np.empty(int(nulls.sum()), dtype=object)
         filler.fill(_PLACEHOLDER[kind])  # fill(), not assignment: numpy would unpack an empty tuple
         values[nulls] = filler
         return Vec(values, nulls)
-    if kind == "decimal" and nulls is None:
-        for row, item in enumerate(data):
-            if not item.is_finite():
-                raise DataError(f"column {name!r} row {row}: non-finite decimal {item!r}")
     if kind == "null":
         return Vec(np.zeros(len(data), dtype=np.bool_), np.ones(len(data), dtype=np.bool_))
     return Vec(data, nulls)
