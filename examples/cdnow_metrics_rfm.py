@@ -55,9 +55,12 @@ def main() -> None:
     scores = model.score(metrics)
     for dimension in ("r", "f", "m"):
         values, counts = np.unique(
-            np.ma.compressed(np.ma.masked_invalid(scores[dimension].astype(float))), return_counts=True
+            np.ma.compressed(np.ma.masked_invalid(scores[dimension].astype(float))),
+            return_counts=True,
         )
-        print(f"4. {dimension.upper()} scores {values.astype(int).tolist()} with counts {counts.tolist()}")
+        print(
+            f"4. {dimension.upper()} scores {values.astype(int).tolist()} with counts {counts.tolist()}"
+        )
 
     # 5. Segments with their revenue share and the suggested action, in English and Chinese.
     print("5. segments (classic RF grid):")
@@ -74,7 +77,9 @@ def main() -> None:
 
     # 7. 二八法则: the real share of revenue the top 20 % bring, the Gini coefficient.
     figures = pareto(metrics["monetary"][buyers], clip_negative=True)
-    print(f"7. top 20 % of buyers bring {figures.top20_share:.1%} of revenue; Gini {figures.gini:.3f}")
+    print(
+        f"7. top 20 % of buyers bring {figures.top20_share:.1%} of revenue; Gini {figures.gini:.3f}"
+    )
 
 
 if __name__ == "__main__":

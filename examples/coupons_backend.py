@@ -63,7 +63,8 @@ class Backend:
 
     def _cart(self, request: dict[str, Any]) -> Cart:
         lines = [
-            CartLine(sku=sku, unit_price=f"{price} CNY", quantity=qty) for sku, price, qty in request["lines"]
+            CartLine(sku=sku, unit_price=f"{price} CNY", quantity=qty)
+            for sku, price, qty in request["lines"]
         ]
         return Cart(currency="CNY", lines=lines)
 
@@ -98,7 +99,9 @@ class Backend:
         if priced.applied:
             # The quote's counters must move atomically with the order: reserve under the order id.
             held = self.store.reserve(
-                priced.redemption_intent(order_id=request["order_id"]), request["order_id"], RESERVATION_TTL
+                priced.redemption_intent(order_id=request["order_id"]),
+                request["order_id"],
+                RESERVATION_TTL,
             )
             if not held.ok:
                 # Someone else took the last coupon since the quote: tell the customer to re-quote.
@@ -143,14 +146,21 @@ def main() -> None:
 
         order = {**big, "order_id": "o-1001", "coupons": ["summer30"]}
         print("checkout o-1001:", api.checkout(order))
-        print("payment notify:", api.payment_notify(order), "and its retry:", api.payment_notify(order))
+        print(
+            "payment notify:",
+            api.payment_notify(order),
+            "and its retry:",
+            api.payment_notify(order),
+        )
         print("c1 again (one per customer):", api.check_coupon(big))
 
         # Two customers race for the last coupon of the total limit (2): exactly one wins.
         results: dict[str, tuple[int, dict[str, Any]]] = {}
 
         def buy(customer: str) -> None:
-            results[customer] = api.checkout({**order, "customer_id": customer, "order_id": f"o-{customer}"})
+            results[customer] = api.checkout(
+                {**order, "customer_id": customer, "order_id": f"o-{customer}"}
+            )
 
         racers = [threading.Thread(target=buy, args=(c,)) for c in ("c2", "c3")]
         for racer in racers:

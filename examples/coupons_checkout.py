@@ -36,7 +36,11 @@ def shop_cart() -> Cart:
         shipping_fee="12.00 CNY",
         lines=[
             CartLine(
-                sku="longjing-250g", category="tea", tags=("green",), unit_price="128.00 CNY", quantity=1
+                sku="longjing-250g",
+                category="tea",
+                tags=("green",),
+                unit_price="128.00 CNY",
+                quantity=1,
             ),
             CartLine(
                 sku="pu-erh-cake",
@@ -47,7 +51,11 @@ def shop_cart() -> Cart:
             ),
             CartLine(sku="gaiwan", category="ware", unit_price="45.00 CNY", quantity=1),
             CartLine(
-                sku="gift-card-100", category="card", unit_price="100.00 CNY", quantity=1, discountable=False
+                sku="gift-card-100",
+                category="card",
+                unit_price="100.00 CNY",
+                quantity=1,
+                discountable=False,
             ),
         ],
     )
@@ -143,7 +151,9 @@ def main() -> None:
     print("\n== quote ==")
     q = best.quote
     for line in q.lines:
-        print(f"  {line.line_id:>14} × {line.quantity}  {line.subtotal}  -{line.discount}  = {line.total}")
+        print(
+            f"  {line.line_id:>14} × {line.quantity}  {line.subtotal}  -{line.discount}  = {line.total}"
+        )
     for applied in q.applied:
         split = ", ".join(f"{a.line_id} {a.discount}" for a in applied.lines) or "shipping"
         print(f"  {applied.key} ({applied.stage}): -{applied.discount}  [{split}]")

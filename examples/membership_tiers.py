@@ -69,7 +69,9 @@ HISTORY = [
     Purchase(at=at(2023, 5, 1, 12), amount="2100 CNY"),  # 3,230: 金海
     Refund(at=at(2023, 5, 3, 12), amount="200 CNY"),  # refunds lower the metric, not the tier
     Purchase(at=at(2023, 11, 20), amount="600 CNY"),
-    TierOverride(at=at(2024, 1, 1, 0), tier="black", until=at(2024, 3, 1, 0), reason="春节 VIP 体验"),
+    TierOverride(
+        at=at(2024, 1, 1, 0), tier="black", until=at(2024, 3, 1, 0), reason="春节 VIP 体验"
+    ),
     Purchase(at=at(2024, 6, 18), amount="320 CNY"),
 ]
 
@@ -77,14 +79,18 @@ HISTORY = [
 def show_programme() -> None:
     print("== The programme ==")
     for row in PROGRAMME.describe().to_dicts():
-        print(f"  {row['code']:<7} {row['label_zh']}  entry ¥{row['entry']:>8}  keep ¥{row['retention']:>8}")
+        print(
+            f"  {row['code']:<7} {row['label_zh']}  entry ¥{row['entry']:>8}  keep ¥{row['retention']:>8}"
+        )
     print("\n== Benefits side by side (inherited unless overridden) ==")
     view = compare_benefits(PROGRAMME, lang="zh")
     for row in view.to_dicts():
         cells = " | ".join(f"{row[code]}" for code in PROGRAMME.codes)
         print(f"  {row['benefit']:<24} {cells}")
     gold = benefits_for(PROGRAMME, "gold")
-    print(f"\n  金海 pays {gold.discount_rate} of the price and earns {gold.points_multiplier}x points")
+    print(
+        f"\n  金海 pays {gold.discount_rate} of the price and earns {gold.points_multiplier}x points"
+    )
 
 
 def show_member() -> None:
@@ -116,7 +122,9 @@ def show_population() -> None:
         print(f"  {label:<4} {count:>6}  {count / total:6.1%}")
     close = result["to_next"].filled(-1)
     nearly = int(((close > 0) & (close <= 20_000)).sum())
-    print(f"  {nearly} customers are within ¥200 of the next tier (a targeted push: 凑单 to upgrade)")
+    print(
+        f"  {nearly} customers are within ¥200 of the next tier (a targeted push: 凑单 to upgrade)"
+    )
 
 
 def main() -> None:

@@ -13,8 +13,14 @@ AS_OF = datetime(2024, 6, 30, 12, tzinfo=timezone.utc)
 
 
 def main() -> None:
-    rule = Rule.parse('orders_90d >= 3 and (city in ["北京", "上海"] or days_since(last_order_at) <= 7)')
-    customer = {"orders_90d": 2, "city": "杭州", "last_order_at": datetime(2024, 6, 28, tzinfo=timezone.utc)}
+    rule = Rule.parse(
+        'orders_90d >= 3 and (city in ["北京", "上海"] or days_since(last_order_at) <= 7)'
+    )
+    customer = {
+        "orders_90d": 2,
+        "city": "杭州",
+        "last_order_at": datetime(2024, 6, 28, tzinfo=timezone.utc),
+    }
     print("one customer:", rule.evaluate_one(customer, as_of=AS_OF))
     print(rule.explain_one(customer, as_of=AS_OF))
 
@@ -32,7 +38,11 @@ def main() -> None:
     print(rule.explain(table, as_of=AS_OF))
 
     print("\ncanonical text:", rule.to_text())
-    print("JSON AST kinds:", rule.to_json()["kind"], [item["kind"] for item in rule.to_json()["items"]])
+    print(
+        "JSON AST kinds:",
+        rule.to_json()["kind"],
+        [item["kind"] for item in rule.to_json()["items"]],
+    )
     imported = Rule.from_jsonlogic(
         {"and": [{">=": [{"var": "orders_90d"}, 3]}, {"==": [{"var": "city"}, "北京"]}]}
     )

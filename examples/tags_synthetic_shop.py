@@ -35,7 +35,10 @@ def main() -> None:
 
     first = int(result["wake_up_candidate"].argmax())
     record = customers.row(first)
-    print(f"\ncustomer {record['customer_id']}:", sorted(tags.evaluate_one(record, as_of=DEFAULT_AS_OF)))
+    print(
+        f"\ncustomer {record['customer_id']}:",
+        sorted(tags.evaluate_one(record, as_of=DEFAULT_AS_OF)),
+    )
     print(tags.explain_one(record, "wake_up_candidate", as_of=DEFAULT_AS_OF))
     print("\nthe tag set's content hash:", tags.content_hash()[:16])
 
