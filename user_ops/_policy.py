@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -16,10 +14,120 @@ from user_ops.exceptions import ConfigError, UserOpsError
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["PolicyModel", "validation_cause", "validation_message"]
+__all__ = ["PolicyModel", "ValidatedModel", "validation_cause", "validation_message"]
 
 
-class PolicyModel(BaseModel):
+class ValidatedModel(BaseModel):
+    """A frozen pydantic model whose invalid input raises a ``user_ops`` error naming the field path.
+
+    Every way of building one — the constructor, ``model_validate``, ``model_validate_json``,
+    ``model_validate_strings`` — raises :attr:`invalid_input_error` (``ConfigError`` unless a subclass
+    says otherwise) instead of pydantic's ``ValidationError`` or a ``RecursionError``. The base of
+    :class:`PolicyModel` and of the rule language's AST nodes.
+
+    Examples
+    --------
+    >>> from user_ops import ConfigError
+    >>> from user_ops.rules import Limits
+    >>> try:
+    ...     Limits(max_depth="deep")
+    ... except ConfigError as exc:
+    ...     print(exc)
+    invalid Limits: max_depth: Input should be a valid integer, unable to parse string as an integer
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The error invalid input raises: configuration by default; events and other data say ``DataError``.
+    invalid_input_error: ClassVar[type[UserOpsError]] = ConfigError
+
+    def __init__(self, /, **data: Any) -> None:
+        token = _VALIDATING.set(_VALIDATING.get() + 1)
+        try:
+            super().__init__(**data)
+        except (ValidationError, RecursionError) as exc:
+            raise _user_ops_error(type(self), exc, data, nested=token.old_value != 0) from None
+        finally:
+            _VALIDATING.reset(token)
+
+    # Only wraps errors: pydantic may validate nested models without calling it, as for BaseModel's.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @classmethod
+    def model_validate(
+        cls,
+        obj: Any,
+        *,
+        strict: bool | None = None,
+        extra: Any = None,
+        from_attributes: bool | None = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        """pydantic's ``model_validate``, reporting invalid input as a ``user_ops`` error."""
+        token = _VALIDATING.set(_VALIDATING.get() + 1)
+        try:
+            return super().model_validate(
+                obj,
+                strict=strict,
+                extra=extra,
+                from_attributes=from_attributes,
+                context=context,
+                by_alias=by_alias,
+                by_name=by_name,
+            )
+        except (ValidationError, RecursionError) as exc:
+            raise _user_ops_error(cls, exc, obj, nested=token.old_value != 0) from None
+        finally:
+            _VALIDATING.reset(token)
+
+    @classmethod
+    def model_validate_json(
+        cls,
+        json_data: str | bytes | bytearray,
+        *,
+        strict: bool | None = None,
+        extra: Any = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        """pydantic's ``model_validate_json``, reporting invalid input as a ``user_ops`` error."""
+        token = _VALIDATING.set(_VALIDATING.get() + 1)
+        try:
+            return super().model_validate_json(
+                json_data, strict=strict, extra=extra, context=context, by_alias=by_alias, by_name=by_name
+            )
+        except (ValidationError, RecursionError) as exc:
+            raise _user_ops_error(cls, exc, None, nested=token.old_value != 0) from None
+        finally:
+            _VALIDATING.reset(token)
+
+    @classmethod
+    def model_validate_strings(
+        cls,
+        obj: Any,
+        *,
+        strict: bool | None = None,
+        extra: Any = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        """pydantic's ``model_validate_strings``, reporting invalid input as a ``user_ops`` error."""
+        token = _VALIDATING.set(_VALIDATING.get() + 1)
+        try:
+            return super().model_validate_strings(
+                obj, strict=strict, extra=extra, context=context, by_alias=by_alias, by_name=by_name
+            )
+        except (ValidationError, RecursionError) as exc:
+            raise _user_ops_error(cls, exc, obj, nested=token.old_value != 0) from None
+        finally:
+            _VALIDATING.reset(token)
+
+
+class PolicyModel(ValidatedModel):
     """A frozen policy: ``to_json``/``from_json`` round-trip, ``json_schema()``, ``content_hash()``.
 
     Every way of building one (the constructor, ``model_validate``, ``model_validate_json``,
@@ -38,77 +146,8 @@ class PolicyModel(BaseModel):
     invalid TagRule: when: unexpected end of rule: expected an expression after '>='
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     #: Version of this policy type's document layout; bumped (with a migration) when fields change meaning.
     schema_version: ClassVar[int] = 1
-    #: The error invalid input raises: configuration by default; events and other data say ``DataError``.
-    invalid_input_error: ClassVar[type[UserOpsError]] = ConfigError
-
-    def __init__(self, /, **data: Any) -> None:
-        with _user_ops_errors(type(self), data):
-            super().__init__(**data)
-
-    # Only wraps errors: pydantic may validate nested policies without calling it, as for BaseModel's.
-    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
-
-    @classmethod
-    def model_validate(
-        cls,
-        obj: Any,
-        *,
-        strict: bool | None = None,
-        extra: Any = None,
-        from_attributes: bool | None = None,
-        context: Any | None = None,
-        by_alias: bool | None = None,
-        by_name: bool | None = None,
-    ) -> Self:
-        """pydantic's ``model_validate``, reporting invalid input as a ``user_ops`` error."""
-        with _user_ops_errors(cls, obj):
-            return super().model_validate(
-                obj,
-                strict=strict,
-                extra=extra,
-                from_attributes=from_attributes,
-                context=context,
-                by_alias=by_alias,
-                by_name=by_name,
-            )
-
-    @classmethod
-    def model_validate_json(
-        cls,
-        json_data: str | bytes | bytearray,
-        *,
-        strict: bool | None = None,
-        extra: Any = None,
-        context: Any | None = None,
-        by_alias: bool | None = None,
-        by_name: bool | None = None,
-    ) -> Self:
-        """pydantic's ``model_validate_json``, reporting invalid input as a ``user_ops`` error."""
-        with _user_ops_errors(cls):
-            return super().model_validate_json(
-                json_data, strict=strict, extra=extra, context=context, by_alias=by_alias, by_name=by_name
-            )
-
-    @classmethod
-    def model_validate_strings(
-        cls,
-        obj: Any,
-        *,
-        strict: bool | None = None,
-        extra: Any = None,
-        context: Any | None = None,
-        by_alias: bool | None = None,
-        by_name: bool | None = None,
-    ) -> Self:
-        """pydantic's ``model_validate_strings``, reporting invalid input as a ``user_ops`` error."""
-        with _user_ops_errors(cls, obj):
-            return super().model_validate_strings(
-                obj, strict=strict, extra=extra, context=context, by_alias=by_alias, by_name=by_name
-            )
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-compatible dict of this policy."""
@@ -233,28 +272,20 @@ def _load_document(cls: type[PolicyModel], document: dict[str, Any] | str | byte
 _VALIDATING: ContextVar[int] = ContextVar("user_ops_policy_validating", default=0)
 
 
-@contextmanager
-def _user_ops_errors(cls: type[PolicyModel], data: Any = None) -> Iterator[None]:
-    """Turn what pydantic (or a runaway input) raises while validating ``cls`` into its ``user_ops`` error."""
-    depth = _VALIDATING.get()
-    token = _VALIDATING.set(depth + 1)
-    try:
-        yield
-    except ValidationError as exc:
-        if depth:  # a policy validated inside another: pydantic merges its errors with their paths
-            raise
+def _user_ops_error(cls: type[ValidatedModel], exc: Exception, data: Any, *, nested: bool) -> Exception:
+    """The ``user_ops`` error for ``exc`` raised while validating ``cls`` from ``data``.
+
+    Inside another model's validation (``nested``) the pydantic error is returned as it is: pydantic
+    merges it into the outer model's errors with their full paths, and only the outermost reports.
+    """
+    if nested:
+        return exc
+    if isinstance(exc, ValidationError):
         message = validation_message(cls.__name__, exc)
-        raise cls.invalid_input_error(f"invalid {cls.__name__}: {message}") from None
-    except RecursionError:
-        if depth:
-            raise
-        where = _too_deep(data)
-        where = f"{where}: " if where else ""
-        raise cls.invalid_input_error(
-            f"invalid {cls.__name__}: {where}the input is nested too deeply"
-        ) from None
-    finally:
-        _VALIDATING.reset(token)
+        return cls.invalid_input_error(f"invalid {cls.__name__}: {message}")
+    where = _too_deep(data)
+    where = f"{where}: " if where else ""
+    return cls.invalid_input_error(f"invalid {cls.__name__}: {where}the input is nested too deeply")
 
 
 #: Nesting beyond which a value is named as the culprit of a RecursionError (real policies stay far below).
@@ -314,7 +345,7 @@ def validation_message(name: str, exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _utf8_text(cls: type[PolicyModel], data: bytes | bytearray) -> str:
+def _utf8_text(cls: type[ValidatedModel], data: bytes | bytearray) -> str:
     try:
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -323,7 +354,7 @@ def _utf8_text(cls: type[PolicyModel], data: bytes | bytearray) -> str:
         ) from None
 
 
-def _json_loads(cls: type[PolicyModel], text: str, *, what: str) -> Any:
+def _json_loads(cls: type[ValidatedModel], text: str, *, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

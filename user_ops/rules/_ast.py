@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, TypeAdapter, field_validator
 
+from user_ops._policy import ValidatedModel
 from user_ops._time import parse_duration
-from user_ops.exceptions import DataError
+from user_ops.exceptions import DataError, RuleSyntaxError, UserOpsError
 
 __all__ = [
     "LITERAL_KINDS",
@@ -48,8 +49,10 @@ CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
 ArithOp = Literal["+", "-", "*", "/", "%"]
 
 
-class _Node(BaseModel):
+class _Node(ValidatedModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+    # A node built by hand from bad values is a rule that cannot be read, like bad rule text.
+    invalid_input_error: ClassVar[type[UserOpsError]] = RuleSyntaxError
 
 
 class FieldNode(_Node):

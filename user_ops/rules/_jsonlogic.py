@@ -73,6 +73,7 @@ from typing import Any, NamedTuple, get_args
 
 from pydantic import ValidationError
 
+from user_ops._policy import validation_cause
 from user_ops.exceptions import RuleError, RuleLimitError, RuleSyntaxError
 from user_ops.rules._ast import (
     AndNode,
@@ -184,6 +185,13 @@ def _validating(loc: Loc | None) -> Iterator[None]:
     """Turn a pydantic error while building a node into a RuleSyntaxError at the JsonLogic path."""
     try:
         yield
+    except RuleSyntaxError as exc:
+        cause = validation_cause(exc)
+        if cause is None or exc.path is not None:
+            raise
+        errors = cause.errors(include_url=False)
+        message = describe_error(errors[0]) if errors else "invalid value"
+        raise RuleSyntaxError(message, path=render_loc(loc)) from None
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         message = describe_error(errors[0]) if errors else "invalid value"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from user_ops._policy import ValidatedModel
 
 __all__ = ["DEFAULT_LIMITS", "Limits"]
 
 
-class Limits(BaseModel):
+class Limits(ValidatedModel):
     """Bounds on the size of a rule.
 
     Parameters
@@ -27,8 +29,6 @@ class Limits(BaseModel):
     >>> Limits().max_depth
     64
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     # The defaults keep the slowest rule they admit under a second to parse (the worst cases are in
     # benchmarks/bench_parse_worst.py): at 200,000 nodes and 1,000,000 characters it took seconds.

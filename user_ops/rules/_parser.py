@@ -664,7 +664,8 @@ class _Parser:
                 RuleLimitError,
             )
         try:
-            node = cls(**fields)
+            # The model's own validator: pydantic's error, with no user_ops wrapping to undo.
+            node = cls.__pydantic_validator__.validate_python(fields)
         except ValidationError as exc:
             problem = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
             what = _NODE_WHAT.get(cls, cls.__name__)

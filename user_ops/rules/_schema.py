@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
-
+from user_ops._policy import ValidatedModel
 from user_ops._table import Table
 from user_ops.exceptions import DataError
 
@@ -20,7 +19,7 @@ FieldType = Literal[
 FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
 
 
-class Schema(BaseModel):
+class Schema(ValidatedModel):
     """The fields a rule may reference, with their types.
 
     Types: ``int``, ``float``, ``decimal``, ``str``, ``bool``, ``datetime`` (aware instant), ``date``,
@@ -34,8 +33,6 @@ class Schema(BaseModel):
     >>> Schema.infer({"spend": [1.5, 2.0]}).fields
     {'spend': 'float'}
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     fields: dict[str, FieldType]
 
