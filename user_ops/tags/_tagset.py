@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +56,9 @@ class TagRule(PolicyModel):
     description: str = ""
     group: str | None = None
     priority: int = 0
+    # Derived from ``when`` when the tag is built, never later: pydantic compares private attributes,
+    # so a cache filled on first use would make a used tag differ from an identical fresh one.
+    _references: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("name")
     @classmethod
@@ -62,6 +66,11 @@ class TagRule(PolicyModel):
         if not name.isidentifier():
             raise ValueError(f"tag name must be an identifier like 'high_spender', got {name!r}")
         return name
+
+    @model_validator(mode="after")
+    def _find_references(self) -> TagRule:
+        self._references = _has_tag_names(self.when.node)
+        return self
 
     def label(self, lang: str = "en") -> str:
         """The label in ``"en"`` or ``"zh"`` (falling back to the other, then to the name)."""
@@ -71,7 +80,7 @@ class TagRule(PolicyModel):
     @property
     def references(self) -> tuple[str, ...]:
         """Tags this rule reads with ``has_tag``."""
-        return _has_tag_names(self.when.node)
+        return self._references
 
 
 def _has_tag_names(node: A.Node) -> tuple[str, ...]:
@@ -121,22 +130,24 @@ class TagSet(PolicyModel):
 
     @model_validator(mode="after")
     def _check(self) -> TagSet:
-        names = [t.name for t in self.tags]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        # Every check is linear in the number of tags: sets of thousands are built from admin UIs.
+        duplicates = sorted(name for name, count in Counter(t.name for t in self.tags).items() if count > 1)
         if duplicates:
             raise ValueError(f"duplicate tag names: {duplicates}")
-        by_name = {t.name: t for t in self.tags}
+        # The caches are filled here, not on first use: pydantic compares private attributes, and a
+        # used set must still equal an identical fresh one.
+        by_name = self._by_name = {t.name: t for t in self.tags}
         for tag in self.tags:
             unknown = [r for r in tag.references if r not in by_name]
             if unknown:
                 raise ValueError(f"tag {tag.name!r} uses has_tag() on unknown tag(s) {unknown}")
         _check_priorities(self.tags)
-        self._order_units()  # raises on a cycle
+        self._order = self._order_units()  # raises on a cycle
         return self
 
     @property
     def _evaluation_order(self) -> tuple[tuple[str, ...], ...]:
-        if not self._order:  # computed on first use: validation has checked there is no cycle
+        if not self._order:  # only for a set made without validation (model_construct)
             self._order = self._order_units()
         return self._order
 
@@ -179,7 +190,7 @@ class TagSet(PolicyModel):
     def _order_units(self) -> tuple[tuple[str, ...], ...]:
         units = self._units()
         unit_of = {name: index for index, unit in enumerate(units) for name in unit}
-        by_name = {t.name: t for t in self.tags}
+        by_name = self._rules_by_name
         needs = {
             index: sorted({unit_of[r] for name in unit for r in by_name[name].references})
             for index, unit in enumerate(units)
@@ -217,9 +228,12 @@ class TagSet(PolicyModel):
         for unit in self._evaluation_order:
             if stop in unit:
                 break
-            ctx.tags = frozenset(have)
             for name in unit:  # highest priority first: the first match wins its group
-                if rules[name].when._value_in(record, ctx) is True:
+                rule = rules[name]
+                # A rule sees only the tags it reads (all evaluated before it): copying every tag
+                # found so far for each rule would make a large set quadratic.
+                ctx.tags = frozenset(r for r in rule.references if r in have)
+                if rule.when._value_in(record, ctx) is True:
                     have.add(name)
                     break
         return frozenset(have)
@@ -234,10 +248,13 @@ class TagSet(PolicyModel):
         """One boolean column per tag (in definition order) for every row of ``table``."""
         data = Table.coerce(table)
         columns: dict[str, npt.NDArray[np.bool_]] = {}
+        rules = self._rules_by_name
         for unit in self._evaluation_order:
             taken = np.zeros(len(data), dtype=np.bool_)
             for name in unit:
-                matched = self[name].when.evaluate(data, as_of=as_of, tz=tz, tags=columns)
+                rule = rules[name]
+                read = {r: columns[r] for r in rule.references}  # not every column: that is quadratic
+                matched = rule.when.evaluate(data, as_of=as_of, tz=tz, tags=read)
                 columns[name] = matched & ~taken
                 taken |= matched
         ordered = {name: columns[name] for name in self.names}
