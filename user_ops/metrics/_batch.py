@@ -24,6 +24,7 @@ from user_ops.metrics._options import (
     Options,
     column_names,
     make_options,
+    overflow_error,
     zone_name,
 )
 from user_ops.metrics._transactions import Transactions
@@ -162,6 +163,7 @@ def customer_metrics(
     extra = None if customers is None else _read_customers(customers, tx)
     columns, registered_after = _with_customers(columns, ids, extra, options)
     ordered = {name: columns[name] for name in column_names(options.windows)}
+    _refuse_overflow(ordered)
     frequency = ordered["frequency"]
     report = MetricsReport(
         rows=len(tx),
@@ -181,6 +183,22 @@ def customer_metrics(
         btyd_multiplier=options.btyd_multiplier,
     )
     return CustomerMetrics._build(ordered, report)
+
+
+def _refuse_overflow(columns: dict[str, Array]) -> None:
+    """Raise for the first customer with a sum past the float range, naming its first such column."""
+    infinite = {}
+    for name, values in columns.items():
+        if values.dtype.kind == "f":
+            mask = np.isinf(values)  # NaN is a null, not an overflow
+            if mask.any():
+                infinite[name] = mask
+    if not infinite:
+        return
+    first = min(int(np.argmax(mask)) for mask in infinite.values())
+    column = next(name for name, mask in infinite.items() if mask[first])
+    customer = columns["customer_id"][first]
+    raise overflow_error(customer.item() if isinstance(customer, np.generic) else customer, column)
 
 
 # -- rows ---------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from user_ops.metrics._options import (
     btyd_period_index,
     column_names,
     make_options,
+    overflow_error,
 )
 from user_ops.metrics._transactions import Transactions
 
@@ -223,6 +224,9 @@ def _metrics(
     if frequency:
         _order_columns(out, times, order_value, gross, options, registered)
     _btyd(out, rows, order_time, options)
+    column = next((k for k, v in out.items() if isinstance(v, float) and math.isinf(v)), None)
+    if column is not None:
+        raise overflow_error(customer_id, column)
     return out
 
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from user_ops._time import Duration, TzLike, as_utc_us, get_tz, parse_duration, require_aware
 from user_ops.exceptions import DataError
 
-__all__ = ["BTYD_COLUMNS", "MetricsReport", "Options", "column_names", "make_options"]
+__all__ = ["BTYD_COLUMNS", "MetricsReport", "Options", "column_names", "make_options", "overflow_error"]
 
 BtydPeriod = Literal["D", "W"]
 #: The trailing windows ``customer_metrics`` counts orders and spend in by default (``orders_30d``, ...).
@@ -133,6 +133,19 @@ def column_names(windows: Sequence[str]) -> tuple[str, ...]:
         "top_price_share",
         "first_order_cycle_days",
         *BTYD_COLUMNS,
+    )
+
+
+def overflow_error(customer_id: Any, column: str) -> DataError:
+    """The error for a metric whose sum of amounts went past float64's range (about ±1.8e308).
+
+    Both paths raise it for the first customer (in id order) with an infinite metric, naming the first
+    such column in output order: an infinite spend is no answer, and the amounts were finite.
+    """
+    who = "the customer" if customer_id is None else f"customer {customer_id!r}"
+    return DataError(
+        f"{who}: {column} overflows: its amounts add up beyond the float range (about ±1.8e308); "
+        "check the amounts' unit"
     )
 
 
