@@ -117,6 +117,7 @@ def _group_mean(table: Table, name: str, group: npt.NDArray[np.int64], size: int
     nulls = table.null_mask(name)
     present = ~np.isnan(values) if nulls is None else ~nulls & ~np.isnan(values)
     sums = np.bincount(group[present], weights=values[present], minlength=size)
+    _refuse_overflow(sums, f"column {name!r}")
     counts = np.bincount(group[present], minlength=size)
     with np.errstate(invalid="ignore", divide="ignore"):
         result: FloatArray = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
@@ -142,7 +143,8 @@ def _metric_columns(
     monetary = np.asarray(np.ma.getdata(metrics[names[2]]), dtype=np.float64)
     spent = np.where(np.isnan(monetary), 0.0, monetary)
     revenue = np.bincount(group, weights=spent, minlength=size).astype(np.float64)
-    total = float(spent.sum())
+    _refuse_overflow(revenue, f"column {names[2]!r}")
+    total = _finite_sum(spent, f"column {names[2]!r}")
     share = revenue / total if total > 0 else np.full(size, np.nan)
     raw = {f"mean_{name}": _group_mean(metrics, name, group, size) for name in names if name in metrics}
     return revenue, share, raw
@@ -252,7 +254,7 @@ def pareto(
     fractions = _fractions(shares)
     n = len(data)
     ordered = np.sort(data)[::-1]
-    total = float(ordered.sum())
+    total = _finite_sum(ordered, "pareto values")
     if not total > 0:
         raise DataError(f"pareto needs a positive total, got {total:g} (refunds exceed sales?)")
     cumulative = np.concatenate(([0.0], np.cumsum(ordered) / total))
@@ -261,7 +263,10 @@ def pareto(
     top = {x: float(np.interp(x, grid, cumulative)) for x in fractions}
     ascending = ordered[::-1]
     ranks = np.arange(1, n + 1, dtype=np.float64)
-    gini = float(2.0 * np.dot(ranks, ascending) / (n * total) - (n + 1) / n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        gini = float(2.0 * np.dot(ranks, ascending) / (n * total) - (n + 1) / n)
+    if not np.isfinite(gini):  # values near float64's limit overflow the sums: weigh shares instead
+        gini = float(2.0 * np.dot(ranks, ascending / total) / n - (n + 1) / n)
     gini = min(max(gini, 0.0), 1.0)  # rounding only: the formula is within [0, (n-1)/n]
     if points is None:
         curve_x, curve_y = grid, cumulative
@@ -271,6 +276,19 @@ def pareto(
         curve_x = np.linspace(0.0, 1.0, points)
         curve_y = np.interp(curve_x, grid, cumulative)
     return ParetoResult(n, total, top, top[0.2], gini, curve_x, curve_y)
+
+
+def _finite_sum(values: FloatArray, what: str) -> float:
+    with np.errstate(over="ignore"):
+        total = float(values.sum())
+    _refuse_overflow(np.array([total]), what)
+    return total
+
+
+def _refuse_overflow(sums: npt.NDArray[Any], what: str) -> None:
+    """A sum of finite values that is infinite went past float64's range: no answer, not ``inf``."""
+    if np.isinf(sums).any():
+        raise DataError(f"{what}: the values sum beyond the float range (about ±1.8e308); check their unit")
 
 
 def _pareto_values(values: Any, clip_negative: bool) -> FloatArray:
