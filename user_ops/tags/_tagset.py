@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -16,6 +16,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops._time import TzLike
+from user_ops.exceptions import ConfigError, _UnknownNameError
 from user_ops.rules import CallNode, Explanation, Rule, StrLit
 from user_ops.rules import _ast as A
 
@@ -39,7 +40,8 @@ class TagRule(PolicyModel):
         Tags sharing a group are mutually exclusive: a customer gets the matching one with the
         highest ``priority``.
     priority:
-        Rank inside the group (higher wins); ties inside a group are rejected.
+        Rank inside the group (higher wins; an int, not a bool or a float); ties inside a group are
+        rejected.
 
     Examples
     --------
@@ -55,7 +57,7 @@ class TagRule(PolicyModel):
     label_zh: str | None = None
     description: str = ""
     group: str | None = None
-    priority: int = 0
+    priority: int = Field(default=0, strict=True)  # strict: True or 2.5 is no rank
     # Derived from ``when`` when the tag is built, never later: pydantic compares private attributes,
     # so a cache filled on first use would make a used tag differ from an identical fresh one.
     _references: tuple[str, ...] = PrivateAttr(default=())
@@ -74,6 +76,7 @@ class TagRule(PolicyModel):
 
     def label(self, lang: str = "en") -> str:
         """The label in ``"en"`` or ``"zh"`` (falling back to the other, then to the name)."""
+        _check_lang(lang)
         first, second = (self.label_zh, self.label_en) if lang == "zh" else (self.label_en, self.label_zh)
         return first or second or self.name
 
@@ -81,6 +84,11 @@ class TagRule(PolicyModel):
     def references(self) -> tuple[str, ...]:
         """Tags this rule reads with ``has_tag``."""
         return self._references
+
+
+def _check_lang(lang: object) -> None:
+    if not (isinstance(lang, str) and lang in ("en", "zh")):
+        raise ConfigError(f"lang must be 'en' or 'zh', got {lang!r}")
 
 
 def _has_tag_names(node: A.Node) -> tuple[str, ...]:
@@ -125,6 +133,8 @@ class TagSet(PolicyModel):
 
     def __init__(self, tags: Sequence[TagRule] | None = None, /, **data: Any) -> None:
         if tags is not None:
+            if isinstance(tags, (str, bytes, Mapping)) or not isinstance(tags, Iterable):
+                raise ConfigError(f"TagSet takes a list of TagRule, got {type(tags).__name__}: {tags!r:.80}")
             data["tags"] = tuple(tags)
         super().__init__(**data)
 
@@ -158,9 +168,9 @@ class TagSet(PolicyModel):
         return tuple(t.name for t in self.tags)
 
     def __getitem__(self, name: str) -> TagRule:
-        tag = self._rules_by_name.get(name)
-        if tag is None:
-            raise KeyError(f"no tag {name!r} in this set (tags: {', '.join(self.names)})")
+        tag = self._rules_by_name.get(name) if isinstance(name, str) else None
+        if tag is None:  # a ConfigError that is also the KeyError of a mapping
+            raise _UnknownNameError(f"no tag {name!r:.80} in this set (tags: {', '.join(self.names)})")
         return tag
 
     def __len__(self) -> int:
