@@ -8,6 +8,7 @@ and counts, accumulated in row order so the scalar path can repeat them exactly)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -593,8 +594,8 @@ def _top_flags(
 ) -> tuple[float | None, Array | None]:
     """The top-price threshold and, per row, whether the line's unit price reaches it."""
     if fixed is not None:
-        if isinstance(fixed, bool) or not isinstance(fixed, (int, float)) or not np.isfinite(fixed):
-            raise DataError(f"top_price_threshold must be a finite number, got {fixed!r}")
+        if isinstance(fixed, bool) or not isinstance(fixed, (int, float)) or not _finite(fixed):
+            raise DataError(f"top_price_threshold must be a finite number, got {fixed!r:.80}")
     elif isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0 <= quantile <= 1:
         raise DataError(f"top_price_quantile must be a number from 0 to 1, got {quantile!r}")
     if unit_price is None:
@@ -607,6 +608,13 @@ def _top_flags(
             return None, None
         threshold = float(np.quantile(prices, quantile))
     return threshold, unit_price >= threshold  # NaN (an unknown price) is never top-priced
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float's range
+        return False
 
 
 # -- customers ----------------------------------------------------------------------------------------

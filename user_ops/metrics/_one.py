@@ -113,8 +113,12 @@ def customer_metrics_one(
 def _threshold(value: float | None) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isinf(value):
-        raise DataError(f"top_price_threshold must be a finite number or None, got {value!r}")
+    try:
+        infinite = isinstance(value, bool) or not isinstance(value, (int, float)) or math.isinf(value)
+    except OverflowError:  # an int beyond float's range
+        infinite = True
+    if infinite:
+        raise DataError(f"top_price_threshold must be a finite number or None, got {value!r:.80}")
     return None if math.isnan(value) else float(value)
 
 
