@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from user_ops._table import Table
-from user_ops.exceptions import DataError
+from user_ops.exceptions import ConfigError, DataError
 from user_ops.lifecycle._policy import STAGE_COLUMNS, LifecyclePolicy
 
 __all__ = ["stage_summary"]
@@ -67,6 +67,18 @@ def stage_positions(
     lookup = np.array([position[str(c)] for c in found], dtype=np.intp)
     result: IntpArray = lookup[inverse.ravel()]
     return result, codes, labels
+
+
+def check_policy(policy: object) -> None:
+    """A ``policy=`` argument is a LifecyclePolicy or None (ConfigError otherwise)."""
+    if policy is not None and not isinstance(policy, LifecyclePolicy):
+        raise ConfigError(f"policy must be a LifecyclePolicy, got {type(policy).__name__}")
+
+
+def check_name(what: str, name: object) -> None:
+    """A column-name argument is a string (ConfigError otherwise)."""
+    if not isinstance(name, str):
+        raise ConfigError(f"{what} must be a column name (str), got {type(name).__name__}: {name!r:.80}")
 
 
 def check_aligned(left: Table, right: Table, *, what: str, id_column: str = "customer_id") -> None:
@@ -135,6 +147,7 @@ def stage_summary(stages: Any, metrics: Any = None, *, policy: LifecyclePolicy |
     >>> float(summary["revenue_share"][4])
     0.9
     """
+    check_policy(policy)
     table = Table.coerce(stages)
     if len(table) == 0:
         raise DataError("stage_summary of an empty population")
