@@ -231,16 +231,16 @@ def synthetic_transactions(n_customers: int = 2000, *, seed: int = 7, as_of: dat
     >>> bool((orders["ordered_at"][1:] >= orders["ordered_at"][:-1]).all())
     True
     """
-    shop = _generate(n_customers, seed, as_of)
+    shop = _generate(n_customers, seed, as_of, name="n_customers")
     return _transactions_table(shop)
 
 
 # -- generation -------------------------------------------------------------------------------------
-def _validate(n: Any, seed: Any, as_of: Any) -> datetime:
+def _validate(n: Any, seed: Any, as_of: Any, *, name: str) -> datetime:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise DataError(f"n must be a positive integer, got {type(n).__name__}: {n!r}")
+        raise DataError(f"{name} must be a positive integer, got {type(n).__name__}: {n!r:.80}")
     if not 1 <= n <= MAX_CUSTOMERS:
-        raise DataError(f"n must be between 1 and {MAX_CUSTOMERS:,}, got {n}")
+        raise DataError(f"{name} must be between 1 and {MAX_CUSTOMERS:,}, got {n}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise DataError(f"seed must be a non-negative integer, got {seed!r}")
     if as_of is None:
@@ -253,9 +253,9 @@ def _validate(n: Any, seed: Any, as_of: Any) -> datetime:
     return instant
 
 
-def _generate(n: Any, seed: Any, as_of: Any) -> _Shop:
+def _generate(n: Any, seed: Any, as_of: Any, *, name: str = "n") -> _Shop:
     """Draw a whole shop. The order of the draws below is part of the data: do not reorder."""
-    instant = _validate(n, seed, as_of)
+    instant = _validate(n, seed, as_of, name=name)
     n = int(n)
     rng = np.random.default_rng(int(seed))
     clock = _Clock.around(instant)
@@ -645,7 +645,12 @@ def load_cdnow(path: str | os.PathLike[str] | None = None) -> Table:
 
 def _find_cdnow(path: str | os.PathLike[str] | None) -> Path:
     if path is not None:
-        file = Path(path)
+        if not isinstance(path, (str, os.PathLike)):
+            raise DataError(f"path must be a file or folder path, got {type(path).__name__}: {path!r:.80}")
+        try:
+            file = Path(path)
+        except TypeError as exc:  # a PathLike whose path is bytes
+            raise DataError(f"path must be a file or folder path: {exc}") from None
         if file.is_dir():
             file = file / _CDNOW_FILE
         if not file.is_file():
