@@ -13,6 +13,7 @@ import pytest
 
 from user_ops import DataError, Table
 from user_ops.datasets import (
+    BUSINESS_TZ,
     CATEGORIES,
     CHANNELS,
     CITIES,
@@ -23,6 +24,7 @@ from user_ops.datasets import (
     synthetic_customers,
     synthetic_transactions,
 )
+from user_ops.metrics import customer_metrics
 
 N = 5000
 US_PER_DAY = 86_400 * 1_000_000
@@ -126,7 +128,12 @@ def test_nulls_are_where_the_meaning_says(customers: Table) -> None:
         "top_price_share",
     ):
         assert np.array_equal(_null(customers, name), prospect), name
-    assert np.array_equal(_null(customers, "repurchase_cycle_days"), customers["frequency"] < 2)
+    # The cycle needs two distinct purchase days: the first and last orders on different Beijing dates.
+    first_day = (_us(customers, "first_order_at") + BEIJING_OFFSET_US) // US_PER_DAY
+    last_day = (_us(customers, "last_order_at") + BEIJING_OFFSET_US) // US_PER_DAY
+    one_day = (customers["frequency"] < 2) | (first_day == last_day)
+    assert np.array_equal(_null(customers, "repurchase_cycle_days"), one_day)
+    assert (one_day & (customers["frequency"] >= 2)).any()  # several orders on one day: no cycle
     for name in ("customer_id", "registered_at", "frequency", "monetary", "orders_365d", "spend_365d"):
         assert not _null(customers, name).any(), name
     # Profile nulls: some gender and age are unknown, as in real member data.
@@ -211,13 +218,51 @@ def test_shares_are_fractions(customers: Table) -> None:
         assert 0.05 < share.mean() < 0.5, name  # neither always nor never
 
 
-def test_repurchase_cycle_is_the_mean_gap(customers: Table) -> None:
-    t = customers
-    repeat = t["frequency"] >= 2
-    gap_us = _us(t, "last_order_at")[repeat] - _us(t, "first_order_at")[repeat]
-    expected = gap_us / (t["frequency"][repeat] - 1) / US_PER_DAY
-    assert np.allclose(t["repurchase_cycle_days"][repeat], expected, rtol=1e-12)
-    assert (t["repurchase_cycle_days"][repeat] >= 0).all()
+def _metrics_of(customers: Table, orders: Table, as_of: datetime = DEFAULT_AS_OF) -> Table:
+    """What the metrics room computes from the orders, for the same customers and business zone."""
+    registered = customers.select(["customer_id", "registered_at"])
+    return customer_metrics(orders, as_of=as_of, tz=BUSINESS_TZ, customers=registered)
+
+
+def test_repurchase_cycle_is_what_customer_metrics_computes(customers: Table, orders: Table) -> None:
+    # One definition everywhere: the median gap between consecutive distinct purchase days in the
+    # business zone (null with fewer than 2 purchase days), not the mean gap between orders.
+    metrics = _metrics_of(customers, orders)
+    assert np.array_equal(metrics["customer_id"], customers["customer_id"])
+    cycle = customers["repurchase_cycle_days"]
+    assert np.array_equal(cycle, metrics["repurchase_cycle_days"], equal_nan=True)
+    repeat = customers["frequency"] >= 2
+    assert (cycle[repeat & ~np.isnan(cycle)] >= 1).all()  # distinct days are at least a day apart
+    mean_gap = (_us(customers, "last_order_at") - _us(customers, "first_order_at")) / US_PER_DAY
+    mean_gap = mean_gap[repeat] / (customers["frequency"][repeat] - 1)
+    assert not np.allclose(cycle[repeat], mean_gap, equal_nan=True)  # the two definitions do differ here
+
+
+def test_repurchase_cycle_agrees_for_another_seed_and_as_of() -> None:
+    as_of = datetime(2023, 1, 15, 13, 45, tzinfo=ZoneInfo("America/New_York"))
+    customers = synthetic_customers(1500, seed=11, as_of=as_of)
+    orders = synthetic_transactions(1500, seed=11, as_of=as_of)
+    cycle = _metrics_of(customers, orders, as_of)["repurchase_cycle_days"]
+    assert np.array_equal(customers["repurchase_cycle_days"], cycle, equal_nan=True)
+
+
+def test_repurchase_cycle_of_a_worked_example() -> None:
+    # Beijing dates of one customer's orders: 06-01, 06-04 twice, 06-11, 07-01 -> distinct purchase days
+    # 06-01, 06-04, 06-11, 07-01 -> gaps 3, 7, 20 days -> median 7 (the mean gap between orders is 7.5).
+    beijing = ZoneInfo(BUSINESS_TZ)
+    days = [(6, 1), (6, 4), (6, 4), (6, 11), (7, 1)]
+    orders = Table(
+        {
+            "customer_id": [1] * len(days),
+            "ordered_at": [datetime(2024, m, d, 21, tzinfo=beijing) for m, d in days],
+            "amount": [10.0] * len(days),
+        }
+    )
+    as_of = datetime(2024, 7, 10, tzinfo=beijing)
+    assert customer_metrics(orders, as_of=as_of, tz=BUSINESS_TZ)["repurchase_cycle_days"].tolist() == [7.0]
+    shop = synthetic_customers(5000)
+    repeat = shop["frequency"] >= 2
+    assert np.isnan(shop["repurchase_cycle_days"][~repeat]).all()
 
 
 def test_categorical_values(customers: Table) -> None:
@@ -333,9 +378,9 @@ def test_as_of_at_the_ends_of_the_range_works(as_of: datetime) -> None:
 
 @pytest.mark.parametrize("n", [0, -5, 2.5, "100", True, None, 10_000_001])
 def test_bad_n_is_rejected(n: Any) -> None:
-    with pytest.raises(DataError, match="n must be"):
+    with pytest.raises(DataError, match=r"^n must be"):
         synthetic_customers(n)
-    with pytest.raises(DataError, match="n must be"):
+    with pytest.raises(DataError, match=r"^n_customers must be"):  # the parameter's own name
         synthetic_transactions(n)
 
 

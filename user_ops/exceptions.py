@@ -103,6 +103,16 @@ class ConfigError(UserOpsError, ValueError):
     """
 
 
+class _UnknownNameError(ConfigError, KeyError):
+    """A name looked up in a policy that does not hold it: a tag, a stage, a segment, a state.
+
+    A ``ConfigError`` that is also the ``KeyError`` of a mapping-style lookup, so both ``except
+    ConfigError`` and ``except KeyError`` catch it. Private: catch one of those.
+    """
+
+    __str__ = Exception.__str__  # KeyError's own would print the message in quotes
+
+
 class NotFittedError(UserOpsError, RuntimeError):
     """A model was used before it was fitted.
 

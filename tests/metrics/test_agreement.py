@@ -3,7 +3,9 @@
 Generated logs mix customers (int or str ids), multi-line orders, refunds, zero amounts, same-day and
 same-instant orders, promo flags and discounts, unit prices with nulls, rows after ``as_of``, input
 times in several zones, and business zones with DST. The floats must agree exactly (both paths add
-the same numbers in the same order), so the comparison is ``==``, not "close".
+the same numbers in the same order), so the comparison is ``==``, not "close". Some logs hold amounts
+near float64's limit whose sums overflow: both paths then refuse the same customer with the same
+DataError.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from user_ops import DataError
 from user_ops.metrics import Transactions, customer_metrics, customer_metrics_one
 
 UTC = timezone.utc
@@ -26,6 +29,9 @@ ZONES = [
 ]
 BUSINESS_ZONES = ["UTC", "America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Shanghai"]
 # as_of close to DST changes in the business zones, so windows and days cross them.
+AMOUNTS = [0.0, 0.1, 0.2, 0.3, 9.99, 100.0, 1e6, -0.1, -5.0, 33.33]
+# Two of these of one sign overflow float64 (about 1.8e308); one of them, or 9e307 twice, does not.
+HUGE_AMOUNTS = [1e308, -1e308, 9e307, -9e307, 1.7976931348623157e308]
 AS_OFS = [
     datetime(2024, 3, 10, 12, tzinfo=UTC),
     datetime(2024, 11, 3, 6, 30, tzinfo=UTC),
@@ -40,6 +46,7 @@ def logs(draw: st.DrawFn) -> dict[str, Any]:
     string_ids = draw(st.booleans())
     customers = draw(st.integers(1, 5))
     n = draw(st.integers(0, 40))
+    amounts = AMOUNTS + 2 * HUGE_AMOUNTS if draw(st.integers(0, 3)) == 0 else AMOUNTS  # huge: a quarter
     options = draw(
         st.fixed_dictionaries(
             {}, optional={k: st.just(True) for k in ("order_id", "is_promo", "discount", "unit_price")}
@@ -57,7 +64,7 @@ def logs(draw: st.DrawFn) -> dict[str, Any]:
         row: dict[str, Any] = {
             "customer_id": f"c{customer}" if string_ids else customer * 7 - 3,
             "ordered_at": instant.astimezone(zone),
-            "amount": draw(st.sampled_from([0.0, 0.1, 0.2, 0.3, 9.99, 100.0, 1e6, -0.1, -5.0, 33.33])),
+            "amount": draw(st.sampled_from(amounts)),
         }
         if "order_id" in options:
             row["order_id"] = draw(st.sampled_from(["A", "B", "C", "D"]))
@@ -101,7 +108,12 @@ def test_every_row_equals_the_scalar_answer(log: dict[str, Any]) -> None:
     if not rows:
         return
     tx = Transactions.from_records(rows)
-    batch = customer_metrics(tx, customers=customers, top_price_quantile=log["quantile"], **options)
+    try:
+        batch = customer_metrics(tx, customers=customers, top_price_quantile=log["quantile"], **options)
+    except DataError as exc:
+        event("refused: a sum overflows")
+        _same_customer_refused(str(exc), rows, options)
+        return
     threshold = batch.report.top_price_threshold
     assert batch.report.rows == len(rows)
     seen = 0
@@ -119,3 +131,17 @@ def test_every_row_equals_the_scalar_answer(log: dict[str, Any]) -> None:
         assert row == one, {k: (row[k], one[k]) for k in row if row[k] != one[k]}
         seen += len([r for r in mine if r["ordered_at"] < as_of])
     assert seen == batch.report.rows_used
+
+
+def _same_customer_refused(error: str, rows: list[dict[str, Any]], options: dict[str, Any]) -> None:
+    """The batch refused the log: the scalar path refuses the first customer (in id order) it refuses,
+    with the same message, and accepts every customer before it."""
+    assert "overflows" in error, error
+    for customer in sorted({row["customer_id"] for row in rows}):
+        mine = [r for r in rows if r["customer_id"] == customer]
+        try:
+            customer_metrics_one(Transactions.from_records(mine), **options)
+        except DataError as exc:
+            assert str(exc) == error
+            return
+    raise AssertionError(f"the batch refused the log ({error}) but every customer alone was accepted")

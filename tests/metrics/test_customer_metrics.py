@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from user_ops import Rule, default_tags
+from user_ops import DataError, Rule, default_tags
 from user_ops.datasets import DEFAULT_AS_OF, synthetic_customers, synthetic_transactions
 from user_ops.metrics import Transactions, column_names, customer_metrics, customer_metrics_one
 from user_ops.tags import METRIC_FIELDS
@@ -280,3 +280,66 @@ def test_an_empty_log_gives_an_empty_table_with_every_column() -> None:
     m = customer_metrics(empty, as_of=AS_OF)
     assert len(m) == 0 and m.columns == column_names(("30d", "90d", "365d"))
     assert m.report.rows == 0
+
+
+# -- sums beyond the float range ----------------------------------------------------------------------
+def _overflow_messages(rows: list[dict[str, Any]], **kwargs: Any) -> tuple[str, str]:
+    """The DataError messages of the batch and the scalar path for one customer ``"ann"``."""
+    kwargs.setdefault("as_of", AS_OF)
+    records = [{"customer_id": "ann", **r} for r in rows]
+    with pytest.raises(DataError) as batch:
+        customer_metrics(Transactions.from_records(records), **kwargs)
+    with pytest.raises(DataError) as scalar:
+        customer_metrics_one(records, **kwargs)
+    return str(batch.value), str(scalar.value)
+
+
+@pytest.mark.parametrize(
+    ("rows", "column"),
+    [
+        # 1e308 + 1e308 is past float64's largest value (about 1.8e308): the net spend overflows.
+        ([(at(1), 1e308), (at(2), 1e308)], "monetary"),
+        ([(at(1), -1e308), (at(2), -1e308), (at(3), 5.0)], "monetary"),  # refunds overflow downwards
+        # A refund in between keeps the net spend finite (1e308 - 1e308 + 1e308), but the orders'
+        # total, whose mean is avg_order_value, is 2e308.
+        ([(at(1), 1e308), (at(2), -1e308), (at(3), 1e308)], "avg_order_value"),
+        # An order of 1e308 in January and two refunds of 1e308 in June: the net spend is -1e308, the
+        # orders' total 1e308, but the June refunds alone sum to -2e308 in the 30-day window.
+        ([(at(5, month=1), 1e308), (at(20), -1e308), (at(21), -1e308)], "spend_30d"),
+    ],
+)
+def test_sums_past_the_float_range_are_refused_naming_customer_and_column(
+    rows: list[tuple[datetime, float]], column: str
+) -> None:
+    batch, scalar = _overflow_messages([{"ordered_at": t, "amount": a} for t, a in rows])
+    assert batch == scalar
+    assert batch.startswith(f"customer 'ann': {column} ") and "overflow" in batch
+
+
+def test_one_order_of_huge_lines_is_refused() -> None:
+    # Net spend -1e308 + 1e308 + 1e308 = 1e308 is finite; order A's value, 2e308, is not.
+    rows = [
+        {"ordered_at": at(1, month=5), "amount": -1e308, "order_id": "r"},
+        {"ordered_at": at(20), "amount": 1e308, "order_id": "A"},
+        {"ordered_at": at(20, 13), "amount": 1e308, "order_id": "A"},
+    ]
+    batch, scalar = _overflow_messages(rows, windows=["30d"])
+    assert batch == scalar and batch.startswith("customer 'ann': avg_order_value ")
+
+
+def test_the_first_customer_and_column_past_the_range_is_named() -> None:
+    rows = [
+        {"customer_id": 2, "ordered_at": at(1), "amount": 1e308},
+        {"customer_id": 2, "ordered_at": at(2), "amount": 1e308},
+        {"customer_id": 1, "ordered_at": at(1), "amount": 1e308},
+        {"customer_id": 1, "ordered_at": at(2), "amount": -1e308},
+        {"customer_id": 1, "ordered_at": at(3), "amount": 1e308},
+        {"customer_id": 3, "ordered_at": at(3), "amount": 5.0},
+    ]
+    with pytest.raises(DataError, match=r"^customer 1: avg_order_value "):  # customer 2's monetary is later
+        customer_metrics(Transactions.from_records(rows), as_of=AS_OF)
+
+
+def test_huge_amounts_that_stay_in_range_are_kept() -> None:
+    row = one_row([{"ordered_at": at(1), "amount": 1e308}, {"ordered_at": at(2), "amount": 7e307}])
+    assert row["monetary"] == 1e308 + 7e307 and row["max_order_value"] == 1e308

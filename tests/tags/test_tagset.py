@@ -224,3 +224,12 @@ def test_default_tags_on_the_synthetic_shop_agree_in_both_paths() -> None:
     assert 0 < counts["frequency_low"] < 300
     for index, row in enumerate(customers.to_dicts()[:120]):
         assert {n for n in tags.names if result[n][index]} == tags.evaluate_one(row, as_of=AS_OF)
+
+
+def test_a_used_set_still_equals_an_identical_fresh_one() -> None:
+    tags = spend_tags()
+    tags.evaluate_one({"monetary": 3000.0, "frequency": 6}, as_of=AS_OF)
+    tags.evaluate({"monetary": [3000.0], "frequency": [6]}, as_of=AS_OF)
+    assert tags["loyal_big"].references == ("spend_high",)
+    assert tags == spend_tags()
+    assert tags.tags[3] == TagRule(name="loyal_big", when='has_tag("spend_high") and frequency >= 5')

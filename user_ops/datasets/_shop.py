@@ -231,7 +231,7 @@ def _validate_shop(n: Any, seed: Any, as_of: Any, lines_per_order: Any) -> tuple
         lines_per_order, (int, float, np.integer, np.floating)
     ):
         raise DataError(f"lines_per_order must be a number from 1 to 10, got {lines_per_order!r}")
-    lines_mean = float(lines_per_order)
+    lines_mean = float(lines_per_order) if abs(lines_per_order) <= 10 else math.inf  # no float of 10**400
     if not 1.0 <= lines_mean <= 10.0:  # also rejects NaN
         raise DataError(f"lines_per_order must be a number from 1 to 10, got {lines_per_order!r}")
     if as_of is None:

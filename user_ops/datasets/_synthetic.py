@@ -178,7 +178,9 @@ def synthetic_customers(n: int = 2000, *, seed: int = 7, as_of: datetime | None 
         ``max_order_value``, ``orders_30d/90d/365d``, ``spend_30d/90d/365d``, ``promo_spend_share``,
         ``top_price_share``, ``repurchase_cycle_days``, ``city``, ``gender``, ``age``, ``channel``,
         ``tags``, ``member_tier``. Prospects (customers who never bought, about 15 %) have
-        ``frequency`` 0, spends 0.0 and null order dates, recency, averages and shares.
+        ``frequency`` 0, spends 0.0 and null order dates, recency, averages and shares. The purchase
+        metrics follow :func:`~user_ops.metrics.customer_metrics`' definitions: ``repurchase_cycle_days``
+        is the median gap between consecutive purchase days, null with fewer than two.
 
     Raises
     ------
@@ -229,16 +231,16 @@ def synthetic_transactions(n_customers: int = 2000, *, seed: int = 7, as_of: dat
     >>> bool((orders["ordered_at"][1:] >= orders["ordered_at"][:-1]).all())
     True
     """
-    shop = _generate(n_customers, seed, as_of)
+    shop = _generate(n_customers, seed, as_of, name="n_customers")
     return _transactions_table(shop)
 
 
 # -- generation -------------------------------------------------------------------------------------
-def _validate(n: Any, seed: Any, as_of: Any) -> datetime:
+def _validate(n: Any, seed: Any, as_of: Any, *, name: str) -> datetime:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise DataError(f"n must be a positive integer, got {type(n).__name__}: {n!r}")
+        raise DataError(f"{name} must be a positive integer, got {type(n).__name__}: {n!r:.80}")
     if not 1 <= n <= MAX_CUSTOMERS:
-        raise DataError(f"n must be between 1 and {MAX_CUSTOMERS:,}, got {n}")
+        raise DataError(f"{name} must be between 1 and {MAX_CUSTOMERS:,}, got {n}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise DataError(f"seed must be a non-negative integer, got {seed!r}")
     if as_of is None:
@@ -251,9 +253,9 @@ def _validate(n: Any, seed: Any, as_of: Any) -> datetime:
     return instant
 
 
-def _generate(n: Any, seed: Any, as_of: Any) -> _Shop:
+def _generate(n: Any, seed: Any, as_of: Any, *, name: str = "n") -> _Shop:
     """Draw a whole shop. The order of the draws below is part of the data: do not reorder."""
-    instant = _validate(n, seed, as_of)
+    instant = _validate(n, seed, as_of, name=name)
     n = int(n)
     rng = np.random.default_rng(int(seed))
     clock = _Clock.around(instant)
@@ -460,9 +462,37 @@ def _order_metrics(shop: _Shop) -> dict[str, np.ndarray[Any, Any]]:
     out.update(_window_metrics(shop))
     out["promo_spend_share"] = _where_buyer(buyer, promo_fen / np.maximum(monetary_fen, 1))
     out["top_price_share"] = _where_buyer(buyer, top_fen / np.maximum(monetary_fen, 1))
-    out["repurchase_cycle_days"] = np.where(
-        freq >= 2, (last_us - first_us) / (np.maximum(freq - 1, 1) * float(_US_PER_DAY)), np.nan
-    )
+    out["repurchase_cycle_days"] = _repurchase_cycle_days(shop)
+    return out
+
+
+def _repurchase_cycle_days(shop: _Shop) -> FloatArray:
+    """Median gap in days between a customer's consecutive distinct purchase days (NaN: fewer than 2).
+
+    The definition of ``customer_metrics`` (days on the business zone's calendar; a median of an even
+    count is the mean of the middle two), so the two agree on the same orders.
+    """
+    n = len(shop.frequency)
+    out = np.full(n, np.nan)
+    if len(shop.order_us) < 2:
+        return out
+    day = local_days(shop.order_us, get_tz(BUSINESS_TZ))
+    day -= day.min()
+    width = int(day.max()) + 1
+    # Distinct (customer, day) pairs in order: np.unique sorts the combined key.
+    pairs = np.unique(shop.order_customer * width + day)
+    owner, day = pairs // width, pairs % width
+    same = owner[1:] == owner[:-1]
+    gaps, owner = (day[1:] - day[:-1])[same], owner[1:][same]
+    if len(gaps) == 0:
+        return out
+    # Sorting (customer, gap) keys orders each customer's gaps; the middle ones give the median.
+    gap_width = int(gaps.max()) + 1
+    ordered = np.sort(owner * gap_width + gaps) % gap_width
+    count = np.bincount(owner, minlength=n)
+    has = count > 0
+    start, size = (np.cumsum(count) - count)[has], count[has]
+    out[has] = (ordered[start + (size - 1) // 2] + ordered[start + size // 2]) / 2.0
     return out
 
 
@@ -615,7 +645,12 @@ def load_cdnow(path: str | os.PathLike[str] | None = None) -> Table:
 
 def _find_cdnow(path: str | os.PathLike[str] | None) -> Path:
     if path is not None:
-        file = Path(path)
+        if not isinstance(path, (str, os.PathLike)):
+            raise DataError(f"path must be a file or folder path, got {type(path).__name__}: {path!r:.80}")
+        try:
+            file = Path(path)
+        except TypeError as exc:  # a PathLike whose path is bytes
+            raise DataError(f"path must be a file or folder path: {exc}") from None
         if file.is_dir():
             file = file / _CDNOW_FILE
         if not file.is_file():

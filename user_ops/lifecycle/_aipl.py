@@ -177,6 +177,6 @@ def _window(name: str, value: object) -> str:
 
 
 def _count(name: str, value: object, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an int >= {minimum}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value < 2**63:
+        raise ConfigError(f"{name} must be an int from {minimum} to 2**63 - 1, got {value!r:.80}")
     return value

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field, model_validator
+from pydantic import Field, StrictFloat, model_validator
 
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
@@ -99,7 +99,7 @@ class BGNBD(PolicyModel):
     recency_column: str = "recency_age"
     T_column: str = "T"
     period: str | None = None
-    params_: dict[str, float] | None = None
+    params_: dict[str, StrictFloat] | None = None  # strict: True is no parameter value
     standard_errors_: dict[str, float | None] | None = None
     log_likelihood_: float | None = None
     n_customers_: int | None = Field(default=None, ge=1)
@@ -290,7 +290,7 @@ class BGNBD(PolicyModel):
         array([1.1967, 1.8605])
         """
         params = self._params()
-        times = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        times = _times(t)
         if times.ndim != 1 or not np.all(np.isfinite(times)) or np.any(times < 0):
             raise DataError(f"t must be finite non-negative numbers, got {t!r}")
         zeros = np.zeros(times.size)
@@ -311,6 +311,8 @@ class BGNBD(PolicyModel):
         >>> t.columns, t["p_alive"].round(3).tolist()
         (('repeat_frequency', 'recency_age', 'T', 'p_alive', 'expected_purchases'), [1.0, 0.124])
         """
+        if not isinstance(column, str):
+            raise ConfigError(f"column must be a column name (str), got {column!r:.80}")
         table = Table.coerce(data)
         columns: dict[str, Any] = {column: self.p_alive(table)}
         if horizon is not None:
@@ -682,12 +684,26 @@ def _too_long(z: float, row: int | None) -> DataError:
     )
 
 
+def _times(t: Any) -> FloatArray:
+    """``t`` of :meth:`BGNBD.expected_purchases_new` as a float array (DataError for non-numbers)."""
+    try:
+        raw = np.asarray(t)
+    except (TypeError, ValueError):  # ragged nesting
+        raw = np.asarray(None)
+    if raw.dtype.kind not in "iuf":  # bools, strings, datetimes, objects: not times
+        raise DataError(f"t must be finite non-negative numbers, got {t!r:.80}")
+    return np.atleast_1d(raw.astype(np.float64))
+
+
 def _horizon(horizon: Any) -> float:
     if isinstance(horizon, (bool, np.bool_)) or not isinstance(
         horizon, (int, float, np.integer, np.floating)
     ):
         raise DataError(f"horizon must be a number of periods, got {type(horizon).__name__}: {horizon!r}")
-    value = float(horizon)
+    try:
+        value = float(horizon)
+    except OverflowError:  # an int beyond float's range
+        value = math.inf
     if not math.isfinite(value) or value < 0:
         raise DataError(f"horizon must be a finite number >= 0, got {horizon!r}")
     return value
@@ -780,7 +796,10 @@ def _record_value(record: Mapping[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise DataError(f"field {name!r} must be a number for BG/NBD, got {type(value).__name__}: {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float's range
+        raise DataError(f"field {name!r} is beyond the float range (about 1.8e308): {value!r:.40}") from None
     return None if math.isnan(number) else number
 
 

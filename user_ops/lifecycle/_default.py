@@ -25,26 +25,30 @@ DEFAULT_FIELDS: dict[str, str] = {
 
 
 def _number(value: float) -> str:
-    """Rule-text literal of a threshold: ``30`` for 30.0, ``2.5`` for 2.5."""
-    if float(value).is_integer():
+    """Rule-text literal of a threshold: ``30`` for 30.0, ``2.5`` for 2.5, ``1E+20`` past int64."""
+    if float(value).is_integer() and abs(value) < 2**63:
         return str(int(value))
     return repr(float(value))
 
 
 def _positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer)):
+        raise ConfigError(f"{name} must be a number, got {value!r:.80}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float's range
+        number = math.inf
+    if not math.isfinite(number) or number <= 0:
+        raise ConfigError(f"{name} must be a positive finite number, got {value!r:.80}")
+    return number
 
 
 def _days(name: str, value: int | None, *, allow_none: bool = False) -> int | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{name} must be a whole number of days >= 0, got {value!r}")
-    return value
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**63:
+        raise ConfigError(f"{name} must be a whole number of days from 0 to 2**63 - 1, got {value!r:.80}")
+    return int(value)
 
 
 def _threshold(multiple: float, cycle: float, floor: int, cap: int | None) -> str:
@@ -136,7 +140,11 @@ def default_policy(
     for name, cap, floor in (("dormancy", d_max, d_min), ("churn", c_max, c_min)):
         if cap is not None and cap < floor:
             raise ConfigError(f"{name}_max_days ({cap}) is below {name}_min_days ({floor})")
-    if isinstance(mature_orders, bool) or not isinstance(mature_orders, int) or mature_orders < 2:
+    if (
+        isinstance(mature_orders, bool)
+        or not isinstance(mature_orders, int)
+        or not 2 <= mature_orders < 2**63
+    ):
         raise ConfigError(
             f"mature_orders must be an integer >= 2 (growth starts at 2), got {mature_orders!r}"
         )
@@ -262,8 +270,12 @@ def population_cycle(metrics: Any, *, column: str = "repurchase_cycle_days", qua
     >>> population_cycle({"repurchase_cycle_days": [10.0, None, 30.0, 14.0]})
     14.0
     """
+    if isinstance(quantile, (bool, np.bool_)) or not isinstance(quantile, (int, float, np.integer)):
+        raise ConfigError(f"quantile must be a number in [0, 1], got {quantile!r:.80}")
     if not 0 <= quantile <= 1:
         raise ConfigError(f"quantile must be in [0, 1], got {quantile!r}")
+    if not isinstance(column, str):
+        raise ConfigError(f"column must be a column name (str), got {column!r:.80}")
     table = Table.coerce(metrics)
     if table.kind(column) not in ("float", "int", "null"):
         raise DataError(f"column {column!r} must be numeric, got {table.kind(column)}")

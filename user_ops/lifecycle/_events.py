@@ -79,6 +79,7 @@ def engagement_columns(windows: Sequence[str] = DEFAULT_EVENT_WINDOWS) -> tuple[
     >>> engagement_columns(["7d"])[:7]
     ('customer_id', 'first_event_at', 'last_event_at', 'purchases', 'is_member', 'view_count', 'view_7d')
     """
+    windows = _windows(windows)
     columns = ["customer_id", "first_event_at", "last_event_at", "purchases", "is_member"]
     for event in EVENT_TYPES:
         columns += [f"{event}_count", *(f"{event}_{w}" for w in windows), f"last_{event}_at"]
@@ -120,10 +121,12 @@ def _options(*, as_of: Any, windows: Any, tz: TzLike | None, vocabulary: Any, co
 
 
 def _windows(windows: Any) -> tuple[str, ...]:
-    if isinstance(windows, str) or not isinstance(windows, Sequence):
-        raise DataError(f"windows must be a list of durations like ['30d', '90d'], got {windows!r}")
+    if isinstance(windows, (str, bytes)) or not isinstance(windows, Sequence):
+        raise DataError(f"windows must be a list of durations like ['30d', '90d'], got {windows!r:.80}")
     texts = tuple(windows)
     for text in texts:
+        if not isinstance(text, str):
+            raise DataError(f"windows must be durations like '30d', got {type(text).__name__}: {text!r:.80}")
         if parse_duration(text) == Duration():
             raise DataError(f"window {text!r} is empty; use a positive duration like '30d'")
     if len(set(texts)) != len(texts):
@@ -642,6 +645,10 @@ def engagement_metrics_one(
     '2024-06-29T01:00:00+00:00'
     """
     options = _options(as_of=as_of, windows=windows, tz=tz, vocabulary=vocabulary, columns=columns)
+    if customer_id is not None and (isinstance(customer_id, bool) or not isinstance(customer_id, (int, str))):
+        raise DataError(
+            f"customer_id must be an int or a str, got {type(customer_id).__name__}: {customer_id!r:.80}"
+        )
     table, has_ids = _one_table(events, options)
     log = _read(table, options)
     ids = log.ids.tolist()
@@ -655,6 +662,8 @@ def engagement_metrics_one(
             )
         if customer_id is None:
             customer_id = ids[0]
+        elif customer_id != ids[0]:
+            raise DataError(f"customer_id={customer_id!r} but the events are customer {ids[0]!r}'s")
     return _one(customer_id, log.event.tolist(), log.time.tolist(), options)
 
 

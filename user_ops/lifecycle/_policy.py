@@ -16,7 +16,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops._time import TzLike
-from user_ops.exceptions import DataError
+from user_ops.exceptions import ConfigError, DataError, _UnknownNameError
 from user_ops.rules import CallNode, Explanation, Rule
 from user_ops.rules import _ast as A
 
@@ -97,11 +97,11 @@ class Stage(PolicyModel):
 
     def label(self, lang: str = "en") -> str:
         """The stage label in ``"en"`` or ``"zh"``."""
-        return self.label_zh if lang == "zh" else self.label_en
+        return self.label_zh if _lang(lang) == "zh" else self.label_en
 
     def action_label(self, lang: str = "en") -> str:
         """The action label in ``"en"`` or ``"zh"``."""
-        return self.action_zh if lang == "zh" else self.action_en
+        return self.action_zh if _lang(lang) == "zh" else self.action_en
 
 
 def _calls(node: A.Node, name: str) -> bool:
@@ -112,6 +112,12 @@ def _calls(node: A.Node, name: str) -> bool:
             return True
         stack.extend(child for _, child in A.children(current))
     return False
+
+
+def _lang(lang: object) -> str:
+    if not (isinstance(lang, str) and lang in ("en", "zh")):
+        raise ConfigError(f"lang must be 'en' or 'zh', got {lang!r:.80}")
+    return lang
 
 
 class _Labels:
@@ -313,20 +319,17 @@ class LifecyclePolicy(PolicyModel):
         return tuple(names)
 
     def __getitem__(self, code: str) -> Stage:
-        for stage in self.stages:
-            if stage.code == code:
-                return stage
-        raise KeyError(f"no stage {code!r} in this policy (stages: {', '.join(self.codes)})")
+        return self.stages[self.index(code)]
 
     def __len__(self) -> int:
         return len(self.stages)
 
     def index(self, code: str) -> int:
-        """Position of stage ``code`` (raises KeyError naming the stages)."""
-        try:
+        """Position of stage ``code`` (an unknown code raises a ConfigError, also a KeyError, naming the
+        stages)."""
+        if isinstance(code, str) and code in self.codes:
             return self.codes.index(code)
-        except ValueError:
-            raise KeyError(f"no stage {code!r} in this policy (stages: {', '.join(self.codes)})") from None
+        raise _UnknownNameError(f"no stage {code!r:.80} in this policy (stages: {', '.join(self.codes)})")
 
     def describe(self) -> Table:
         """The policy as a table: code, labels, action, action labels and rule text, in order.

@@ -9,9 +9,16 @@ import numpy as np
 import numpy.typing as npt
 
 from user_ops._table import Table
-from user_ops.exceptions import ConfigError, DataError
+from user_ops.exceptions import ConfigError, DataError, _UnknownNameError
 from user_ops.lifecycle._policy import LifecyclePolicy
-from user_ops.lifecycle._summary import check_aligned, group_mean, numeric, stage_positions
+from user_ops.lifecycle._summary import (
+    check_aligned,
+    check_name,
+    check_policy,
+    group_mean,
+    numeric,
+    stage_positions,
+)
 
 __all__ = ["UNTAGGED", "RecallPlan", "recall_plan"]
 
@@ -57,13 +64,19 @@ class RecallPlan(Table):
 
         Raises
         ------
-        KeyError
-            When the plan has no such group (the key lists the groups).
+        ConfigError
+            When the plan has no such group (the message lists the groups); it is also a KeyError.
         """
-        group = self._groups.get((stage, segment))
+        group = (
+            self._groups.get((stage, segment))
+            if isinstance(stage, str) and isinstance(segment, str)
+            else None
+        )
         if group is None:
             known = ", ".join(f"{s}/{g}" for s, g in self._groups)
-            raise KeyError(f"no recall group ({stage!r}, {segment!r}) in the plan (groups: {known})")
+            raise _UnknownNameError(
+                f"no recall group ({stage!r:.80}, {segment!r:.80}) in the plan (groups: {known})"
+            )
         result: npt.NDArray[Any] = self._ids[self._row_group == group]
         return result
 
@@ -227,6 +240,9 @@ def recall_plan(
     >>> plan.customers("churn", "important_retain").tolist()
     [1]
     """
+    check_policy(policy)
+    check_name("id_column", id_column)
+    check_name("value", value)
     table = Table.coerce(classified)
     n = len(table)
     if policy is None:
@@ -234,6 +250,8 @@ def recall_plan(
     stage_pos, codes, stage_labels = stage_positions(table, policy)
     if isinstance(stages, str):
         stages = (stages,)
+    if not isinstance(stages, Sequence) or not all(isinstance(s, str) for s in stages):
+        raise ConfigError(f"stages must be stage codes (strings), got {stages!r:.80}")
     unknown = [s for s in stages if s not in codes]
     if unknown or not stages:
         raise ConfigError(

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from user_ops._table import Table
-from user_ops.exceptions import DataError
+from user_ops.exceptions import ConfigError, DataError
 from user_ops.lifecycle._policy import STAGE_COLUMNS, LifecyclePolicy
 
 __all__ = ["stage_summary"]
@@ -85,6 +85,18 @@ def _rule_positions(
     return result, codes, labels
 
 
+def check_policy(policy: object) -> None:
+    """A ``policy=`` argument is a LifecyclePolicy or None (ConfigError otherwise)."""
+    if policy is not None and not isinstance(policy, LifecyclePolicy):
+        raise ConfigError(f"policy must be a LifecyclePolicy, got {type(policy).__name__}")
+
+
+def check_name(what: str, name: object) -> None:
+    """A column-name argument is a string (ConfigError otherwise)."""
+    if not isinstance(name, str):
+        raise ConfigError(f"{what} must be a column name (str), got {type(name).__name__}: {name!r:.80}")
+
+
 def check_aligned(left: Table, right: Table, *, what: str, id_column: str = "customer_id") -> None:
     """Two tables describe the same customers row for row (lengths, and ids when both have them)."""
     if len(left) != len(right):
@@ -154,6 +166,7 @@ def stage_summary(stages: Any, metrics: Any = None, *, policy: LifecyclePolicy |
     >>> float(summary["revenue_share"][3])
     0.9
     """
+    check_policy(policy)
     table = Table.coerce(stages)
     if len(table) == 0:
         raise DataError("stage_summary of an empty population")

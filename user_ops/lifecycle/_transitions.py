@@ -10,9 +10,9 @@ import numpy as np
 import numpy.typing as npt
 
 from user_ops._table import Table
-from user_ops.exceptions import DataError
+from user_ops.exceptions import DataError, _UnknownNameError
 from user_ops.lifecycle._policy import LifecyclePolicy
-from user_ops.lifecycle._summary import stage_positions
+from user_ops.lifecycle._summary import check_name, check_policy, stage_positions
 
 __all__ = ["GONE", "NEW", "Transitions", "transitions"]
 
@@ -131,13 +131,13 @@ class Transitions:
         return result
 
     def _row(self, source: str) -> int:
-        if source not in self.sources:
-            raise KeyError(f"no source state {source!r} (states: {', '.join(self.sources)})")
+        if not (isinstance(source, str) and source in self.sources):
+            raise _UnknownNameError(f"no source state {source!r:.80} (states: {', '.join(self.sources)})")
         return self.sources.index(source)
 
     def _col(self, target: str) -> int:
-        if target not in self.targets:
-            raise KeyError(f"no target state {target!r} (states: {', '.join(self.targets)})")
+        if not (isinstance(target, str) and target in self.targets):
+            raise _UnknownNameError(f"no target state {target!r:.80} (states: {', '.join(self.targets)})")
         return self.targets.index(target)
 
     def __str__(self) -> str:
@@ -233,6 +233,8 @@ def transitions(
     >>> moves.total, int(moves.flows["count"].sum())
     (4, 4)
     """
+    check_policy(policy)
+    check_name("id_column", id_column)
     early, late = Table.coerce(before), Table.coerce(after)
     found_b, found_a = _ids(early, id_column, "before"), _ids(late, id_column, "after")
     if found_b is not None and found_a is not None and early.kind(id_column) != late.kind(id_column):

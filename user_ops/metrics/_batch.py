@@ -8,6 +8,7 @@ and counts, accumulated in row order so the scalar path can repeat them exactly)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,7 @@ from user_ops.metrics._options import (
     Options,
     column_names,
     make_options,
+    overflow_error,
     zone_name,
 )
 from user_ops.metrics._transactions import Transactions
@@ -162,6 +164,7 @@ def customer_metrics(
     extra = None if customers is None else _read_customers(customers, tx)
     columns, registered_after = _with_customers(columns, ids, extra, options)
     ordered = {name: columns[name] for name in column_names(options.windows)}
+    _refuse_overflow(ordered)
     frequency = ordered["frequency"]
     report = MetricsReport(
         rows=len(tx),
@@ -181,6 +184,22 @@ def customer_metrics(
         btyd_multiplier=options.btyd_multiplier,
     )
     return CustomerMetrics._build(ordered, report)
+
+
+def _refuse_overflow(columns: dict[str, Array]) -> None:
+    """Raise for the first customer with a sum past the float range, naming its first such column."""
+    infinite = {}
+    for name, values in columns.items():
+        if values.dtype.kind == "f":
+            mask = np.isinf(values)  # NaN is a null, not an overflow
+            if mask.any():
+                infinite[name] = mask
+    if not infinite:
+        return
+    first = min(int(np.argmax(mask)) for mask in infinite.values())
+    column = next(name for name, mask in infinite.items() if mask[first])
+    customer = columns["customer_id"][first]
+    raise overflow_error(customer.item() if isinstance(customer, np.generic) else customer, column)
 
 
 # -- rows ---------------------------------------------------------------------------------------------
@@ -575,8 +594,8 @@ def _top_flags(
 ) -> tuple[float | None, Array | None]:
     """The top-price threshold and, per row, whether the line's unit price reaches it."""
     if fixed is not None:
-        if isinstance(fixed, bool) or not isinstance(fixed, (int, float)) or not np.isfinite(fixed):
-            raise DataError(f"top_price_threshold must be a finite number, got {fixed!r}")
+        if isinstance(fixed, bool) or not isinstance(fixed, (int, float)) or not _finite(fixed):
+            raise DataError(f"top_price_threshold must be a finite number, got {fixed!r:.80}")
     elif isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0 <= quantile <= 1:
         raise DataError(f"top_price_quantile must be a number from 0 to 1, got {quantile!r}")
     if unit_price is None:
@@ -589,6 +608,13 @@ def _top_flags(
             return None, None
         threshold = float(np.quantile(prices, quantile))
     return threshold, unit_price >= threshold  # NaN (an unknown price) is never top-priced
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float's range
+        return False
 
 
 # -- customers ----------------------------------------------------------------------------------------

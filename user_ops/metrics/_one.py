@@ -24,6 +24,7 @@ from user_ops.metrics._options import (
     btyd_period_index,
     column_names,
     make_options,
+    overflow_error,
 )
 from user_ops.metrics._transactions import Transactions
 
@@ -112,8 +113,12 @@ def customer_metrics_one(
 def _threshold(value: float | None) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isinf(value):
-        raise DataError(f"top_price_threshold must be a finite number or None, got {value!r}")
+    try:
+        infinite = isinstance(value, bool) or not isinstance(value, (int, float)) or math.isinf(value)
+    except OverflowError:  # an int beyond float's range
+        infinite = True
+    if infinite:
+        raise DataError(f"top_price_threshold must be a finite number or None, got {value!r:.80}")
     return None if math.isnan(value) else float(value)
 
 
@@ -223,6 +228,9 @@ def _metrics(
     if frequency:
         _order_columns(out, times, order_value, gross, options, registered)
     _btyd(out, rows, order_time, options)
+    column = next((k for k, v in out.items() if isinstance(v, float) and math.isinf(v)), None)
+    if column is not None:
+        raise overflow_error(customer_id, column)
     return out
 
 

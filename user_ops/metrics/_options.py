@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from user_ops._time import Duration, TzLike, as_utc_us, get_tz, parse_duration, require_aware
 from user_ops.exceptions import DataError
 
-__all__ = ["BTYD_COLUMNS", "MetricsReport", "Options", "column_names", "make_options"]
+__all__ = ["BTYD_COLUMNS", "MetricsReport", "Options", "column_names", "make_options", "overflow_error"]
 
 BtydPeriod = Literal["D", "W"]
 #: The trailing windows ``customer_metrics`` counts orders and spend in by default (``orders_30d``, ...).
@@ -54,11 +55,11 @@ def make_options(
     end = aware if btyd_end is None else require_aware(btyd_end, name="btyd_end")
     if end > aware:
         raise DataError(f"btyd_end ({end.isoformat()}) must not be after as_of ({aware.isoformat()})")
-    if btyd_period not in ("D", "W"):
+    if not isinstance(btyd_period, str) or btyd_period not in ("D", "W"):
         raise DataError(f"btyd_period must be 'D' (days) or 'W' (weeks), got {btyd_period!r}")
     if isinstance(btyd_multiplier, bool) or not isinstance(btyd_multiplier, (int, float)):
         raise DataError(f"btyd_multiplier must be a positive number, got {btyd_multiplier!r}")
-    if not 0 < float(btyd_multiplier) < float("inf"):
+    if not 0 < btyd_multiplier <= sys.float_info.max:  # exact for ints: 10**400 has no float
         raise DataError(f"btyd_multiplier must be a positive number, got {btyd_multiplier!r}")
     return Options(
         as_of=aware,
@@ -66,7 +67,7 @@ def make_options(
         zone=zone,
         windows=texts,
         window_starts_us=starts,
-        btyd_period=btyd_period,
+        btyd_period=cast(BtydPeriod, btyd_period),
         btyd_multiplier=float(btyd_multiplier),
         btyd_end=end,
         btyd_end_us=as_utc_us(end),
@@ -80,10 +81,12 @@ def _zone_of(as_of: datetime) -> tzinfo:
 
 
 def _windows(windows: Any) -> tuple[str, ...]:
-    if isinstance(windows, str) or not isinstance(windows, Sequence):
-        raise DataError(f"windows must be a list of durations like ['30d', '90d'], got {windows!r}")
+    if isinstance(windows, (str, bytes)) or not isinstance(windows, Sequence):
+        raise DataError(f"windows must be a list of durations like ['30d', '90d'], got {windows!r:.80}")
     texts = tuple(windows)
     for text in texts:
+        if not isinstance(text, str):
+            raise DataError(f"windows must be durations like '30d', got {type(text).__name__}: {text!r:.80}")
         duration: Duration = parse_duration(text)
         if duration == Duration():
             raise DataError(f"window {text!r} is empty; use a positive duration like '30d'")
@@ -114,6 +117,7 @@ def column_names(windows: Sequence[str]) -> tuple[str, ...]:
     >>> columns[-4:] == BTYD_COLUMNS
     True
     """
+    windows = _windows(windows)
     return (
         "customer_id",
         "registered_at",
@@ -133,6 +137,19 @@ def column_names(windows: Sequence[str]) -> tuple[str, ...]:
         "top_price_share",
         "first_order_cycle_days",
         *BTYD_COLUMNS,
+    )
+
+
+def overflow_error(customer_id: Any, column: str) -> DataError:
+    """The error for a metric whose sum of amounts went past float64's range (about ±1.8e308).
+
+    Both paths raise it for the first customer (in id order) with an infinite metric, naming the first
+    such column in output order: an infinite spend is no answer, and the amounts were finite.
+    """
+    who = "the customer" if customer_id is None else f"customer {customer_id!r}"
+    return DataError(
+        f"{who}: {column} overflows: its amounts add up beyond the float range (about ±1.8e308); "
+        "check the amounts' unit"
     )
 
 

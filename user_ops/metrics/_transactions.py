@@ -154,6 +154,10 @@ class Transactions:
         >>> Transactions.from_records(rows).columns
         ('customer_id', 'ordered_at', 'amount', 'order_id')
         """
+        if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
+            raise DataError(
+                f"from_records() takes an iterable of mappings, got {type(rows).__name__}: {rows!r:.80}"
+            )
         table = Table.from_records(rows, tz=tz)
         picked = _renamed({name: table[name] for name in table.columns}, columns)
         return cls(Table._trusted(picked), tz=tz)
@@ -395,19 +399,35 @@ def _instants(table: Table, name: str, zone: tzinfo | None) -> Array:
         row = _first(null)
         raise DataError(f"column {name!r} row {row} is null; every row needs a time")
     if kind == "datetime":
-        return column
+        return _in_calendar(column, name)
     if kind == "date":
         if zone is None:
             raise DataError(
                 f"column {name!r} holds dates without a time zone (row 0: {column[0]}); pass tz= to "
                 "read each date as midnight in that zone"
             )
-        return wall_clock_to_utc(column.astype("datetime64[us]"), zone, name=name)
+        return _in_calendar(wall_clock_to_utc(column.astype("datetime64[us]"), zone, name=name), name)
     if kind == "str":
-        return parse_instants(column, name=name, tz=zone)
+        return _in_calendar(parse_instants(column, name=name, tz=zone), name)
     raise DataError(
         f"column {name!r} must hold datetimes or ISO 8601 strings, got {kind} (row 0: {_value(column, 0)})"
     )
+
+
+# Instants whose date is a Python date in every time zone: datetime64 reaches far beyond the years
+# 1..9999, but the scalar path, local calendar days and the results' datetimes do not.
+_EARLIEST = np.datetime64("0001-01-02T00:00", "us")
+_LATEST = np.datetime64("9999-12-31T00:00", "us")
+
+
+def _in_calendar(column: Array, name: str) -> Array:
+    outside = (column < _EARLIEST) | (column >= _LATEST)
+    if outside.any():
+        row = _first(outside)
+        raise DataError(
+            f"column {name!r} row {row}: {column[row]} is outside the calendar (0001-01-02 to 9999-12-30 UTC)"
+        )
+    return column
 
 
 _CHECKS = {

@@ -136,10 +136,21 @@ def fit_mean(values: FloatArray, *, reverse: bool, name: str) -> tuple[tuple[flo
     >>> fit_mean(np.array([1.0, 1.0, 4.0]), reverse=False, name="frequency")
     ((2.0,), (1, 2))
     """
-    mean = float(np.mean(values))
+    mean = _mean(values)
     if float(np.min(values)) == float(np.max(values)):
         _warn_single_value(name, float(values[0]), 2)
     return (mean,), ((2, 1) if reverse else (1, 2))
+
+
+def _mean(values: FloatArray) -> float:
+    """numpy's mean; when the sum passes float64's range (values near 1e308), the mean of the values
+    divided by their count first, which is finite and within the values' range like the true mean."""
+    with np.errstate(over="ignore"):
+        mean = float(np.mean(values))
+    if np.isfinite(mean):
+        return mean
+    scaled = float(np.sum(values / len(values)))
+    return min(max(scaled, float(np.min(values))), float(np.max(values)))
 
 
 def _warn_single_value(name: str, value: float, score: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any, Literal, cast
@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
-from user_ops.exceptions import DataError, NotFittedError
+from user_ops.exceptions import ConfigError, DataError, NotFittedError
 from user_ops.rfm._binning import MAX_LEVELS, assign, assign_one, check_dimension, fit_mean, fit_quantile
 from user_ops.rfm._segments import CODE_TEXT, NEVER_BOUGHT, SegmentMap
 
@@ -95,6 +95,8 @@ class RFMModel(PolicyModel):
             return data
         data = dict(data)
         method = data.get("method", "quantile")
+        if not isinstance(method, str):
+            return data  # pydantic names the bad method
         if method == "quantile" and data.get("bins") is None:
             data["bins"] = _DEFAULT_BINS
         if method == "thresholds":
@@ -160,6 +162,10 @@ class RFMModel(PolicyModel):
         >>> RFMModel.thresholds(recency=[30], frequency=[2], monetary=[500]).is_fitted
         True
         """
+        cuts = {"recency": recency, "frequency": frequency, "monetary": monetary}
+        for dim, values in cuts.items():
+            if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+                raise ConfigError(f"{dim} cut-points must be a list of numbers, got {values!r:.80}")
         return cls(
             method="thresholds",
             recency_cuts_=tuple(recency),
@@ -550,7 +556,10 @@ def _record_value(record: Mapping[str, Any], name: str, *, nullable: bool) -> fl
         value, (int, float, Decimal, np.integer, np.floating)
     ):
         raise DataError(f"field {name!r} must be a number for RFM, got {type(value).__name__}: {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float's range
+        raise DataError(f"field {name!r} is beyond the float range (about 1.8e308): {value!r:.40}") from None
     if math.isnan(number):
         if nullable:
             return None

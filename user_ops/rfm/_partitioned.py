@@ -158,7 +158,9 @@ def _summarize(model: RFMModel, part: Table) -> _Summary:
         top_values[dim] = distinct
         top_counts[dim] = np.count_nonzero(g[:, None] == distinct[None, :], axis=0).astype(np.int64)
         natural = -g if dim == "recency" else g
-        exact = bool(np.all(natural == np.floor(natural))) and float(np.abs(natural).sum()) < _EXACT_SUM_LIMIT
+        with np.errstate(over="ignore"):  # an infinite sum of huge values is just "not exact"
+            magnitude = float(np.abs(natural).sum())
+        exact = bool(np.all(natural == np.floor(natural))) and magnitude < _EXACT_SUM_LIMIT
         integral[dim] = exact
         sums[dim] = int(natural.sum()) if exact else 0
     return _Summary(count, low, high, top_values, top_counts, integral, sums)

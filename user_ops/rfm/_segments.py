@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,6 +14,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
+from user_ops.exceptions import ConfigError, DataError, _UnknownNameError
 from user_ops.rfm._binning import MAX_LEVELS
 from user_ops.rules import CallNode, Rule, Schema
 from user_ops.rules import _ast as A
@@ -100,7 +102,22 @@ class Segment(PolicyModel):
 
     def label(self, lang: str = "en") -> str:
         """The label in ``"en"`` or ``"zh"``."""
+        if not (isinstance(lang, str) and lang in ("en", "zh")):
+            raise ConfigError(f"lang must be 'en' or 'zh', got {lang!r:.80}")
         return self.label_zh if lang == "zh" else self.label_en
+
+
+def _rule_items(rules: Any) -> list[tuple[str, str]]:
+    """``{code: rule text}`` or ``[(code, rule text), ...]`` as a list of pairs (ConfigError otherwise)."""
+    if isinstance(rules, Mapping):
+        return list(rules.items())
+    if isinstance(rules, (str, bytes)) or not isinstance(rules, Iterable):
+        raise ConfigError(f"rules must map segment codes to rule text, got {rules!r:.80}")
+    items = list(rules)
+    for position, item in enumerate(items):
+        if isinstance(item, (str, bytes)) or not isinstance(item, Sequence) or len(item) != 2:
+            raise ConfigError(f"rules[{position}] must be a pair (code, rule text), got {item!r:.80}")
+    return [(code, text) for code, text in items]
 
 
 def _time_calls(node: A.Node) -> set[str]:
@@ -156,8 +173,7 @@ class SegmentMap(PolicyModel):
     def _check(self) -> SegmentMap:
         if not self.segments:
             raise ValueError("a segment map needs at least one segment (the fallback)")
-        codes = [s.code for s in self.segments]
-        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        duplicates = sorted(c for c, n in Counter(s.code for s in self.segments).items() if n > 1)
         if duplicates:
             raise ValueError(f"duplicate segment codes: {duplicates}")
         if self.segments[-1].when is not None:
@@ -176,10 +192,12 @@ class SegmentMap(PolicyModel):
         return tuple(s.code for s in self.segments)
 
     def __getitem__(self, code: str) -> Segment:
-        for segment in self.segments:
+        for segment in self.segments if isinstance(code, str) else ():
             if segment.code == code:
                 return segment
-        raise KeyError(f"no segment {code!r} in map {self.name!r} (segments: {', '.join(self.codes)})")
+        raise _UnknownNameError(  # a ConfigError that is also the KeyError of a mapping
+            f"no segment {code!r:.80} in map {self.name!r} (segments: {', '.join(self.codes)})"
+        )
 
     @property
     def fields(self) -> frozenset[str]:
@@ -188,7 +206,16 @@ class SegmentMap(PolicyModel):
 
     # -- evaluation ---------------------------------------------------------------------------------
     def segment_of(self, r: int, f: int, m: int) -> str:
-        """Code of the segment of one score triple (rules evaluated one by one, first match wins)."""
+        """Code of the segment of one score triple (rules evaluated one by one, first match wins).
+
+        Scores are ints from 1 to 9; anything else is a ``DataError`` naming the score.
+        """
+        for name, score in (("r", r), ("f", f), ("m", m)):
+            if isinstance(score, (bool, np.bool_)) or not isinstance(score, (int, np.integer)):
+                raise DataError(f"score {name} must be an int from 1 to {MAX_LEVELS}, got {score!r:.80}")
+            if not 1 <= score <= MAX_LEVELS:
+                raise DataError(f"score {name} must be from 1 to {MAX_LEVELS}, got {score}")
+        r, f, m = int(r), int(f), int(m)
         record = {"r": r, "f": f, "m": m, "rfm_code": f"{r}{f}{m}"}
         for segment in self.segments[:-1]:
             assert segment.when is not None  # checked when built
@@ -252,8 +279,10 @@ class SegmentMap(PolicyModel):
         >>> SegmentMap.cn8(5)["important_value"].label_zh
         '重要价值客户'
         """
+        if isinstance(levels, (bool, np.bool_)) or not isinstance(levels, (int, np.integer)):
+            raise ConfigError(f"levels must be an int from 2 to {MAX_LEVELS}, got {levels!r:.80}")
         if not 2 <= levels <= MAX_LEVELS:
-            raise ValueError(f"levels must be between 2 and {MAX_LEVELS}, got {levels}")
+            raise ConfigError(f"levels must be between 2 and {MAX_LEVELS}, got {levels}")
         high = levels // 2 + 1
         segments = []
         for code, (r_up, f_up, m_up), en, zh, action_en, action_zh in _CN8:
@@ -304,12 +333,18 @@ class SegmentMap(PolicyModel):
         >>> m.segment_of(1, 4, 5), m["vip"].label_zh, m["regular"].label_zh
         ('vip', '贵宾', 'regular')
         """
-        items = list(rules.items()) if isinstance(rules, Mapping) else list(rules)
+        items = _rule_items(rules)
+        if labels is not None and not isinstance(labels, Mapping):
+            raise ConfigError(f"labels must map codes to (English, Chinese), got {labels!r:.80}")
+        if not isinstance(fallback, str):
+            raise ConfigError(f"fallback must be a segment code (str), got {fallback!r:.80}")
         names = labels or {}
 
         def make(code: str, when: str | None) -> Segment:
-            en, zh = names.get(code, (code, code))
-            return Segment(code=code, label_en=en, label_zh=zh, when=when)
+            pair = names.get(code, (code, code))
+            if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+                raise ConfigError(f"labels[{code!r}] must be a pair (English, Chinese), got {pair!r:.80}")
+            return Segment(code=code, label_en=pair[0], label_zh=pair[1], when=when)
 
         segments = [make(code, text) for code, text in items] + [make(fallback, None)]
         return cls(name=name, levels=levels, segments=tuple(segments))

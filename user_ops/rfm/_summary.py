@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,8 @@ def segment_summary(scores: Any, metrics: Any = None, *, segment_map: SegmentMap
     """
     table = Table.coerce(scores)
     model = getattr(scores, "model", None)
+    if segment_map is not None and not isinstance(segment_map, SegmentMap):
+        raise ConfigError(f"segment_map must be a SegmentMap, got {type(segment_map).__name__}")
     if segment_map is None:
         if model is None:
             raise ConfigError(
@@ -113,14 +115,30 @@ def _group_index(segments: Any, codes: list[str]) -> npt.NDArray[np.int64]:
 
 def _group_mean(table: Table, name: str, group: npt.NDArray[np.int64], size: int) -> FloatArray:
     """Mean of a numeric column per group, nulls left out; NaN for a group without values."""
-    values = np.asarray(np.ma.getdata(table[name]), dtype=np.float64)
+    values = _numbers(table, name)
     nulls = table.null_mask(name)
     present = ~np.isnan(values) if nulls is None else ~nulls & ~np.isnan(values)
     sums = np.bincount(group[present], weights=values[present], minlength=size)
+    _refuse_overflow(sums, f"column {name!r}")
     counts = np.bincount(group[present], minlength=size)
     with np.errstate(invalid="ignore", divide="ignore"):
         result: FloatArray = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     return result
+
+
+def _numbers(table: Table, name: str) -> FloatArray:
+    """A numeric column as float64 (nulls as NaN; DataError for another kind)."""
+    kind = table.kind(name)
+    if kind not in ("int", "float", "decimal", "null"):
+        raise DataError(f"column {name!r} must hold numbers, got {kind}")
+    column = table[name]
+    if kind == "decimal":
+        return np.array([np.nan if v is None else float(v) for v in column.tolist()], dtype=np.float64)
+    values = np.array(np.ma.getdata(column), dtype=np.float64)
+    nulls = table.null_mask(name)
+    if nulls is not None:
+        values[nulls] = np.nan
+    return values
 
 
 def _metric_columns(
@@ -139,10 +157,11 @@ def _metric_columns(
         getattr(model, "frequency_column", "frequency"),
         getattr(model, "monetary_column", "monetary"),
     ]
-    monetary = np.asarray(np.ma.getdata(metrics[names[2]]), dtype=np.float64)
+    monetary = _numbers(metrics, names[2])
     spent = np.where(np.isnan(monetary), 0.0, monetary)
     revenue = np.bincount(group, weights=spent, minlength=size).astype(np.float64)
-    total = float(spent.sum())
+    _refuse_overflow(revenue, f"column {names[2]!r}")
+    total = _finite_sum(spent, f"column {names[2]!r}")
     share = revenue / total if total > 0 else np.full(size, np.nan)
     raw = {f"mean_{name}": _group_mean(metrics, name, group, size) for name in names if name in metrics}
     return revenue, share, raw
@@ -248,11 +267,14 @@ def pareto(
     >>> result.top_share, round(result.gini, 3)
     ({0.2: 1.0, 0.4: 1.0}, 0.8)
     """
+    if not isinstance(clip_negative, (bool, np.bool_)):
+        raise ConfigError(f"clip_negative must be True or False, got {clip_negative!r:.80}")
     data = _pareto_values(values, clip_negative)
     fractions = _fractions(shares)
+    _check_points(points)
     n = len(data)
     ordered = np.sort(data)[::-1]
-    total = float(ordered.sum())
+    total = _finite_sum(ordered, "pareto values")
     if not total > 0:
         raise DataError(f"pareto needs a positive total, got {total:g} (refunds exceed sales?)")
     cumulative = np.concatenate(([0.0], np.cumsum(ordered) / total))
@@ -261,16 +283,30 @@ def pareto(
     top = {x: float(np.interp(x, grid, cumulative)) for x in fractions}
     ascending = ordered[::-1]
     ranks = np.arange(1, n + 1, dtype=np.float64)
-    gini = float(2.0 * np.dot(ranks, ascending) / (n * total) - (n + 1) / n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        gini = float(2.0 * np.dot(ranks, ascending) / (n * total) - (n + 1) / n)
+    if not np.isfinite(gini):  # values near float64's limit overflow the sums: weigh shares instead
+        gini = float(2.0 * np.dot(ranks, ascending / total) / n - (n + 1) / n)
     gini = min(max(gini, 0.0), 1.0)  # rounding only: the formula is within [0, (n-1)/n]
     if points is None:
         curve_x, curve_y = grid, cumulative
     else:
-        if points < 2:
-            raise ConfigError(f"points must be at least 2 (or None), got {points}")
         curve_x = np.linspace(0.0, 1.0, points)
         curve_y = np.interp(curve_x, grid, cumulative)
     return ParetoResult(n, total, top, top[0.2], gini, curve_x, curve_y)
+
+
+def _finite_sum(values: FloatArray, what: str) -> float:
+    with np.errstate(over="ignore"):
+        total = float(values.sum())
+    _refuse_overflow(np.array([total]), what)
+    return total
+
+
+def _refuse_overflow(sums: npt.NDArray[Any], what: str) -> None:
+    """A sum of finite values that is infinite went past float64's range: no answer, not ``inf``."""
+    if np.isinf(sums).any():
+        raise DataError(f"{what}: the values sum beyond the float range (about ±1.8e308); check their unit")
 
 
 def _pareto_values(values: Any, clip_negative: bool) -> FloatArray:
@@ -281,7 +317,7 @@ def _pareto_values(values: Any, clip_negative: bool) -> FloatArray:
     )
     try:
         data = raw if raw is not None else np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise DataError(f"pareto needs numbers: {exc}") from None
     if data.ndim != 1:
         raise DataError(f"pareto needs a 1-D sequence of values, got shape {data.shape}")
@@ -301,9 +337,26 @@ def _pareto_values(values: Any, clip_negative: bool) -> FloatArray:
     return result
 
 
+def _check_points(points: Any) -> None:
+    if points is None:
+        return
+    if isinstance(points, (bool, np.bool_)) or not isinstance(points, (int, np.integer)):
+        raise ConfigError(f"points must be an int (or None), got {points!r:.80}")
+    if not 2 <= points <= _MAX_POINTS:
+        raise ConfigError(f"points must be from 2 to {_MAX_POINTS:,} (or None), got {points}")
+
+
+_MAX_POINTS = 10_000_000
+
+
 def _fractions(shares: Sequence[float]) -> tuple[float, ...]:
-    chosen = sorted({float(x) for x in shares} | {0.2})
-    bad = [x for x in chosen if not 0 < x <= 1]
+    if isinstance(shares, (str, bytes, Mapping)) or not isinstance(shares, Iterable):
+        raise ConfigError(f"shares must be a list of fractions of customers, got {shares!r:.80}")
+    given = list(shares)
+    for x in given:
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+            raise ConfigError(f"shares must be numbers in (0, 1], got {x!r:.80}")
+    bad = [x for x in given if not 0 < x <= 1]  # NaN is not in (0, 1] either
     if bad:
         raise ConfigError(f"shares must be fractions of customers in (0, 1], got {bad}")
-    return tuple(chosen)
+    return tuple(sorted({float(x) for x in given} | {0.2}))

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from user_ops._time import parse_duration
+from user_ops.exceptions import ConfigError, DataError
 from user_ops.tags._tagset import TagRule, TagSet
 
 __all__ = ["METRIC_FIELDS", "default_tags"]
@@ -55,6 +63,12 @@ def default_tags(
     big_ticket:
         Largest single order from which a customer has high latent purchasing power (大单潜力).
 
+    Raises
+    ------
+    ConfigError
+        For a parameter of the wrong type (a bool, a string, NaN, ...) or out of range (a negative count
+        or amount, a share outside 0..1, ``spend_medium`` above ``spend_high``), naming it.
+
     Examples
     --------
     >>> tags = default_tags(spend_high=5000)
@@ -64,8 +78,20 @@ def default_tags(
     ('spend_high', 'spend_medium', 'spend_low')
     """
 
+    frequency_high = _count("frequency_high", frequency_high, minimum=1)
+    recent_days = _count("recent_days", recent_days)
+    lapsed_days = _count("lapsed_days", lapsed_days)
+    spend_high = _number("spend_high", spend_high)
+    spend_medium = _number("spend_medium", spend_medium)
+    if spend_medium > spend_high:
+        raise ConfigError(f"spend_medium ({spend_medium:g}) must not be above spend_high ({spend_high:g})")
+    big_ticket = _number("big_ticket", big_ticket)
+    promo_share = _number("promo_share", promo_share, high=1.0)
+    top_price_share = _number("top_price_share", top_price_share, high=1.0)
+    new_member_window = _duration("new_member_window", new_member_window)
+
     def number(value: float) -> str:
-        return str(int(value)) if float(value).is_integer() else repr(float(value))
+        return str(int(value)) if value.is_integer() and abs(value) < 2**63 else repr(value)
 
     return TagSet(
         [
@@ -179,3 +205,44 @@ def default_tags(
             ),
         ]
     )
+
+
+def _count(name: str, value: Any, *, minimum: int = 0) -> int:
+    """A whole number of orders or days (an integral float is accepted), at least ``minimum``."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{name} must be a whole number, got {type(value).__name__}: {value!r:.80}")
+    if not minimum <= value < 2**63:
+        raise ConfigError(f"{name} must be a whole number from {minimum} to 2**63 - 1, got {value}")
+    return int(value)
+
+
+def _number(name: str, value: Any, *, high: float = math.inf) -> float:
+    """A finite amount or share from 0 to ``high``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, Decimal, np.integer, np.floating)
+    ):
+        raise ConfigError(f"{name} must be a number, got {type(value).__name__}: {value!r:.80}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float's range
+        number = math.inf
+    if not (math.isfinite(number) and 0 <= number <= high):
+        span = "a finite number >= 0" if high == math.inf else f"a number from 0 to {high:g}"
+        raise ConfigError(f"{name} must be {span}, got {value!r:.80}")
+    return number
+
+
+def _duration(name: str, value: Any) -> str:
+    """A duration such as ``"1mo"``: checked here, as it is written into a rule's text."""
+    if not isinstance(value, str):
+        raise ConfigError(
+            f"{name} must be a duration such as '1mo', got {type(value).__name__}: {value!r:.80}"
+        )
+    try:
+        parse_duration(value)
+    except DataError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    text: str = value
+    return text

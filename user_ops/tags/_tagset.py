@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -15,6 +16,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops._time import TzLike
+from user_ops.exceptions import ConfigError, _UnknownNameError
 from user_ops.rules import CallNode, Explanation, Rule, StrLit
 from user_ops.rules import _ast as A
 
@@ -38,7 +40,8 @@ class TagRule(PolicyModel):
         Tags sharing a group are mutually exclusive: a customer gets the matching one with the
         highest ``priority``.
     priority:
-        Rank inside the group (higher wins); ties inside a group are rejected.
+        Rank inside the group (higher wins; an int, not a bool or a float); ties inside a group are
+        rejected.
 
     Examples
     --------
@@ -54,7 +57,10 @@ class TagRule(PolicyModel):
     label_zh: str | None = None
     description: str = ""
     group: str | None = None
-    priority: int = 0
+    priority: int = Field(default=0, strict=True)  # strict: True or 2.5 is no rank
+    # Derived from ``when`` when the tag is built, never later: pydantic compares private attributes,
+    # so a cache filled on first use would make a used tag differ from an identical fresh one.
+    _references: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("name")
     @classmethod
@@ -63,15 +69,26 @@ class TagRule(PolicyModel):
             raise ValueError(f"tag name must be an identifier like 'high_spender', got {name!r}")
         return name
 
+    @model_validator(mode="after")
+    def _find_references(self) -> TagRule:
+        self._references = _has_tag_names(self.when.node)
+        return self
+
     def label(self, lang: str = "en") -> str:
         """The label in ``"en"`` or ``"zh"`` (falling back to the other, then to the name)."""
+        _check_lang(lang)
         first, second = (self.label_zh, self.label_en) if lang == "zh" else (self.label_en, self.label_zh)
         return first or second or self.name
 
     @property
     def references(self) -> tuple[str, ...]:
         """Tags this rule reads with ``has_tag``."""
-        return _has_tag_names(self.when.node)
+        return self._references
+
+
+def _check_lang(lang: object) -> None:
+    if not (isinstance(lang, str) and lang in ("en", "zh")):
+        raise ConfigError(f"lang must be 'en' or 'zh', got {lang!r}")
 
 
 def _has_tag_names(node: A.Node) -> tuple[str, ...]:
@@ -116,27 +133,31 @@ class TagSet(PolicyModel):
 
     def __init__(self, tags: Sequence[TagRule] | None = None, /, **data: Any) -> None:
         if tags is not None:
+            if isinstance(tags, (str, bytes, Mapping)) or not isinstance(tags, Iterable):
+                raise ConfigError(f"TagSet takes a list of TagRule, got {type(tags).__name__}: {tags!r:.80}")
             data["tags"] = tuple(tags)
         super().__init__(**data)
 
     @model_validator(mode="after")
     def _check(self) -> TagSet:
-        names = [t.name for t in self.tags]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        # Every check is linear in the number of tags: sets of thousands are built from admin UIs.
+        duplicates = sorted(name for name, count in Counter(t.name for t in self.tags).items() if count > 1)
         if duplicates:
             raise ValueError(f"duplicate tag names: {duplicates}")
-        by_name = {t.name: t for t in self.tags}
+        # The caches are filled here, not on first use: pydantic compares private attributes, and a
+        # used set must still equal an identical fresh one.
+        by_name = self._by_name = {t.name: t for t in self.tags}
         for tag in self.tags:
             unknown = [r for r in tag.references if r not in by_name]
             if unknown:
                 raise ValueError(f"tag {tag.name!r} uses has_tag() on unknown tag(s) {unknown}")
         _check_priorities(self.tags)
-        self._order_units()  # raises on a cycle
+        self._order = self._order_units()  # raises on a cycle
         return self
 
     @property
     def _evaluation_order(self) -> tuple[tuple[str, ...], ...]:
-        if not self._order:  # computed on first use: validation has checked there is no cycle
+        if not self._order:  # only for a set made without validation (model_construct)
             self._order = self._order_units()
         return self._order
 
@@ -147,9 +168,9 @@ class TagSet(PolicyModel):
         return tuple(t.name for t in self.tags)
 
     def __getitem__(self, name: str) -> TagRule:
-        tag = self._rules_by_name.get(name)
-        if tag is None:
-            raise KeyError(f"no tag {name!r} in this set (tags: {', '.join(self.names)})")
+        tag = self._rules_by_name.get(name) if isinstance(name, str) else None
+        if tag is None:  # a ConfigError that is also the KeyError of a mapping
+            raise _UnknownNameError(f"no tag {name!r:.80} in this set (tags: {', '.join(self.names)})")
         return tag
 
     def __len__(self) -> int:
@@ -179,7 +200,7 @@ class TagSet(PolicyModel):
     def _order_units(self) -> tuple[tuple[str, ...], ...]:
         units = self._units()
         unit_of = {name: index for index, unit in enumerate(units) for name in unit}
-        by_name = {t.name: t for t in self.tags}
+        by_name = self._rules_by_name
         needs = {
             index: sorted({unit_of[r] for name in unit for r in by_name[name].references})
             for index, unit in enumerate(units)
@@ -217,9 +238,12 @@ class TagSet(PolicyModel):
         for unit in self._evaluation_order:
             if stop in unit:
                 break
-            ctx.tags = frozenset(have)
             for name in unit:  # highest priority first: the first match wins its group
-                if rules[name].when._value_in(record, ctx) is True:
+                rule = rules[name]
+                # A rule sees only the tags it reads (all evaluated before it): copying every tag
+                # found so far for each rule would make a large set quadratic.
+                ctx.tags = frozenset(r for r in rule.references if r in have)
+                if rule.when._value_in(record, ctx) is True:
                     have.add(name)
                     break
         return frozenset(have)
@@ -234,10 +258,13 @@ class TagSet(PolicyModel):
         """One boolean column per tag (in definition order) for every row of ``table``."""
         data = Table.coerce(table)
         columns: dict[str, npt.NDArray[np.bool_]] = {}
+        rules = self._rules_by_name
         for unit in self._evaluation_order:
             taken = np.zeros(len(data), dtype=np.bool_)
             for name in unit:
-                matched = self[name].when.evaluate(data, as_of=as_of, tz=tz, tags=columns)
+                rule = rules[name]
+                read = {r: columns[r] for r in rule.references}  # not every column: that is quadratic
+                matched = rule.when.evaluate(data, as_of=as_of, tz=tz, tags=read)
                 columns[name] = matched & ~taken
                 taken |= matched
         ordered = {name: columns[name] for name in self.names}
