@@ -42,11 +42,12 @@ class ValidatedModel(BaseModel):
     invalid_input_error: ClassVar[type[UserOpsError]] = ConfigError
 
     def __init__(self, /, **data: Any) -> None:
-        token = _VALIDATING.set(_VALIDATING.get() + 1)
+        depth = _VALIDATING.get()
+        token = _VALIDATING.set(depth + 1)
         try:
             super().__init__(**data)
         except (ValidationError, RecursionError) as exc:
-            raise _user_ops_error(type(self), exc, data, nested=token.old_value != 0) from None
+            raise _user_ops_error(type(self), exc, data, nested=depth > 0) from None
         finally:
             _VALIDATING.reset(token)
 
@@ -66,7 +67,8 @@ class ValidatedModel(BaseModel):
         by_name: bool | None = None,
     ) -> Self:
         """pydantic's ``model_validate``, reporting invalid input as a ``user_ops`` error."""
-        token = _VALIDATING.set(_VALIDATING.get() + 1)
+        depth = _VALIDATING.get()
+        token = _VALIDATING.set(depth + 1)
         try:
             return super().model_validate(
                 obj,
@@ -78,7 +80,7 @@ class ValidatedModel(BaseModel):
                 by_name=by_name,
             )
         except (ValidationError, RecursionError) as exc:
-            raise _user_ops_error(cls, exc, obj, nested=token.old_value != 0) from None
+            raise _user_ops_error(cls, exc, obj, nested=depth > 0) from None
         finally:
             _VALIDATING.reset(token)
 
@@ -94,13 +96,14 @@ class ValidatedModel(BaseModel):
         by_name: bool | None = None,
     ) -> Self:
         """pydantic's ``model_validate_json``, reporting invalid input as a ``user_ops`` error."""
-        token = _VALIDATING.set(_VALIDATING.get() + 1)
+        depth = _VALIDATING.get()
+        token = _VALIDATING.set(depth + 1)
         try:
             return super().model_validate_json(
                 json_data, strict=strict, extra=extra, context=context, by_alias=by_alias, by_name=by_name
             )
         except (ValidationError, RecursionError) as exc:
-            raise _user_ops_error(cls, exc, None, nested=token.old_value != 0) from None
+            raise _user_ops_error(cls, exc, None, nested=depth > 0) from None
         finally:
             _VALIDATING.reset(token)
 
@@ -116,13 +119,14 @@ class ValidatedModel(BaseModel):
         by_name: bool | None = None,
     ) -> Self:
         """pydantic's ``model_validate_strings``, reporting invalid input as a ``user_ops`` error."""
-        token = _VALIDATING.set(_VALIDATING.get() + 1)
+        depth = _VALIDATING.get()
+        token = _VALIDATING.set(depth + 1)
         try:
             return super().model_validate_strings(
                 obj, strict=strict, extra=extra, context=context, by_alias=by_alias, by_name=by_name
             )
         except (ValidationError, RecursionError) as exc:
-            raise _user_ops_error(cls, exc, obj, nested=token.old_value != 0) from None
+            raise _user_ops_error(cls, exc, obj, nested=depth > 0) from None
         finally:
             _VALIDATING.reset(token)
 

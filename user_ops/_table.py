@@ -167,7 +167,7 @@ class Table:
         >>> t["city"].tolist()
         ['北京', None]
         """
-        rows = rows if isinstance(rows, list) else list(rows)
+        rows = rows if isinstance(rows, list) else record_list(rows)
         try:
             data = _columns_of_records(rows, columns)
         except (TypeError, AttributeError):
@@ -1341,3 +1341,16 @@ def _parse_one(text: Any, name: str, row: int) -> datetime:
     except ValueError:
         raise DataError(f"column {name!r} row {row}: cannot read {text!r} as {_ISO_HINT}") from None
     return value
+
+
+def record_list(rows: Any, *, what: str = "records") -> list[Any]:
+    """``rows`` as a list, refusing what is not a sequence of records (a string, a mapping, a scalar).
+
+    Package-internal: every entry point that takes "a list of records" (rows, ledger entries, events)
+    refuses the same things with the same words.
+    """
+    if isinstance(rows, (str, bytes, bytearray, Mapping)) or not isinstance(rows, Iterable):
+        raise DataError(f"{what} must be a list (or another iterable) of mappings, got {type(rows).__name__}")
+    if isinstance(rows, np.ndarray) and rows.ndim != 1:
+        raise DataError(f"{what} must be one-dimensional, got an array of shape {rows.shape}")
+    return rows if isinstance(rows, list) else list(rows)

@@ -201,8 +201,9 @@ def _zone(name: str) -> tzinfo:
         return timezone.utc
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise DataError(f"unknown time zone {name!r} (use an IANA name like 'Asia/Shanghai')") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        raise DataError(f"unknown time zone {shown!r} (use an IANA name like 'Asia/Shanghai')") from None
 
 
 def get_tz(tz: TzLike | None, *, default: tzinfo = timezone.utc) -> tzinfo:

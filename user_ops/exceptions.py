@@ -248,6 +248,30 @@ class RuleLimitError(RuleError):
 _SNIPPET_WIDTH = 100
 
 
+def value_repr(value: object, width: int = 60) -> str:
+    """``repr(value)`` for an error message: at most ``width`` characters, and never itself an error.
+
+    A message must not fail on what it quotes: an int past Python's digit limit, a list nested too
+    deeply to repr, an object whose ``__repr__`` raises.
+
+    Examples
+    --------
+    >>> value_repr(10**5000)
+    '<int of 5001 digits>'
+    >>> value_repr("x" * 100, width=12)
+    "'xxxxxxxx..."
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        bits = value.bit_length()
+        digits = len(str(abs(value))) if bits < 14_000 else int(bits * 0.30103) + 1  # str() has a limit
+        return f"<int of {digits} digits>"
+    try:
+        text = repr(value)
+    except Exception:  # anything a repr raises: RecursionError, ValueError, ...
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def _encodable(text: str) -> str:
     """``text`` with lone surrogates escaped (``\\ud800``): a message must survive being printed or logged."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -25,6 +25,7 @@ from user_ops._table import (
     _missing_column_message,
     normalize_column,
     parse_instants,
+    record_list,
     wall_clock_to_utc,
 )
 from user_ops._time import Duration, TzLike, as_utc_us, get_tz, parse_duration, require_aware
@@ -679,7 +680,7 @@ def _one_table(events: Any, options: _Options) -> tuple[Table, bool]:
     elif isinstance(events, Mapping):
         table = Table(events, tz=options.read_zone)
     else:
-        rows = list(events)
+        rows = record_list(events, what="events")
         if not rows:
             empty = {
                 "customer_id": np.zeros(0, dtype=np.int64),

@@ -183,7 +183,7 @@ class LifecyclePolicy(PolicyModel):
     @model_validator(mode="after")
     def _check(self) -> LifecyclePolicy:
         if not self.stages:
-            raise ValueError("a lifecycle policy needs at least one stage (the fallback)")
+            raise ValueError("stages: a lifecycle policy needs at least one stage (the fallback)")
         codes = [s.code for s in self.stages]
         duplicates = sorted({c for c in codes if codes.count(c) > 1})
         if duplicates:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_valid
 from user_ops._money import Money
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
-from user_ops.exceptions import ConfigError, DataError, PluginError
+from user_ops.exceptions import ConfigError, DataError, PluginError, value_repr
 
 __all__ = [
     "Benefit",
@@ -336,8 +336,8 @@ def unregister_benefit_type(name: str) -> None:
     ...     print(exc)
     benefit type 'never_registered' is not registered
     """
-    if name not in _BENEFIT_TYPES:
-        raise PluginError(f"benefit type {name!r} is not registered")
+    if not isinstance(name, str) or name not in _BENEFIT_TYPES:
+        raise PluginError(f"benefit type {value_repr(name)} is not registered")
     del _BENEFIT_TYPES[name]
 
 

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from user_ops._table import record_list
 from user_ops._time import EPOCH, as_utc_us, local_date, parse_duration, require_aware
 from user_ops.exceptions import DataError
 from user_ops.membership._ledger_entry import INT64_MAX, KIND_ORDER, LedgerEntry, coerce_entry
@@ -959,7 +960,7 @@ def _fold(
 ) -> tuple[_Replayer, int, int, int, tuple[str, ...]]:
     tz = policy.zone(as_of)
     as_of_us = as_utc_us(as_of)
-    unique, duplicates = _deduplicate(entries)
+    unique, duplicates = _deduplicate(record_list(entries, what="ledger entries"))
     keyed = _application_order(unique)
     ignored = tuple(sorted(item[2] for item in keyed if item[0] > as_of_us))
     applied = sorted((item for item in keyed if item[0] <= as_of_us), key=lambda item: item[:3])

@@ -23,6 +23,7 @@ from pydantic import Field, model_validator
 
 from user_ops._money import Currency, Money, Rounding, allocate, round_ratio
 from user_ops._policy import PolicyModel
+from user_ops._table import record_list
 from user_ops._time import as_utc_us, require_aware
 from user_ops.exceptions import DataError
 
@@ -506,7 +507,7 @@ def replay_card(
     seen: dict[str, tuple[CardEntry, int]] = {}
     unique: list[CardEntry] = []
     duplicates = 0
-    for position, raw in enumerate(entries):
+    for position, raw in enumerate(record_list(entries, what="card entries")):
         entry = _coerce_card_entry(raw, position=position)
         if entry.amount.currency != unit:
             raise DataError(

@@ -67,6 +67,9 @@ BUILTIN_METRICS: tuple[str, ...] = ("spend", "points", "growth", "orders")
 _MINOR = " of minor units (spend is exact money)"
 
 
+_INT64_MAX = 2**63 - 1
+
+
 def _threshold_value(value: int | Money) -> int:
     return value.minor if isinstance(value, Money) else int(value)
 
@@ -116,8 +119,13 @@ class Tier(PolicyModel):
     @field_validator("entry", "retention")
     @classmethod
     def _non_negative(cls, value: int | Money | None) -> int | Money | None:
-        if value is not None and _threshold_value(value) < 0:
+        if value is None:
+            return value
+        number = _threshold_value(value)
+        if number < 0:
             raise ValueError(f"thresholds must not be negative, got {value}")
+        if number > _INT64_MAX:  # the batch path compares thresholds as int64
+            raise ValueError(f"thresholds must be at most {_INT64_MAX:,} (int64), got a larger number")
         return value
 
     @model_validator(mode="after")

@@ -113,11 +113,14 @@ class RFMModel(PolicyModel):
             raise ValueError(f"bins applies to method='quantile' only, not {self.method!r}")
         if self.method == "thresholds":
             _check_thresholds(self)
-        present = [getattr(self, f"{d}_cuts_") is not None for d in _DIMS]
-        present += [getattr(self, f"{d}_scores_") is not None for d in _DIMS]
+        state = [f"{d}_{part}_" for part in ("cuts", "scores") for d in _DIMS]
+        present = [getattr(self, name) is not None for name in state]
         if any(present) and not all(present):
+            given = ", ".join(name for name, there in zip(state, present) if there)
+            missing = ", ".join(name for name, there in zip(state, present) if not there)
             raise ValueError(
-                "fitted state is partial: give the cut-points and scores of all three dimensions"
+                f"fitted state is partial: {given} given but {missing} missing; give the cut-points "
+                "and scores of all three dimensions"
             )
         if all(present):
             for dim in _DIMS:

@@ -42,7 +42,7 @@ import numpy.typing as npt
 
 from user_ops._scale import Reducer
 from user_ops._table import Table
-from user_ops.exceptions import DataError
+from user_ops.exceptions import ConfigError, DataError
 from user_ops.rfm._binning import MAX_LEVELS, _warn_single_value, fit_mean, spread_scores
 from user_ops.rfm._model import Dim, RFMModel
 
@@ -105,6 +105,10 @@ def fit_partitioned(
     >>> fit_partitioned(model, in_memory_reducer(parts), gather_limit=50) == model.fit(customers)
     True
     """
+    if not isinstance(model, RFMModel):
+        raise ConfigError(f"fit_partitioned() takes an RFMModel, got {type(model).__name__}")
+    if not callable(reduce):
+        raise ConfigError(f"reduce must be a reducer (a callable), got {type(reduce).__name__}")
     if gather_limit < 1 or bins_per_pass < 2:
         raise DataError(
             f"gather_limit must be >= 1 and bins_per_pass >= 2, got {gather_limit}, {bins_per_pass}"

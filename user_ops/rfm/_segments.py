@@ -172,7 +172,7 @@ class SegmentMap(PolicyModel):
     @model_validator(mode="after")
     def _check(self) -> SegmentMap:
         if not self.segments:
-            raise ValueError("a segment map needs at least one segment (the fallback)")
+            raise ValueError("segments: a segment map needs at least one segment (the fallback)")
         duplicates = sorted(c for c, n in Counter(s.code for s in self.segments).items() if n > 1)
         if duplicates:
             raise ValueError(f"duplicate segment codes: {duplicates}")

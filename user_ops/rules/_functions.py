@@ -30,7 +30,7 @@ from user_ops._time import (
     local_us,
     parse_duration,
 )
-from user_ops.exceptions import DataError, PluginError
+from user_ops.exceptions import DataError, PluginError, value_repr
 from user_ops.rules._casts import NUMERIC, cast_batch, cast_scalar, join_numeric, unify
 from user_ops.rules._runtime import (
     INT64_MIN,
@@ -131,9 +131,9 @@ class _Registry:
 
     def remove(self, name: str) -> None:
         with self._lock:
-            spec = self._functions.get(name)
+            spec = self._functions.get(name) if isinstance(name, str) else None
             if spec is None or not spec.plugin:
-                raise PluginError(f"no plugin function {name!r} to unregister")
+                raise PluginError(f"no plugin function {value_repr(name)} to unregister")
             del self._functions[name]
 
     def get(self, name: str) -> FunctionSpec | None:

@@ -17,7 +17,7 @@ from pydantic_core import core_schema
 
 from user_ops._table import Table
 from user_ops._time import TzLike, get_tz, require_aware
-from user_ops.exceptions import DataError, RuleSyntaxError, RuleTypeError
+from user_ops.exceptions import DataError, RuleSyntaxError, RuleTypeError, value_repr
 from user_ops.rules import _ast as A
 from user_ops.rules._compile import ScalarFn, TNode, compile_node, evaluate_batch
 from user_ops.rules._functions import lookup_function
@@ -89,8 +89,9 @@ class Rule:
         spans: dict[int, tuple[int, int]] | None = None,
     ) -> None:
         if not isinstance(node, A._Node):
-            raise TypeError(
-                f"Rule() takes an AST node; use Rule.parse(text) or Rule.from_json(obj), got {node!r}"
+            raise RuleTypeError(  # also a TypeError
+                "Rule() takes an AST node; use Rule.parse(text) or Rule.from_json(obj), got "
+                f"{type(node).__name__} {value_repr(node)}"
             )
         self._node: A.Node = node
         self._source = source
