@@ -343,3 +343,14 @@ def test_the_first_customer_and_column_past_the_range_is_named() -> None:
 def test_huge_amounts_that_stay_in_range_are_kept() -> None:
     row = one_row([{"ordered_at": at(1), "amount": 1e308}, {"ordered_at": at(2), "amount": 7e307}])
     assert row["monetary"] == 1e308 + 7e307 and row["max_order_value"] == 1e308
+
+
+def test_a_nan_top_price_threshold_is_refused_by_both_paths() -> None:
+    # NaN is not "no threshold" (that is None): the batch refused it while the scalar ignored it.
+    at = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    orders = [{"customer_id": 1, "ordered_at": at, "amount": 5.0, "unit_price": 5.0}]
+    as_of = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    with pytest.raises(DataError, match="top_price_threshold must be a finite number"):
+        customer_metrics_one(orders, as_of=as_of, top_price_threshold=float("nan"))
+    with pytest.raises(DataError, match="top_price_threshold must be a finite number"):
+        customer_metrics(Transactions(orders), as_of=as_of, top_price_threshold=float("nan"))

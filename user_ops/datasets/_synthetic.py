@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from user_ops._table import Table
 from user_ops._time import as_utc_us, get_tz, local_days, parse_duration, require_aware
-from user_ops.exceptions import DataError
+from user_ops.exceptions import DataError, value_repr
 
 __all__ = [
     "BUSINESS_TZ",
@@ -238,7 +238,7 @@ def synthetic_transactions(n_customers: int = 2000, *, seed: int = 7, as_of: dat
 # -- generation -------------------------------------------------------------------------------------
 def _validate(n: Any, seed: Any, as_of: Any, *, name: str) -> datetime:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise DataError(f"{name} must be a positive integer, got {type(n).__name__}: {n!r:.80}")
+        raise DataError(f"{name} must be a positive integer, got {type(n).__name__}: {value_repr(n)}")
     if not 1 <= n <= MAX_CUSTOMERS:
         raise DataError(f"{name} must be between 1 and {MAX_CUSTOMERS:,}, got {n}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -646,7 +646,9 @@ def load_cdnow(path: str | os.PathLike[str] | None = None) -> Table:
 def _find_cdnow(path: str | os.PathLike[str] | None) -> Path:
     if path is not None:
         if not isinstance(path, (str, os.PathLike)):
-            raise DataError(f"path must be a file or folder path, got {type(path).__name__}: {path!r:.80}")
+            raise DataError(
+                f"path must be a file or folder path, got {type(path).__name__}: {value_repr(path)}"
+            )
         try:
             file = Path(path)
         except TypeError as exc:  # a PathLike whose path is bytes

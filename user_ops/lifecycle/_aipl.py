@@ -8,7 +8,7 @@ first-match order from the deepest stage: loyalty, purchase, interest, awareness
 from __future__ import annotations
 
 from user_ops._time import parse_duration
-from user_ops.exceptions import ConfigError, DataError
+from user_ops.exceptions import ConfigError, DataError, value_repr
 from user_ops.lifecycle._policy import LifecyclePolicy, Stage
 
 __all__ = ["AIPL_INTEREST_EVENTS", "aipl_policy"]
@@ -178,5 +178,5 @@ def _window(name: str, value: object) -> str:
 
 def _count(name: str, value: object, *, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value < 2**63:
-        raise ConfigError(f"{name} must be an int from {minimum} to 2**63 - 1, got {value!r:.80}")
+        raise ConfigError(f"{name} must be an int from {minimum} to 2**63 - 1, got {value_repr(value)}")
     return value

@@ -24,7 +24,7 @@ from pydantic import Field, StrictFloat, model_validator
 
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
-from user_ops.exceptions import ConfigError, DataError, NotFittedError
+from user_ops.exceptions import ConfigError, DataError, NotFittedError, value_repr
 
 __all__ = ["BGNBD"]
 
@@ -312,7 +312,7 @@ class BGNBD(PolicyModel):
         (('repeat_frequency', 'recency_age', 'T', 'p_alive', 'expected_purchases'), [1.0, 0.124])
         """
         if not isinstance(column, str):
-            raise ConfigError(f"column must be a column name (str), got {column!r:.80}")
+            raise ConfigError(f"column must be a column name (str), got {value_repr(column)}")
         table = Table.coerce(data)
         columns: dict[str, Any] = {column: self.p_alive(table)}
         if horizon is not None:
@@ -691,7 +691,7 @@ def _times(t: Any) -> FloatArray:
     except (TypeError, ValueError):  # ragged nesting
         raw = np.asarray(None)
     if raw.dtype.kind not in "iuf":  # bools, strings, datetimes, objects: not times
-        raise DataError(f"t must be finite non-negative numbers, got {t!r:.80}")
+        raise DataError(f"t must be finite non-negative numbers, got {value_repr(t)}")
     return np.atleast_1d(raw.astype(np.float64))
 
 
@@ -799,7 +799,9 @@ def _record_value(record: Mapping[str, Any], name: str) -> float | None:
     try:
         number = float(value)
     except OverflowError:  # an int beyond float's range
-        raise DataError(f"field {name!r} is beyond the float range (about 1.8e308): {value!r:.40}") from None
+        raise DataError(
+            f"field {name!r} is beyond the float range (about 1.8e308): {value_repr(value)}"
+        ) from None
     return None if math.isnan(number) else number
 
 

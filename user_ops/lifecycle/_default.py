@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from user_ops._table import Table
-from user_ops.exceptions import ConfigError, DataError
+from user_ops.exceptions import ConfigError, DataError, value_repr
 from user_ops.lifecycle._policy import LifecyclePolicy, Stage
 
 __all__ = ["DEFAULT_FIELDS", "default_policy", "population_cycle"]
@@ -33,13 +33,13 @@ def _number(value: float) -> str:
 
 def _positive(name: str, value: float) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer)):
-        raise ConfigError(f"{name} must be a number, got {value!r:.80}")
+        raise ConfigError(f"{name} must be a number, got {value_repr(value)}")
     try:
         number = float(value)
     except OverflowError:  # an int beyond float's range
         number = math.inf
     if not math.isfinite(number) or number <= 0:
-        raise ConfigError(f"{name} must be a positive finite number, got {value!r:.80}")
+        raise ConfigError(f"{name} must be a positive finite number, got {value_repr(value)}")
     return number
 
 
@@ -47,7 +47,9 @@ def _days(name: str, value: int | None, *, allow_none: bool = False) -> int | No
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**63:
-        raise ConfigError(f"{name} must be a whole number of days from 0 to 2**63 - 1, got {value!r:.80}")
+        raise ConfigError(
+            f"{name} must be a whole number of days from 0 to 2**63 - 1, got {value_repr(value)}"
+        )
     return int(value)
 
 
@@ -271,11 +273,11 @@ def population_cycle(metrics: Any, *, column: str = "repurchase_cycle_days", qua
     14.0
     """
     if isinstance(quantile, (bool, np.bool_)) or not isinstance(quantile, (int, float, np.integer)):
-        raise ConfigError(f"quantile must be a number in [0, 1], got {quantile!r:.80}")
+        raise ConfigError(f"quantile must be a number in [0, 1], got {value_repr(quantile)}")
     if not 0 <= quantile <= 1:
         raise ConfigError(f"quantile must be in [0, 1], got {quantile!r}")
     if not isinstance(column, str):
-        raise ConfigError(f"column must be a column name (str), got {column!r:.80}")
+        raise ConfigError(f"column must be a column name (str), got {value_repr(column)}")
     table = Table.coerce(metrics)
     if table.kind(column) not in ("float", "int", "null"):
         raise DataError(f"column {column!r} must be numeric, got {table.kind(column)}")

@@ -29,7 +29,7 @@ from user_ops._table import (
     wall_clock_to_utc,
 )
 from user_ops._time import Duration, TzLike, as_utc_us, get_tz, parse_duration, require_aware
-from user_ops.exceptions import DataError
+from user_ops.exceptions import DataError, value_repr
 
 __all__ = [
     "DEFAULT_EVENT_WINDOWS",
@@ -123,11 +123,13 @@ def _options(*, as_of: Any, windows: Any, tz: TzLike | None, vocabulary: Any, co
 
 def _windows(windows: Any) -> tuple[str, ...]:
     if isinstance(windows, (str, bytes)) or not isinstance(windows, Sequence):
-        raise DataError(f"windows must be a list of durations like ['30d', '90d'], got {windows!r:.80}")
+        raise DataError(f"windows must be a list of durations like ['30d', '90d'], got {value_repr(windows)}")
     texts = tuple(windows)
     for text in texts:
         if not isinstance(text, str):
-            raise DataError(f"windows must be durations like '30d', got {type(text).__name__}: {text!r:.80}")
+            raise DataError(
+                f"windows must be durations like '30d', got {type(text).__name__}: {value_repr(text)}"
+            )
         if parse_duration(text) == Duration():
             raise DataError(f"window {text!r} is empty; use a positive duration like '30d'")
     if len(set(texts)) != len(texts):
@@ -648,7 +650,8 @@ def engagement_metrics_one(
     options = _options(as_of=as_of, windows=windows, tz=tz, vocabulary=vocabulary, columns=columns)
     if customer_id is not None and (isinstance(customer_id, bool) or not isinstance(customer_id, (int, str))):
         raise DataError(
-            f"customer_id must be an int or a str, got {type(customer_id).__name__}: {customer_id!r:.80}"
+            "customer_id must be an int or a str, got "
+            f"{type(customer_id).__name__}: {value_repr(customer_id)}"
         )
     table, has_ids = _one_table(events, options)
     log = _read(table, options)

@@ -16,7 +16,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops._time import TzLike
-from user_ops.exceptions import ConfigError, DataError, _UnknownNameError
+from user_ops.exceptions import ConfigError, DataError, _UnknownNameError, value_repr
 from user_ops.rules import CallNode, Explanation, Rule
 from user_ops.rules import _ast as A
 
@@ -116,7 +116,7 @@ def _calls(node: A.Node, name: str) -> bool:
 
 def _lang(lang: object) -> str:
     if not (isinstance(lang, str) and lang in ("en", "zh")):
-        raise ConfigError(f"lang must be 'en' or 'zh', got {lang!r:.80}")
+        raise ConfigError(f"lang must be 'en' or 'zh', got {value_repr(lang)}")
     return lang
 
 
@@ -329,7 +329,9 @@ class LifecyclePolicy(PolicyModel):
         stages)."""
         if isinstance(code, str) and code in self.codes:
             return self.codes.index(code)
-        raise _UnknownNameError(f"no stage {code!r:.80} in this policy (stages: {', '.join(self.codes)})")
+        raise _UnknownNameError(
+            f"no stage {value_repr(code)} in this policy (stages: {', '.join(self.codes)})"
+        )
 
     def describe(self) -> Table:
         """The policy as a table: code, labels, action, action labels and rule text, in order.

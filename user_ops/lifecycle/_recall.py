@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from user_ops._table import Table
-from user_ops.exceptions import ConfigError, DataError, _UnknownNameError
+from user_ops.exceptions import ConfigError, DataError, _UnknownNameError, value_repr
 from user_ops.lifecycle._policy import LifecyclePolicy
 from user_ops.lifecycle._summary import (
     check_aligned,
@@ -75,7 +75,7 @@ class RecallPlan(Table):
         if group is None:
             known = ", ".join(f"{s}/{g}" for s, g in self._groups)
             raise _UnknownNameError(
-                f"no recall group ({stage!r:.80}, {segment!r:.80}) in the plan (groups: {known})"
+                f"no recall group ({value_repr(stage)}, {value_repr(segment)}) in the plan (groups: {known})"
             )
         result: npt.NDArray[Any] = self._ids[self._row_group == group]
         return result
@@ -251,7 +251,7 @@ def recall_plan(
     if isinstance(stages, str):
         stages = (stages,)
     if not isinstance(stages, Sequence) or not all(isinstance(s, str) for s in stages):
-        raise ConfigError(f"stages must be stage codes (strings), got {stages!r:.80}")
+        raise ConfigError(f"stages must be stage codes (strings), got {value_repr(stages)}")
     unknown = [s for s in stages if s not in codes]
     if unknown or not stages:
         raise ConfigError(

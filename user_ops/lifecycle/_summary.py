@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from user_ops._table import Table
-from user_ops.exceptions import ConfigError, DataError
+from user_ops.exceptions import ConfigError, DataError, value_repr
 from user_ops.lifecycle._policy import STAGE_COLUMNS, LifecyclePolicy
 
 __all__ = ["stage_summary"]
@@ -94,7 +94,9 @@ def check_policy(policy: object) -> None:
 def check_name(what: str, name: object) -> None:
     """A column-name argument is a string (ConfigError otherwise)."""
     if not isinstance(name, str):
-        raise ConfigError(f"{what} must be a column name (str), got {type(name).__name__}: {name!r:.80}")
+        raise ConfigError(
+            f"{what} must be a column name (str), got {type(name).__name__}: {value_repr(name)}"
+        )
 
 
 def check_aligned(left: Table, right: Table, *, what: str, id_column: str = "customer_id") -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from user_ops._table import Table
-from user_ops.exceptions import DataError, _UnknownNameError
+from user_ops.exceptions import DataError, _UnknownNameError, value_repr
 from user_ops.lifecycle._policy import LifecyclePolicy
 from user_ops.lifecycle._summary import check_name, check_policy, stage_positions
 
@@ -132,12 +132,16 @@ class Transitions:
 
     def _row(self, source: str) -> int:
         if not (isinstance(source, str) and source in self.sources):
-            raise _UnknownNameError(f"no source state {source!r:.80} (states: {', '.join(self.sources)})")
+            raise _UnknownNameError(
+                f"no source state {value_repr(source)} (states: {', '.join(self.sources)})"
+            )
         return self.sources.index(source)
 
     def _col(self, target: str) -> int:
         if not (isinstance(target, str) and target in self.targets):
-            raise _UnknownNameError(f"no target state {target!r:.80} (states: {', '.join(self.targets)})")
+            raise _UnknownNameError(
+                f"no target state {value_repr(target)} (states: {', '.join(self.targets)})"
+            )
         return self.targets.index(target)
 
     def __str__(self) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 
 from user_ops._table import Table, parse_instants
 from user_ops._time import TzLike, local_days
-from user_ops.exceptions import DataError
+from user_ops.exceptions import DataError, value_repr
 from user_ops.metrics._options import (
     DEFAULT_WINDOWS,
     MetricsReport,
@@ -595,7 +595,7 @@ def _top_flags(
     """The top-price threshold and, per row, whether the line's unit price reaches it."""
     if fixed is not None:
         if isinstance(fixed, bool) or not isinstance(fixed, (int, float)) or not _finite(fixed):
-            raise DataError(f"top_price_threshold must be a finite number, got {fixed!r:.80}")
+            raise DataError(f"top_price_threshold must be a finite number, got {value_repr(fixed)}")
     elif isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0 <= quantile <= 1:
         raise DataError(f"top_price_quantile must be a number from 0 to 1, got {quantile!r}")
     if unit_price is None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from user_ops._table import Table
 from user_ops._time import TzLike, as_utc_us, require_aware
-from user_ops.exceptions import DataError
+from user_ops.exceptions import DataError, value_repr
 from user_ops.metrics._options import (
     DEFAULT_WINDOWS,
     Options,
@@ -118,8 +118,10 @@ def _threshold(value: float | None) -> float | None:
     except OverflowError:  # an int beyond float's range
         infinite = True
     if infinite:
-        raise DataError(f"top_price_threshold must be a finite number or None, got {value!r:.80}")
-    return None if math.isnan(value) else float(value)
+        raise DataError(f"top_price_threshold must be a finite number or None, got {value_repr(value)}")
+    if math.isnan(value):  # as in customer_metrics: NaN is not "no threshold", pass None for that
+        raise DataError("top_price_threshold must be a finite number or None, got nan")
+    return float(value)
 
 
 def _one_customer(orders: Any) -> tuple[Table, Any]:

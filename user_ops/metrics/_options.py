@@ -9,7 +9,7 @@ from datetime import datetime, tzinfo
 from typing import Any, Literal, cast
 
 from user_ops._time import Duration, TzLike, as_utc_us, get_tz, parse_duration, require_aware
-from user_ops.exceptions import DataError
+from user_ops.exceptions import DataError, value_repr
 
 __all__ = ["BTYD_COLUMNS", "MetricsReport", "Options", "column_names", "make_options", "overflow_error"]
 
@@ -82,11 +82,13 @@ def _zone_of(as_of: datetime) -> tzinfo:
 
 def _windows(windows: Any) -> tuple[str, ...]:
     if isinstance(windows, (str, bytes)) or not isinstance(windows, Sequence):
-        raise DataError(f"windows must be a list of durations like ['30d', '90d'], got {windows!r:.80}")
+        raise DataError(f"windows must be a list of durations like ['30d', '90d'], got {value_repr(windows)}")
     texts = tuple(windows)
     for text in texts:
         if not isinstance(text, str):
-            raise DataError(f"windows must be durations like '30d', got {type(text).__name__}: {text!r:.80}")
+            raise DataError(
+                f"windows must be durations like '30d', got {type(text).__name__}: {value_repr(text)}"
+            )
         duration: Duration = parse_duration(text)
         if duration == Duration():
             raise DataError(f"window {text!r} is empty; use a positive duration like '30d'")

@@ -21,7 +21,7 @@ from user_ops._table import (
     wall_clock_to_utc,
 )
 from user_ops._time import TzLike, get_tz
-from user_ops.exceptions import DataError
+from user_ops.exceptions import DataError, value_repr
 
 __all__ = ["OPTIONAL_COLUMNS", "REQUIRED_COLUMNS", "Transactions"]
 
@@ -156,7 +156,7 @@ class Transactions:
         """
         if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
             raise DataError(
-                f"from_records() takes an iterable of mappings, got {type(rows).__name__}: {rows!r:.80}"
+                f"from_records() takes an iterable of mappings, got {type(rows).__name__}: {value_repr(rows)}"
             )
         table = Table.from_records(rows, tz=tz)
         picked = _renamed({name: table[name] for name in table.columns}, columns)

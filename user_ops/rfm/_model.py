@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
-from user_ops.exceptions import ConfigError, DataError, NotFittedError
+from user_ops.exceptions import ConfigError, DataError, NotFittedError, value_repr
 from user_ops.rfm._binning import MAX_LEVELS, assign, assign_one, check_dimension, fit_mean, fit_quantile
 from user_ops.rfm._segments import CODE_TEXT, NEVER_BOUGHT, SegmentMap
 
@@ -168,7 +168,7 @@ class RFMModel(PolicyModel):
         cuts = {"recency": recency, "frequency": frequency, "monetary": monetary}
         for dim, values in cuts.items():
             if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
-                raise ConfigError(f"{dim} cut-points must be a list of numbers, got {values!r:.80}")
+                raise ConfigError(f"{dim} cut-points must be a list of numbers, got {value_repr(values)}")
         return cls(
             method="thresholds",
             recency_cuts_=tuple(recency),
@@ -562,7 +562,9 @@ def _record_value(record: Mapping[str, Any], name: str, *, nullable: bool) -> fl
     try:
         number = float(value)
     except OverflowError:  # an int beyond float's range
-        raise DataError(f"field {name!r} is beyond the float range (about 1.8e308): {value!r:.40}") from None
+        raise DataError(
+            f"field {name!r} is beyond the float range (about 1.8e308): {value_repr(value)}"
+        ) from None
     if math.isnan(number):
         if nullable:
             return None

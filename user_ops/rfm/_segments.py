@@ -14,7 +14,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
-from user_ops.exceptions import ConfigError, DataError, _UnknownNameError
+from user_ops.exceptions import ConfigError, DataError, _UnknownNameError, value_repr
 from user_ops.rfm._binning import MAX_LEVELS
 from user_ops.rules import CallNode, Rule, Schema
 from user_ops.rules import _ast as A
@@ -103,7 +103,7 @@ class Segment(PolicyModel):
     def label(self, lang: str = "en") -> str:
         """The label in ``"en"`` or ``"zh"``."""
         if not (isinstance(lang, str) and lang in ("en", "zh")):
-            raise ConfigError(f"lang must be 'en' or 'zh', got {lang!r:.80}")
+            raise ConfigError(f"lang must be 'en' or 'zh', got {value_repr(lang)}")
         return self.label_zh if lang == "zh" else self.label_en
 
 
@@ -112,11 +112,11 @@ def _rule_items(rules: Any) -> list[tuple[str, str]]:
     if isinstance(rules, Mapping):
         return list(rules.items())
     if isinstance(rules, (str, bytes)) or not isinstance(rules, Iterable):
-        raise ConfigError(f"rules must map segment codes to rule text, got {rules!r:.80}")
+        raise ConfigError(f"rules must map segment codes to rule text, got {value_repr(rules)}")
     items = list(rules)
     for position, item in enumerate(items):
         if isinstance(item, (str, bytes)) or not isinstance(item, Sequence) or len(item) != 2:
-            raise ConfigError(f"rules[{position}] must be a pair (code, rule text), got {item!r:.80}")
+            raise ConfigError(f"rules[{position}] must be a pair (code, rule text), got {value_repr(item)}")
     return [(code, text) for code, text in items]
 
 
@@ -196,7 +196,7 @@ class SegmentMap(PolicyModel):
             if segment.code == code:
                 return segment
         raise _UnknownNameError(  # a ConfigError that is also the KeyError of a mapping
-            f"no segment {code!r:.80} in map {self.name!r} (segments: {', '.join(self.codes)})"
+            f"no segment {value_repr(code)} in map {self.name!r} (segments: {', '.join(self.codes)})"
         )
 
     @property
@@ -212,7 +212,9 @@ class SegmentMap(PolicyModel):
         """
         for name, score in (("r", r), ("f", f), ("m", m)):
             if isinstance(score, (bool, np.bool_)) or not isinstance(score, (int, np.integer)):
-                raise DataError(f"score {name} must be an int from 1 to {MAX_LEVELS}, got {score!r:.80}")
+                raise DataError(
+                    f"score {name} must be an int from 1 to {MAX_LEVELS}, got {value_repr(score)}"
+                )
             if not 1 <= score <= MAX_LEVELS:
                 raise DataError(f"score {name} must be from 1 to {MAX_LEVELS}, got {score}")
         r, f, m = int(r), int(f), int(m)
@@ -280,7 +282,7 @@ class SegmentMap(PolicyModel):
         '重要价值客户'
         """
         if isinstance(levels, (bool, np.bool_)) or not isinstance(levels, (int, np.integer)):
-            raise ConfigError(f"levels must be an int from 2 to {MAX_LEVELS}, got {levels!r:.80}")
+            raise ConfigError(f"levels must be an int from 2 to {MAX_LEVELS}, got {value_repr(levels)}")
         if not 2 <= levels <= MAX_LEVELS:
             raise ConfigError(f"levels must be between 2 and {MAX_LEVELS}, got {levels}")
         high = levels // 2 + 1
@@ -335,15 +337,17 @@ class SegmentMap(PolicyModel):
         """
         items = _rule_items(rules)
         if labels is not None and not isinstance(labels, Mapping):
-            raise ConfigError(f"labels must map codes to (English, Chinese), got {labels!r:.80}")
+            raise ConfigError(f"labels must map codes to (English, Chinese), got {value_repr(labels)}")
         if not isinstance(fallback, str):
-            raise ConfigError(f"fallback must be a segment code (str), got {fallback!r:.80}")
+            raise ConfigError(f"fallback must be a segment code (str), got {value_repr(fallback)}")
         names = labels or {}
 
         def make(code: str, when: str | None) -> Segment:
             pair = names.get(code, (code, code))
             if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
-                raise ConfigError(f"labels[{code!r}] must be a pair (English, Chinese), got {pair!r:.80}")
+                raise ConfigError(
+                    f"labels[{code!r}] must be a pair (English, Chinese), got {value_repr(pair)}"
+                )
             return Segment(code=code, label_en=pair[0], label_zh=pair[1], when=when)
 
         segments = [make(code, text) for code, text in items] + [make(fallback, None)]

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from user_ops._table import Table
-from user_ops.exceptions import ConfigError, DataError
+from user_ops.exceptions import ConfigError, DataError, value_repr
 from user_ops.rfm._segments import NEVER_BOUGHT, SegmentMap
 
 __all__ = ["ParetoResult", "pareto", "segment_summary"]
@@ -268,7 +268,7 @@ def pareto(
     ({0.2: 1.0, 0.4: 1.0}, 0.8)
     """
     if not isinstance(clip_negative, (bool, np.bool_)):
-        raise ConfigError(f"clip_negative must be True or False, got {clip_negative!r:.80}")
+        raise ConfigError(f"clip_negative must be True or False, got {value_repr(clip_negative)}")
     data = _pareto_values(values, clip_negative)
     fractions = _fractions(shares)
     _check_points(points)
@@ -341,7 +341,7 @@ def _check_points(points: Any) -> None:
     if points is None:
         return
     if isinstance(points, (bool, np.bool_)) or not isinstance(points, (int, np.integer)):
-        raise ConfigError(f"points must be an int (or None), got {points!r:.80}")
+        raise ConfigError(f"points must be an int (or None), got {value_repr(points)}")
     if not 2 <= points <= _MAX_POINTS:
         raise ConfigError(f"points must be from 2 to {_MAX_POINTS:,} (or None), got {points}")
 
@@ -351,11 +351,11 @@ _MAX_POINTS = 10_000_000
 
 def _fractions(shares: Sequence[float]) -> tuple[float, ...]:
     if isinstance(shares, (str, bytes, Mapping)) or not isinstance(shares, Iterable):
-        raise ConfigError(f"shares must be a list of fractions of customers, got {shares!r:.80}")
+        raise ConfigError(f"shares must be a list of fractions of customers, got {value_repr(shares)}")
     given = list(shares)
     for x in given:
         if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
-            raise ConfigError(f"shares must be numbers in (0, 1], got {x!r:.80}")
+            raise ConfigError(f"shares must be numbers in (0, 1], got {value_repr(x)}")
     bad = [x for x in given if not 0 < x <= 1]  # NaN is not in (0, 1] either
     if bad:
         raise ConfigError(f"shares must be fractions of customers in (0, 1], got {bad}")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from user_ops._time import parse_duration
-from user_ops.exceptions import ConfigError, DataError
+from user_ops.exceptions import ConfigError, DataError, value_repr
 from user_ops.tags._tagset import TagRule, TagSet
 
 __all__ = ["METRIC_FIELDS", "default_tags"]
@@ -212,9 +212,11 @@ def _count(name: str, value: Any, *, minimum: int = 0) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ConfigError(f"{name} must be a whole number, got {type(value).__name__}: {value!r:.80}")
+        raise ConfigError(f"{name} must be a whole number, got {type(value).__name__}: {value_repr(value)}")
     if not minimum <= value < 2**63:
-        raise ConfigError(f"{name} must be a whole number from {minimum} to 2**63 - 1, got {value}")
+        raise ConfigError(
+            f"{name} must be a whole number from {minimum} to 2**63 - 1, got {value_repr(value)}"
+        )
     return int(value)
 
 
@@ -223,14 +225,14 @@ def _number(name: str, value: Any, *, high: float = math.inf) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(
         value, (int, float, Decimal, np.integer, np.floating)
     ):
-        raise ConfigError(f"{name} must be a number, got {type(value).__name__}: {value!r:.80}")
+        raise ConfigError(f"{name} must be a number, got {type(value).__name__}: {value_repr(value)}")
     try:
         number = float(value)
     except OverflowError:  # an int beyond float's range
         number = math.inf
     if not (math.isfinite(number) and 0 <= number <= high):
         span = "a finite number >= 0" if high == math.inf else f"a number from 0 to {high:g}"
-        raise ConfigError(f"{name} must be {span}, got {value!r:.80}")
+        raise ConfigError(f"{name} must be {span}, got {value_repr(value)}")
     return number
 
 
@@ -238,7 +240,7 @@ def _duration(name: str, value: Any) -> str:
     """A duration such as ``"1mo"``: checked here, as it is written into a rule's text."""
     if not isinstance(value, str):
         raise ConfigError(
-            f"{name} must be a duration such as '1mo', got {type(value).__name__}: {value!r:.80}"
+            f"{name} must be a duration such as '1mo', got {type(value).__name__}: {value_repr(value)}"
         )
     try:
         parse_duration(value)

@@ -16,7 +16,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops._time import TzLike
-from user_ops.exceptions import ConfigError, _UnknownNameError
+from user_ops.exceptions import ConfigError, _UnknownNameError, value_repr
 from user_ops.rules import CallNode, Explanation, Rule, StrLit
 from user_ops.rules import _ast as A
 
@@ -134,7 +134,9 @@ class TagSet(PolicyModel):
     def __init__(self, tags: Sequence[TagRule] | None = None, /, **data: Any) -> None:
         if tags is not None:
             if isinstance(tags, (str, bytes, Mapping)) or not isinstance(tags, Iterable):
-                raise ConfigError(f"TagSet takes a list of TagRule, got {type(tags).__name__}: {tags!r:.80}")
+                raise ConfigError(
+                    f"TagSet takes a list of TagRule, got {type(tags).__name__}: {value_repr(tags)}"
+                )
             data["tags"] = tuple(tags)
         super().__init__(**data)
 
@@ -170,7 +172,7 @@ class TagSet(PolicyModel):
     def __getitem__(self, name: str) -> TagRule:
         tag = self._rules_by_name.get(name) if isinstance(name, str) else None
         if tag is None:  # a ConfigError that is also the KeyError of a mapping
-            raise _UnknownNameError(f"no tag {name!r:.80} in this set (tags: {', '.join(self.names)})")
+            raise _UnknownNameError(f"no tag {value_repr(name)} in this set (tags: {', '.join(self.names)})")
         return tag
 
     def __len__(self) -> int:
