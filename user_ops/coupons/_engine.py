@@ -203,15 +203,16 @@ def _item_effect(benefit: Benefit, eligible: tuple[bool, ...], facts: LineFacts,
         price = benefit.amount.minor
         parts = [u * max(0, facts.sale_unit[i] - price) for i, u in enumerate(units)]
     elif kind is BenefitKind.PERCENT_OFF and benefit.base is PriceBase.LIST:
-        parts = [_list_part(u, facts.list_unit[i], weights[i], benefit) for i, u in enumerate(units)]
+        parts = _capped(
+            [_list_part(u, facts.list_unit[i], weights[i], benefit) for i, u in enumerate(units)], benefit
+        )
     elif base == 0:
         parts = [0] * n
     elif kind is BenefitKind.PERCENT_OFF:
-        parts = allocate(min(base, _percent_of(base, benefit)), weights)
+        parts = allocate(_percent_total(base, benefit), weights)
     else:
         assert benefit.amount is not None
         parts = allocate(min(base, benefit.amount.minor), weights)
-    parts = _capped(parts, benefit)
     consumed = tuple(u if p > 0 else 0 for u, p in zip(units, parts))
     return Effect(tuple(parts), consumed, 0, base)
 
@@ -223,10 +224,18 @@ def _list_part(units: int, list_unit: int, payable: int, benefit: Benefit) -> in
     return max(0, payable - max(0, target))
 
 
+def _percent_total(base: int, benefit: Benefit) -> int:
+    """A percentage of the price paid, capped: the discount is rounded once, then split once (an
+    uncapped split split again by the cap would round twice and land a line off its exact share)."""
+    total = min(base, _percent_of(base, benefit))
+    return total if benefit.cap is None else min(total, benefit.cap.minor)
+
+
 def _capped(parts: list[int], benefit: Benefit) -> list[int]:
+    """Percent of the list price: each line's own part (the unit price rounded once per unit) is the
+    line's base; a binding cap is spread over those parts in one allocation."""
     if benefit.cap is None or sum(parts) <= benefit.cap.minor:
         return parts
-    # Spread the cap in proportion to what each line would have got; each part stays within its line.
     return allocate(benefit.cap.minor, parts)
 
 
@@ -238,16 +247,19 @@ def _order_effect(benefit: Benefit, eligible: tuple[bool, ...], facts: LineFacts
     if kind in (BenefitKind.GIFT, BenefitKind.CASH_BACK) or base == 0:
         return Effect(_zero(n), _zero(n), 0, base)
     if kind is BenefitKind.PERCENT_OFF and benefit.base is PriceBase.LIST:
-        parts = [
-            _list_part(facts.quantity[i], facts.list_unit[i], weights[i], benefit) if eligible[i] else 0
-            for i in range(n)
-        ]
+        parts = _capped(
+            [
+                _list_part(facts.quantity[i], facts.list_unit[i], weights[i], benefit) if eligible[i] else 0
+                for i in range(n)
+            ],
+            benefit,
+        )
     elif kind is BenefitKind.PERCENT_OFF:
-        parts = allocate(min(base, _percent_of(base, benefit)), weights)
+        parts = allocate(_percent_total(base, benefit), weights)
     else:
         assert benefit.amount is not None
         parts = allocate(min(base, benefit.amount.minor), weights)
-    return Effect(tuple(_capped(parts, benefit)), _zero(n), 0, base)
+    return Effect(tuple(parts), _zero(n), 0, base)
 
 
 def effect_total(template: CouponTemplate, eligible: tuple[bool, ...], facts: LineFacts, state: State) -> int:
