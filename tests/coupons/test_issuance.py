@@ -334,6 +334,9 @@ def test_caps_and_budget_round_trip_and_export_a_schema() -> None:
         (lambda: IssuanceCaps(unknown=1), "unknown"),
         (lambda: IssuanceBudget(count=-1), "count"),
         (lambda: IssuanceBudget(value="-1 CNY"), "negative"),
+        (lambda: IssuanceBudget(count=True), "count: .*not a boolean"),
+        (lambda: IssuanceBudget(count=False), "count: .*not a boolean"),
+        (lambda: FrequencyCap(limit=False, window="7d"), "limit: .*not a boolean"),
     ],
 )
 def test_bad_options_are_config_errors(build: Any, message: str) -> None:
@@ -424,6 +427,16 @@ def test_the_scalar_path_applies_the_budget_only_given_a_rank() -> None:
     assert plan_issuance_one(
         OFF20, {"dnd": True}, as_of=AS_OF, caps=IssuanceCaps(opt_out_column="dnd")
     ).reason is (IssuanceReason.OPTED_OUT)
+
+
+def test_the_scalar_path_refuses_a_boolean_rank_or_holds_flag() -> None:
+    budget = IssuanceBudget(count=0)
+    with pytest.raises(DataError, match=r"rank must be a positive int \(1 is first\) or None, got True"):
+        plan_issuance_one(OFF20, {}, as_of=AS_OF, budget=budget, rank=True)
+    with pytest.raises(DataError, match=r"rank must be a positive int \(1 is first\) or None, got 0"):
+        plan_issuance_one(OFF20, {}, as_of=AS_OF, budget=budget, rank=0)
+    with pytest.raises(DataError, match=r"holds must be True or False, got 1"):
+        plan_issuance_one(OFF20, {}, as_of=AS_OF, holds=1)  # type: ignore[arg-type]
 
 
 # -- one meaning, two paths --------------------------------------------------------------------------------

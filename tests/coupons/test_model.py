@@ -392,3 +392,34 @@ def test_cash_back_descriptions_speak_one_language() -> None:
         id="cb", currency="CNY", benefit=Benefit(kind="cash_back", cash_back="points", points=200)
     )
     assert (points.describe("zh"), points.describe("en")) == ("返200积分", "cash back 200 points")
+
+
+# -- booleans are not counts (issue 12) ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda v: CartLine(sku="a", unit_price="1 CNY", quantity=v), "quantity"),
+        (lambda v: Limits(total=v), "total"),
+        (lambda v: Limits(per_customer=v), "per_customer"),
+        (lambda v: Limits(per_order=v), "per_order"),
+        (lambda v: Conditions(min_quantity=v), "min_quantity"),
+        (lambda v: Benefit(kind="amount_off", amount="1 CNY", max_units=v), "max_units"),
+        (lambda v: Benefit(kind="gift", gift_sku="cup", gift_quantity=v), "gift_quantity"),
+        (lambda v: Benefit(kind="cash_back", cash_back="points", points=v), "points"),
+        (lambda v: Validity(days=v), "days"),
+        (lambda v: CustomerContext(id="c1", order_count=v), "order_count"),
+        (lambda v: Stacking(priority=v), "priority"),
+    ],
+)
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_boolean_is_not_a_count(build: Any, field: str, flag: bool) -> None:
+    with pytest.raises(ConfigError, match=rf"{field}: .*not a boolean"):
+        build(flag)
+
+
+def test_a_boolean_quantity_in_a_json_cart_is_refused() -> None:
+    document = '{"currency": "CNY", "lines": [{"sku": "a", "unit_price": "5 CNY", "quantity": true}]}'
+    with pytest.raises(ConfigError, match=r"lines\.0\.quantity: .*not a boolean"):
+        Cart.from_json(document)
+    # integers written as whole numbers still read as before
+    assert CartLine(sku="a", unit_price="5 CNY", quantity=2).quantity == 2

@@ -35,7 +35,7 @@ from user_ops._money import Money
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops._time import TzLike, as_utc_us, get_tz, parse_duration, require_aware
-from user_ops.coupons._model import CouponTemplate
+from user_ops.coupons._model import Count, CouponTemplate
 from user_ops.exceptions import ConfigError, DataError
 from user_ops.rules import Rule
 
@@ -109,7 +109,7 @@ class FrequencyCap(PolicyModel):
     '7d'
     """
 
-    limit: int = Field(ge=0)
+    limit: Count = Field(ge=0)
     window: str
     channels: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
@@ -175,7 +175,7 @@ class IssuanceBudget(PolicyModel):
     Money('5000.00', 'CNY')
     """
 
-    count: int | None = Field(default=None, ge=0)
+    count: Count | None = Field(default=None, ge=0)
     value: Money | None = None
     priority: str | None = Field(default=None, min_length=1)
     ascending: bool = False
@@ -703,6 +703,10 @@ def plan_issuance_one(
     <IssuanceReason.FREQUENCY_CAP: 'FREQUENCY_CAP'>
     """
     as_of = require_aware(as_of)
+    if isinstance(rank, bool) or not (rank is None or (isinstance(rank, (int, np.integer)) and rank >= 1)):
+        raise DataError(f"rank must be a positive int (1 is first) or None, got {rank!r}")
+    if not isinstance(holds, bool):
+        raise DataError(f"holds must be True or False, got {holds!r}")
     zone = _zone(tz, as_of)
     caps = IssuanceCaps() if caps is None else caps
     budget = IssuanceBudget() if budget is None else budget

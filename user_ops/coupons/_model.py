@@ -24,9 +24,10 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+import numpy as np
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from user_ops._money import Money, Rounding
 from user_ops._policy import PolicyModel
@@ -154,6 +155,17 @@ class CashBackForm(str, Enum):
     STORED_VALUE = "stored_value"
 
 
+def _not_a_boolean(value: Any, info: ValidationInfo) -> Any:
+    # pydantic reads True as 1: a quantity, count or limit of True is a bug in the caller, not 1.
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{info.field_name} must be a whole number, not a boolean ({value!r})")
+    return value
+
+
+#: An integer field that refuses booleans (``quantity=True`` is not one unit).
+Count = Annotated[int, BeforeValidator(_not_a_boolean)]
+
+
 def _reject_float(value: Any, name: str) -> Any:
     if isinstance(value, float):
         raise ValueError(f"{name} must be given as a decimal string or int, not a float ({value!r})")
@@ -200,12 +212,12 @@ class Benefit(PolicyModel):
     cap: Money | None = None
     base: PriceBase = PriceBase.DISCOUNTED
     rounding: Rounding = Rounding.HALF_UP
-    max_units: int | None = Field(default=None, ge=1)
+    max_units: Count | None = Field(default=None, ge=1)
     gift_sku: str | None = None
-    gift_quantity: int = Field(default=1, ge=1)
+    gift_quantity: Count = Field(default=1, ge=1)
     gift_value: Money | None = None
     cash_back: CashBackForm | None = None
-    points: int | None = Field(default=None, ge=1)
+    points: Count | None = Field(default=None, ge=1)
 
     @field_validator("percent", mode="before")
     @classmethod
@@ -272,7 +284,7 @@ class Conditions(PolicyModel):
     """
 
     min_subtotal: Money | None = None
-    min_quantity: int | None = Field(default=None, ge=1)
+    min_quantity: Count | None = Field(default=None, ge=1)
     include_skus: tuple[str, ...] = ()
     include_products: tuple[str, ...] = ()
     include_categories: tuple[str, ...] = ()
@@ -355,7 +367,7 @@ class Validity(PolicyModel):
     ends_at: datetime | None = None
     starts_on: date | None = None
     ends_on: date | None = None
-    days: int | None = Field(default=None, ge=1, le=36_600)
+    days: Count | None = Field(default=None, ge=1, le=36_600)
     end_of_day: bool = False
     tz: str | None = None
 
@@ -471,9 +483,9 @@ class Limits(PolicyModel):
     1
     """
 
-    total: int | None = Field(default=None, ge=1)
-    per_customer: int | None = Field(default=None, ge=1)
-    per_order: int | None = Field(default=1, ge=1)
+    total: Count | None = Field(default=None, ge=1)
+    per_customer: Count | None = Field(default=None, ge=1)
+    per_order: Count | None = Field(default=1, ge=1)
 
 
 class Stacking(PolicyModel):
@@ -491,7 +503,7 @@ class Stacking(PolicyModel):
 
     exclusive: bool = False
     group: str | None = None
-    priority: int = 0
+    priority: Count = 0
     combinable_with: tuple[str, ...] | None = None
 
     def allows(self, other_id: str, other: Stacking) -> bool:
@@ -799,7 +811,7 @@ class CartLine(PolicyModel):
     category: str | None = None
     tags: tuple[str, ...] = ()
     unit_price: Money
-    quantity: int = Field(ge=1, le=1_000_000)
+    quantity: Count = Field(ge=1, le=1_000_000)
     discountable: bool = True
     discounted_price: Money | None = None
     line_id: str = ""
@@ -919,7 +931,7 @@ class CustomerContext(PolicyModel):
     tier: str | None = None
     stage: str | None = None
     segment: str | None = None
-    order_count: int = Field(default=0, ge=0)
+    order_count: Count = Field(default=0, ge=0)
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("attributes")
