@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from user_ops import ConfigError, DataError, Money, Table
+from user_ops._scale import in_memory_pair_reducer, split_by_key
 from user_ops.coupons import (
     Benefit,
     CouponTemplate,
@@ -23,8 +24,10 @@ from user_ops.coupons import (
     IssuanceBudget,
     IssuanceCaps,
     IssuanceReason,
+    Validity,
     plan_issuance,
     plan_issuance_one,
+    plan_issuance_partitioned,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -185,11 +188,14 @@ def test_calendar_month_windows_use_the_business_time_zone() -> None:
     assert reasons(plan_issuance(OFF20, one, as_of=as_of, contact_history=history, caps=caps)) == [
         "FREQUENCY_CAP"
     ]
-    # Without tz=, as_of's own zone is the business zone.
+    # Without tz=, the template's zone (validity.tz), else UTC: never the zone as_of is written in.
     local_as_of = as_of.astimezone(ZoneInfo("Asia/Shanghai"))
     assert reasons(plan_issuance(OFF20, one, as_of=local_as_of, contact_history=history, caps=caps)) == [
-        "SELECTED"
+        "FREQUENCY_CAP"
     ]
+    shop = OFF20.model_copy(update={"validity": Validity(tz="Asia/Shanghai")})
+    assert reasons(plan_issuance(shop, one, as_of=as_of, contact_history=history, caps=caps)) == ["SELECTED"]
+    assert plan_issuance_one(shop, {}, as_of=as_of, contacts=[{"at": history["at"][0]}], caps=caps).selected
 
 
 def test_contacts_of_unknown_customers_and_empty_history_are_ignored() -> None:
@@ -551,6 +557,90 @@ def test_batch_and_scalar_agree_given_the_rank(case: dict[str, Any]) -> None:
         return (missing, direction if budget.priority else 0.0, table.row(row)["customer_id"])
 
     assert sorted(eligible, key=key) == sorted(eligible, key=lambda row: int(ranks[row]))
+
+
+ZONES = [
+    timezone.utc,
+    ZoneInfo("Asia/Shanghai"),
+    ZoneInfo("America/New_York"),
+    ZoneInfo("Pacific/Kiritimati"),
+    timezone(timedelta(hours=-9, minutes=-30)),
+]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    scenarios(),
+    st.sampled_from(ZONES),
+    st.sampled_from(ZONES),
+    st.integers(-48, 48),
+    st.sampled_from([None, "Asia/Shanghai"]),
+    st.sampled_from(
+        [
+            None,
+            "weekday(today()) <= 5",
+            "hour(now()) < 12",
+            "days_since(last_order_at) <= 1",
+            "last_order_at within 1mo",
+        ]
+    ),
+    st.data(),
+)
+def test_property_the_plan_does_not_depend_on_the_zone_of_as_of(
+    case: dict[str, Any],
+    zone_a: Any,
+    zone_b: Any,
+    hours: int,
+    template_zone: str | None,
+    clock_audience: str | None,
+    data: st.DataObject,
+) -> None:
+    customers = dict(case["customers"])
+    n = len(customers["customer_id"])
+    if not n:
+        return
+    offsets = data.draw(st.lists(st.integers(0, 24 * 40), min_size=n, max_size=n))
+    customers["last_order_at"] = [AS_OF - timedelta(hours=h) for h in offsets]
+    template = OFF20.model_copy(update={"validity": Validity(tz=template_zone), "audience": None})
+    instant = AS_OF + timedelta(hours=hours)
+    tz = data.draw(st.sampled_from([None, case["tz"]]))
+    options = {"audience": clock_audience, "caps": case["caps"], "budget": case["budget"], "tz": tz}
+
+    def plans(zone: Any) -> Any:
+        as_of = instant.astimezone(zone)
+        plan = plan_issuance(template, customers, as_of=as_of, contact_history=case["history"], **options)
+        table = Table(customers)
+        history = Table(case["history"])
+        reduce = in_memory_pair_reducer(
+            split_by_key(table, "customer_id", 3), split_by_key(history, "customer_id", 3)
+        )
+        partitioned = plan_issuance_partitioned(template, reduce, as_of=as_of, **options)
+        first = table.row(0)
+        contacts = [
+            {"at": at, "channel": channel, "kind": kind}
+            for cid, at, channel, kind in zip(
+                case["history"]["customer_id"],
+                case["history"]["at"],
+                case["history"]["channel"],
+                case["history"]["kind"],
+            )
+            if cid == first["customer_id"]
+        ]
+        one = plan_issuance_one(template, first, as_of=as_of, contacts=contacts, **options)
+        order = np.argsort(np.asarray(partitioned.table["customer_id"]), kind="stable")
+        return (
+            list(plan.table["reason"]),
+            np.ma.asarray(plan.table["rank"]).tolist(),
+            sorted(
+                zip(
+                    np.asarray(partitioned.table["customer_id"])[order].tolist(),
+                    np.asarray(partitioned.table["reason"])[order].tolist(),
+                )
+            ),
+            one,
+        )
+
+    assert plans(zone_a) == plans(zone_b)
 
 
 # -- the benchmark's baseline computes the same plan ---------------------------------------------------------

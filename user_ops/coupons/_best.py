@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from user_ops._money import Money
-from user_ops._time import require_aware
+from user_ops._time import TzLike, require_aware
 from user_ops.coupons._check import Coupon, Prepared, compatible, cost_of, prepare_all
 from user_ops.coupons._engine import (
     SHIPPING_STAGE,
@@ -260,6 +260,7 @@ def best_combination(
     as_of: datetime,
     usage: Mapping[str, CouponUsage] | None = None,
     max_coupons: int | None = None,
+    tz: TzLike | None = None,
 ) -> BestCombination:
     """The combination of ``coupons`` with the largest total discount the stacking rules allow.
 
@@ -275,6 +276,9 @@ def best_combination(
         The host's counters, ``{code or template id: CouponUsage}``.
     max_coupons:
         At most this many coupons in the combination (``None``: as many as stacking allows).
+    tz:
+        The shop's time zone for templates without a ``validity.tz`` (see
+        :func:`~user_ops.coupons.check`); the zone ``as_of`` is written in never matters.
 
     Returns
     -------
@@ -305,7 +309,7 @@ def best_combination(
         isinstance(max_coupons, bool) or not isinstance(max_coupons, int) or max_coupons < 0
     ):
         raise DataError(f"max_coupons must be a non-negative int or None, got {max_coupons!r}")
-    facts, prepared = prepare_all(coupons, cart, customer, as_of=as_of, usage=usage)
+    facts, prepared = prepare_all(coupons, cart, customer, as_of=as_of, usage=usage, tz=tz)
     cands = _candidates(prepared)
     compat = [
         sum(1 << j for j, b in enumerate(cands) if j != i and compatible(a, b)) for i, a in enumerate(cands)
@@ -314,7 +318,7 @@ def best_combination(
     search.run()
     chosen = {cands[i].position for i in search.best_set}
     result = run_quote(
-        cart, customer, coupons, as_of=as_of, usage=usage, chosen=chosen, prepared=(facts, prepared)
+        cart, customer, coupons, as_of=as_of, usage=usage, chosen=chosen, prepared=(facts, prepared), tz=tz
     )
     return BestCombination(result.applied_keys, result.discount, result, len(cands), search.nodes)
 

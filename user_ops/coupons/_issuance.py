@@ -22,7 +22,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timezone, tzinfo
 from enum import Enum
 from functools import lru_cache
 from typing import Any
@@ -303,7 +303,9 @@ def plan_issuance(
     holders : iterable or None
         Ids of customers who already hold this coupon (``ALREADY_HOLDS`` when ``caps.skip_holders``).
     tz : str or tzinfo or None
-        Business time zone of calendar windows (``"1mo"``); default ``as_of``'s zone.
+        Business time zone of calendar windows (``"1mo"``, ``"7d"`` on the wall clock) and of the
+        rules' clock (``today()``, ``weekday(...)``); default the template's ``validity.tz``, else UTC
+        (never the zone ``as_of`` is written in).
     id_column : str
         The customer id column in both tables (int or str, unique, no nulls).
 
@@ -337,7 +339,7 @@ def plan_issuance(
     (array([1]), '20.00 CNY')
     """
     as_of = require_aware(as_of)
-    zone = _zone(tz, as_of)
+    zone = _zone(tz, template)
     caps = IssuanceCaps() if caps is None else caps
     budget = IssuanceBudget() if budget is None else budget
     face = _face_value(template, budget)
@@ -370,11 +372,16 @@ def plan_issuance(
     return _plan(template, table, id_column, ids, reason, rank, priority, face, budget)
 
 
-def _zone(tz: TzLike | None, as_of: datetime) -> tzinfo:
-    """The business time zone: ``tz`` if given, else ``as_of``'s own zone."""
-    own = as_of.tzinfo
-    assert own is not None  # require_aware checked it
-    return get_tz(tz, default=own)
+def _zone(tz: TzLike | None, template: CouponTemplate) -> tzinfo:
+    """The business time zone: ``tz`` if given, else the template's (``validity.tz``), else UTC.
+
+    Never ``as_of``'s own zone: the same instant written in another zone must give the same plan.
+    """
+    if tz is not None:
+        return get_tz(tz)
+    if not isinstance(template, CouponTemplate):
+        raise DataError(f"template must be a CouponTemplate, got {type(template).__name__}")
+    return template.validity.zone() or timezone.utc
 
 
 def _mark(reason: npt.NDArray[np.int8], mask: BoolArray, why: IssuanceReason) -> None:
@@ -707,7 +714,7 @@ def plan_issuance_one(
         raise DataError(f"rank must be a positive int (1 is first) or None, got {rank!r}")
     if not isinstance(holds, bool):
         raise DataError(f"holds must be True or False, got {holds!r}")
-    zone = _zone(tz, as_of)
+    zone = _zone(tz, template)
     caps = IssuanceCaps() if caps is None else caps
     budget = IssuanceBudget() if budget is None else budget
     face = _face_value(template, budget)
