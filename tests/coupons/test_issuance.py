@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from user_ops import ConfigError, DataError, Money, Table
+from user_ops import ConfigError, DataError, Money, Table, TagRule, TagSet
 from user_ops._scale import in_memory_pair_reducer, split_by_key
 from user_ops.coupons import (
     Benefit,
@@ -122,6 +122,64 @@ def test_audience_over_tags_lists() -> None:
     customers = {"customer_id": [1, 2, 3], "tags": [["vip", "new"], [], None]}
     plan = plan_issuance(OFF20, customers, audience='tags contains "vip"', as_of=AS_OF)
     assert reasons(plan) == ["SELECTED", "NOT_IN_AUDIENCE", "NOT_IN_AUDIENCE"]
+
+
+# -- audiences over tags (has_tag) ----------------------------------------------------------------------
+SHOP_TAGS = TagSet(
+    [
+        TagRule(name="spend_high", when="monetary >= 1000", group="spend", priority=2),
+        TagRule(name="spend_mid", when="monetary >= 300", group="spend", priority=1),
+        TagRule(name="lapsing", when='stage == "churning"'),
+        TagRule(
+            name="win_back", when='has_tag("lapsing") and (has_tag("spend_high") or has_tag("spend_mid"))'
+        ),
+    ]
+)
+
+
+def test_an_audience_can_use_tags_of_a_tag_set_evaluated_first() -> None:
+    # 沉默用户召回: churning customers who spent at least 300 (the tag set's win_back), gold tier excluded.
+    customers = {
+        "customer_id": [1, 2, 3, 4, 5],
+        "stage": ["churning", "churning", "active", "churning", None],
+        "monetary": [1200.0, 250.0, 5000.0, 300.0, 900.0],
+        "tier": ["silver", "silver", "gold", "gold", "silver"],
+    }
+    audience = 'has_tag("win_back") and tier != "gold"'
+    plan = plan_issuance(OFF20, customers, audience=audience, as_of=AS_OF, tags=SHOP_TAGS)
+    # 1: lapsing + spend_high → win_back; 2: spend below 300; 3: active; 4: gold; 5: stage null.
+    assert reasons(plan) == [
+        "SELECTED",
+        "NOT_IN_AUDIENCE",
+        "NOT_IN_AUDIENCE",
+        "NOT_IN_AUDIENCE",
+        "NOT_IN_AUDIENCE",
+    ]
+    for row, record in enumerate(Table(customers).to_dicts()):
+        one = plan_issuance_one(OFF20, record, audience=audience, as_of=AS_OF, tags=SHOP_TAGS)
+        assert one.reason.value == reasons(plan)[row]
+    # The template's own audience may use the tags too.
+    vip = CouponTemplate(
+        id="vip",
+        currency="CNY",
+        benefit=Benefit(kind="amount_off", amount="20 CNY"),
+        audience='has_tag("spend_high")',
+    )
+    assert plan_issuance(vip, customers, as_of=AS_OF, tags=SHOP_TAGS).selected_ids().tolist() == [1, 3]
+
+
+def test_has_tag_without_the_tag_set_or_the_tag_is_a_config_error() -> None:
+    customers = {"customer_id": [1], "monetary": [10.0], "stage": ["new"]}
+    with pytest.raises(ConfigError, match=r"has_tag\('win_back'\).*tags=TagSet"):
+        plan_issuance(OFF20, customers, audience='has_tag("win_back")', as_of=AS_OF)
+    with pytest.raises(ConfigError, match=r"has_tag\('win_back'\).*tags=TagSet"):
+        plan_issuance_one(OFF20, customers, audience='has_tag("win_back")', as_of=AS_OF)
+    with pytest.raises(ConfigError, match=r"no tag 'platinum' in tags"):
+        plan_issuance(OFF20, customers, audience='has_tag("platinum")', as_of=AS_OF, tags=SHOP_TAGS)
+    with pytest.raises(ConfigError, match=r"no tag 'platinum' in tags"):
+        plan_issuance_one(OFF20, {}, audience='has_tag("platinum")', as_of=AS_OF, tags=SHOP_TAGS)
+    with pytest.raises(DataError, match="tags must be a TagSet"):
+        plan_issuance(OFF20, customers, as_of=AS_OF, tags=["vip"])  # type: ignore[arg-type]
 
 
 # -- frequency caps and quiet periods ------------------------------------------------------------------------
@@ -641,6 +699,78 @@ def test_property_the_plan_does_not_depend_on_the_zone_of_as_of(
         )
 
     assert plans(zone_a) == plans(zone_b)
+
+
+@st.composite
+def tag_sets(draw: st.DrawFn) -> TagSet:
+    threshold = draw(st.sampled_from([0.0, 1.5, 7.0, 100.0]))
+    rules = [
+        TagRule(name="big", when=f"monetary >= {threshold}", group="spend", priority=2),
+        TagRule(name="small", when="monetary > 0", group="spend", priority=1),
+        TagRule(
+            name="lapsing",
+            when=draw(st.sampled_from(['stage == "churning"', 'stage in ["new", "churning"]'])),
+        ),
+        TagRule(
+            name="target",
+            when=draw(
+                st.sampled_from(
+                    ['has_tag("lapsing") and has_tag("big")', 'has_tag("small") or has_tag("lapsing")']
+                )
+            ),
+        ),
+    ]
+    return TagSet(rules)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    scenarios(),
+    tag_sets(),
+    st.sampled_from(
+        [
+            'has_tag("target")',
+            'has_tag("big") and not has_tag("lapsing")',
+            'has_tag("small") or stage == "active"',
+        ]
+    ),
+)
+def test_property_tag_audiences_agree_on_the_batch_scalar_and_partitioned_paths(
+    case: dict[str, Any], tags: TagSet, audience: str
+) -> None:
+    customers = case["customers"]
+    if not customers["customer_id"]:
+        return
+    options = {
+        "audience": audience,
+        "as_of": AS_OF,
+        "caps": case["caps"],
+        "budget": case["budget"],
+        "tz": case["tz"],
+        "tags": tags,
+    }
+    plan = plan_issuance(OFF20, customers, contact_history=case["history"], **options)
+    table = Table(customers)
+    history = case["history"]
+    ranks = plan.table["rank"]
+    for row in range(len(table)):
+        record = table.row(row)
+        contacts = [
+            {"at": at, "channel": channel, "kind": kind}
+            for cid, at, channel, kind in zip(
+                history["customer_id"], history["at"], history["channel"], history["kind"]
+            )
+            if cid == record["customer_id"]
+        ]
+        rank = None if np.ma.is_masked(ranks[row]) else int(ranks[row])
+        one = plan_issuance_one(OFF20, record, contacts=contacts, rank=rank, **options)
+        assert one.reason.value == plan.table["reason"][row]
+    reduce = in_memory_pair_reducer(
+        split_by_key(table, "customer_id", 3), split_by_key(Table(history), "customer_id", 3)
+    )
+    partitioned = plan_issuance_partitioned(OFF20, reduce, **options)
+    assert partitioned.counts == plan.counts
+    assert partitioned.selected_ids().tolist() == plan.selected_ids().tolist()
 
 
 # -- the benchmark's baseline computes the same plan ---------------------------------------------------------
