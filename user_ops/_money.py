@@ -178,13 +178,14 @@ def round_ratio(numerator: int, denominator: int, rounding: Rounding | str = Rou
     >>> round_ratio(5, 2), round_ratio(5, 2, "half_even"), round_ratio(-5, 2, "floor")
     (3, 2, -3)
     """
-    _require_int(numerator, "round_ratio: numerator")
-    _require_int(denominator, "round_ratio: denominator")
+    if type(numerator) is not int or type(denominator) is not int:  # the hot path skips the checks
+        _require_int(numerator, "round_ratio: numerator")
+        _require_int(denominator, "round_ratio: denominator")
     if denominator == 0:
         raise DataError("round_ratio: denominator is zero")
     if denominator < 0:
         numerator, denominator = -numerator, -denominator
-    mode = Rounding(rounding)
+    mode = rounding if type(rounding) is Rounding else Rounding(rounding)
     quotient, remainder = divmod(numerator, denominator)  # floor division: 0 <= remainder < denominator
     if remainder == 0 or mode is Rounding.FLOOR:
         return quotient
