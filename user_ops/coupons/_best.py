@@ -1,12 +1,28 @@
 """``best_combination``: the set of coupons giving the largest discount the stacking rules allow.
 
-Exact branch and bound. Candidates (coupons that pass :func:`~user_ops.coupons.check` alone) are
-visited in application order, so the cart state at a search node is exactly the state after applying
-the coupons chosen so far, and a node's discount is computed incrementally. The bound adds, for every
-candidate still allowed, its discount on the *current* state: a coupon never gives more later, when
-less is left (see :mod:`user_ops.coupons._engine`), and the merchandise and shipping discounts can
-never exceed what is left to pay. A branch is cut only when its bound is strictly worse than the best
-found, so ties are settled by the rules below, not by search order.
+Exact branch and bound with bounded work. Candidates (coupons that pass
+:func:`~user_ops.coupons.check` alone) are visited in application order, so the cart state at a
+search node is exactly the state after applying the coupons chosen so far, and a node's discount is
+computed incrementally. What keeps it fast on a full wallet:
+
+* **Independent parts.** Coupons touching different lines (or shipping), of different templates and
+  without a conflict between them do not interact: the wallet splits into parts searched one by one,
+  whose bests add up (an exclusive coupon, always alone, competes with all of them together).
+* **Identical codes.** Of a run of identical codes (one template, next to each other in application
+  order) only the first ``k`` are ever taken: the search counts instead of choosing subsets.
+* **Situations already met.** Two paths reaching the same cart state, the same coupons still allowed
+  and the same counters: only the one with the better prefix goes on.
+* **The bound.** What the coupons still allowed can add on the current state (a coupon never gives
+  more later, when less is left; see :mod:`user_ops.coupons._engine`): order coupons of one set of
+  lines applied in turn (percentages compound, amounts saturate), item coupons at the best saving of
+  each free unit, percentages of the list price down to the lowest price of each line, one template
+  per group, an exclusive coupon alone, never more than is left to pay; when only a tie is possible,
+  no more coupons than the best and the smallest keys possible. A branch is cut only when its bound
+  is strictly worse than the best found, so ties are settled by the rules below, not by search order.
+* **A good start.** Two greedy guesses give the first best to beat.
+
+``max_nodes`` bounds the work: past it the best combination found so far is returned with
+``optimal=False`` (deterministically: the same inputs visit the same nodes).
 
 Ranking (deterministic): the larger total discount; then the larger non-price value (gift value +
 stored-value cash-back); then more cash-back points; then fewer coupons (keep the rest for later);
@@ -39,6 +55,7 @@ from user_ops.coupons._engine import (
     list_floors,
     order_total,
     shipping_total,
+    unit_savings,
 )
 from user_ops.coupons._model import BenefitKind, Cart, CustomerContext, PriceBase
 from user_ops.coupons._quote import Quote, run_quote
@@ -68,6 +85,10 @@ class BestCombination:
         How many coupons passed the checks alone and entered the search.
     nodes:
         Search nodes visited (the exhaustive search would visit up to ``2 ** candidates``).
+    optimal:
+        True when the search finished: no combination beats this one. False when it stopped at
+        ``max_nodes``: this is the best combination found (valid, quoted like any other), not
+        necessarily the best there is.
 
     Examples
     --------
@@ -119,11 +140,12 @@ def better(a: Rank, b: Rank) -> bool:
     return a[4] < b[4]
 
 
-#: Search nodes ``best_combination`` visits at most by default (about 40 ms on the benchmark machine
-#: for the hardest 60-coupon wallets we could build; most wallets need a few hundred).
-DEFAULT_MAX_NODES = 3_000
+#: Search nodes ``best_combination`` visits at most by default: with 60 coupons on a 20-line cart,
+#: at most about 50 ms on the benchmark machine (see docs/coupons.md, "Bounded work"); the wallets
+#: of the benchmark need 1 to 520 nodes.
+DEFAULT_MAX_NODES = 600
 
-_ORDER_FAST, _SHIPPING, _NOTHING, _GENERIC, _ITEM_BASE, _ITEM_UNITS = 0, 1, 2, 3, 4, 5
+_ORDER_FAST, _SHIPPING, _NOTHING, _GENERIC, _ITEM_BASE, _ITEM_UNITS, _LIST_FAST, _ITEM_LIMITED = range(8)
 
 
 class _Totals(list[int]):
@@ -181,6 +203,9 @@ class _Search:
             if len(ps) > 1 and all(q.template == ps[0].template for q in ps[1:])
         }
         self.limited_copies = [self.uniform_limit.get(tid) is not None for tid in self.tid]
+        self.codes_of: dict[str, list[int]] = {}
+        for j, tid in enumerate(self.tid):
+            self.codes_of.setdefault(tid, []).append(j)
         # The bound's bookkeeping: a slot per (group, shipping or not); templates with several codes.
         slots: dict[tuple[str, bool], int] = {}
         self.group_slot = [
@@ -200,6 +225,7 @@ class _Search:
         masks: dict[tuple[int, ...], int] = {}
         self.how: list[tuple[int, int]] = []
         self.unit_weights: dict[int, tuple[tuple[int, int], ...]] = {}
+        self.limited_units: dict[int, tuple[bool, tuple[tuple[int, int], ...]]] = {}
         for j, p in enumerate(self.cands):
             benefit = p.template.benefit
             weights = item_weights(p.template, p.eligible_lines, self.facts)
@@ -211,6 +237,14 @@ class _Search:
                 per_unit, values = weights
                 self.unit_weights[j] = tuple((k, w) for k, w in enumerate(values) if w)
                 self.how.append((_ITEM_UNITS if per_unit else _ITEM_BASE, -1))
+            elif p.stage == ITEM_STAGE and benefit.max_units is not None:
+                # The max_units units worth most to the customer, earlier lines first on ties.
+                per_unit, worth = unit_savings(p.template, p.eligible_lines, self.facts)  # type: ignore[misc]
+                order = sorted(
+                    (k for k, ok in enumerate(p.eligible_lines) if ok), key=lambda k: (-worth[k], k)
+                )
+                self.limited_units[j] = (per_unit, tuple((k, worth[k]) for k in order))
+                self.how.append((_ITEM_LIMITED, -1))
             elif p.stage == ORDER_STAGE and not (
                 benefit.kind is BenefitKind.PERCENT_OFF and benefit.base is PriceBase.LIST
             ):
@@ -228,6 +262,9 @@ class _Search:
             list_floors(p.template, p.eligible_lines, self.facts) if p.stage == ORDER_STAGE else None
             for p in self.cands
         ]
+        for j, floors in enumerate(self.list_floors):
+            if floors is not None:
+                self.how[j] = (_LIST_FAST, -1)
         self.unit_caps: list[tuple[tuple[int, int], ...] | None] = []
         for p in self.cands:
             weights = item_weights(p.template, p.eligible_lines, self.facts)
@@ -337,7 +374,7 @@ class _Search:
         if totals is None:
             totals = self._totals(i, allowed, state)
         wanted = allowed >> i << i
-        if bound is None or not bound.narrow_to(totals, wanted):
+        if bound is None or not bound.narrow_to(totals, wanted, per_template):
             bound = _Bound(self, state, totals, wanted, per_template)
         if not self._promising(i, bound, chosen, allowed, discount, extra, points):
             return
@@ -382,7 +419,7 @@ class _Search:
                 points + self.points[i],
                 {**spent, tid: spent.get(tid, 0) + cost} if p.budget_left is not None else spent,
                 {**per_template, tid: per_template.get(tid, 0) + 1},
-                None if gain or bound.has_limited else bound,
+                None if gain else bound,
             )
 
     def _seen(
@@ -422,7 +459,7 @@ class _Search:
     def _totals(self, i: int, allowed: int, state: State) -> _Totals:
         """Discounts on ``state`` of the candidates still allowed from ``i`` on (others 0); computed once
         per state and reused down the exclude branches, which keep the state and only shrink the set."""
-        remaining, free = state.remaining, state.free
+        remaining, free, quantity = state.remaining, state.free, self.facts.quantity
         bases = [sum(remaining[k] for k in lines) for lines in self.mask_lines]
         totals = _Totals([0] * len(self.cands))
         totals.bases, totals.free = bases, free
@@ -442,9 +479,37 @@ class _Search:
                 totals[j] = saving if cap is None else min(saving, cap.minor)
             elif how == _SHIPPING:
                 totals[j] = shipping_total(p.template.benefit, self.facts, state.shipping)
+            elif how == _ITEM_LIMITED:
+                totals[j] = self._limited_total(j, free)
+            elif how == _LIST_FAST:  # down to the list price less the percentage, line by line
+                floors = self.list_floors[j]
+                assert floors is not None
+                cut = sum(max(0, remaining[k] - quantity[k] * floor) for k, floor in floors)
+                cap = p.template.benefit.cap
+                totals[j] = cut if cap is None else min(cut, cap.minor)
             elif how == _GENERIC:
                 totals[j] = effect_total(p.template, p.eligible_lines, self.facts, state)
         return totals
+
+    def _limited_total(self, j: int, free: tuple[int, ...]) -> int:
+        """An item coupon with max_units: its units worth most, their saving (or the amount or
+        percentage of their price)."""
+        per_unit, order = self.limited_units[j]
+        benefit = self.cands[j].template.benefit
+        left = benefit.max_units
+        assert left is not None
+        saving = base = 0
+        sale = self.facts.sale_unit
+        for k, worth in order:
+            take = min(free[k], left)
+            saving += take * worth
+            base += take * sale[k]
+            left -= take
+            if not left:
+                break
+        if not per_unit:
+            return order_total(benefit, base)
+        return saving if benefit.cap is None else min(saving, benefit.cap.minor)
 
     def _a_later_group_member_gives_more(self, i: int, totals: list[int], allowed: int) -> bool:
         """Try leaving a group coupon out first when a later member of its group gives more here."""
@@ -600,22 +665,20 @@ class _Bound:
         self.group_extra = self.group_points = 0
         self.exclusives: dict[int, tuple[int, int, int]] = {}
         self.left = state.merchandise + state.shipping
-        self.has_limited = False
-        copies: dict[str, list[int]] = {}
+        # Codes of a template with a per_order limit: only the best `room` of them count.
+        self.rooms: dict[str, int] = {}
         limited = search.limited_copies
         bits = wanted
         while bits:  # lowest bit first
             low = bits & -bits
             j = low.bit_length() - 1
             bits ^= low
-            if limited[j]:  # one of several codes of a template: per_order applies below
-                copies.setdefault(search.tid[j], []).append(j)
+            if limited[j]:
+                tid = search.tid[j]
+                if tid not in self.rooms:
+                    self.rooms[tid] = max(0, search.uniform_limit[tid] - per_template.get(tid, 0))  # type: ignore[operator]
+                    self._count_copies(tid)
             else:
-                self._add(j)
-        for tid, members in copies.items():
-            self.has_limited = True
-            room = max(0, search.uniform_limit[tid] - per_template.get(tid, 0))  # type: ignore[operator]
-            for j in sorted(members, key=lambda j: -totals[j])[:room]:
                 self._add(j)
         for slot in range(len(self.groups)):
             self._rank_group(slot)
@@ -722,17 +785,40 @@ class _Bound:
         self.group_points += best[2] - old[2]
         self.group_best[slot] = best
 
-    def narrow_to(self, totals: _Totals, wanted: int) -> bool:
-        """Drop the coupons no longer wanted; False when it must be rebuilt instead (another state,
-        coupons added back, or codes counted up to per_order)."""
-        if totals is not self.totals or wanted & ~self.wanted or self.has_limited:
+    def _count_copies(self, tid: str) -> None:
+        """Count the best ``room`` wanted codes of ``tid`` (and only those)."""
+        search, totals = self.search, self.totals
+        wanted = [j for j in search.codes_of[tid] if self.wanted >> j & 1]
+        keep = set(sorted(wanted, key=lambda j: -totals[j])[: self.rooms[tid]])
+        for j in search.codes_of[tid]:
+            counted = self.members >> j & 1
+            if counted and j not in keep:
+                self._remove(j)
+            elif not counted and j in keep:
+                self._add(j)
+
+    def narrow_to(self, totals: _Totals, wanted: int, per_template: dict[str, int]) -> bool:
+        """Drop the coupons no longer wanted; False when it must be rebuilt instead (another state, or
+        coupons added back)."""
+        if totals is not self.totals or wanted & ~self.wanted:
             return False
-        gone = self.members & ~wanted
+        search = self.search
+        gone = self.wanted & ~wanted
+        self.wanted = wanted
+        recount: set[str] = set()
         while gone:
             low = gone & -gone
-            self._remove(low.bit_length() - 1)
+            j = low.bit_length() - 1
             gone ^= low
-        self.wanted = wanted
+            if search.limited_copies[j]:
+                recount.add(search.tid[j])
+            elif self.members >> j & 1:
+                self._remove(j)
+        for tid, room in self.rooms.items():
+            now = max(0, search.uniform_limit[tid] - per_template.get(tid, 0))  # type: ignore[operator]
+            if tid in recount or now != room:
+                self.rooms[tid] = now
+                self._count_copies(tid)
         return True
 
     def _merchandise(self) -> int:
@@ -865,6 +951,10 @@ def best_combination(
     tz:
         The shop's time zone for templates without a ``validity.tz`` (see
         :func:`~user_ops.coupons.check`); the zone ``as_of`` is written in never matters.
+    max_nodes:
+        The work limit: search nodes visited at most (default :data:`DEFAULT_MAX_NODES`, 600; ``None``:
+        no limit, exponential in the worst case). Past it the best combination found is returned
+        with ``optimal=False``. The limit counts nodes, not time, so the answer is deterministic.
 
     Returns
     -------
@@ -887,8 +977,18 @@ def best_combination(
     >>> best = best_combination(cart, CustomerContext(id="c1"), [off30, pct, off15], as_of=as_of)
     >>> best.keys, str(best.discount)
     (('off15', 'pct10'), '33.50 CNY')
-    >>> best.quote.rejected_reasons()
-    {'off30': ('NOT_COMBINABLE',)}
+    >>> best.quote.rejected_reasons(), best.optimal
+    ({'off30': ('NOT_COMBINABLE',)}, True)
+
+    A wallet of 18 identical codes is counted, not enumerated (13 × 15.00 = 195.00, the 14th code
+    takes the last 5.00; the first fourteen codes win the tie on keys):
+
+    >>> from user_ops.coupons import IssuedCoupon, Limits
+    >>> many = amount_off("off15", "15 CNY", limits=Limits(per_order=None))
+    >>> wallet = [IssuedCoupon.issue(many, code=f"C{i:02d}", owner="c1", issued_at=as_of) for i in range(18)]
+    >>> best = best_combination(cart, CustomerContext(id="c1"), wallet, as_of=as_of, max_nodes=50)
+    >>> len(best.keys), str(best.discount), best.optimal
+    (14, '200.00 CNY', True)
     """
     as_of = require_aware(as_of)
     if max_coupons is not None and (
