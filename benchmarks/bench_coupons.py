@@ -8,6 +8,11 @@ Run ``python benchmarks/bench_coupons.py [--repeat N] [--skip-issuance]``. In on
 * ``best_combination`` for 10 and 30 coupons, as a multiple of one ``check`` (the cost a checkout
   page pays to pick the best combination), against an exhaustive search (a ``quote`` per subset) for
   10 coupons — 2**30 subsets make the exhaustive search for 30 impossible, which is the point;
+* ``best_combination`` on the hardest 60-coupon wallets we could build (identical codes, distinct
+  amounts above the cart total, 满减 amounts whose subset sums tie, percentages with thresholds and
+  shipping, stacking groups, exclusive coupons, item coupons competing for units, random mixes): the
+  time (best of ``--repeat``, process CPU time), the nodes visited and whether the search finished
+  within the default work limit (``optimal``);
 * the issuance section (``plan_issuance`` over customers), clearly marked below, when its benchmark
   module ``bench_issuance`` is present.
 
@@ -22,6 +27,7 @@ import importlib.util
 import itertools
 import random
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,6 +46,8 @@ from user_ops.coupons import (
     Conditions,
     CouponTemplate,
     CustomerContext,
+    IssuedCoupon,
+    Limits,
     Stacking,
     best_combination,
     quote,
@@ -47,7 +55,7 @@ from user_ops.coupons import (
 from user_ops.coupons import (
     check as check_coupon,
 )
-from user_ops.coupons._best import better, rank_of
+from user_ops.coupons._best import DEFAULT_MAX_NODES, better, rank_of
 
 AS_OF = datetime(2024, 6, 15, 12, tzinfo=timezone.utc)
 CUSTOMER = CustomerContext(id="c1", tags=("vip",), tier="gold", order_count=3)
@@ -215,6 +223,147 @@ def _coupon_timings(repeat: int) -> list[list[str]]:
     ]
 
 
+# -- best_combination on worst-case wallets ----------------------------------------------------------------
+def _one_line(total: str = "100") -> Cart:
+    return Cart(currency="CNY", lines=[CartLine(sku="a", unit_price=f"{total} CNY", quantity=1)])
+
+
+def _amount(ident: str, minor: int, **options: Any) -> CouponTemplate:
+    return CouponTemplate(
+        id=ident, currency="CNY", benefit=Benefit(kind="amount_off", amount=_cny(minor)), **options
+    )
+
+
+def _codes(template: CouponTemplate, n: int) -> list[Any]:
+    return [IssuedCoupon.issue(template, code=f"C{i:03d}", owner="c1", issued_at=AS_OF) for i in range(n)]
+
+
+def _percent_threshold_shipping(n: int) -> list[CouponTemplate]:
+    rng = random.Random(7)
+    out = []
+    for i in range(n):
+        threshold = Conditions(min_subtotal=_cny(rng.choice([0, 9900, 19900, 29900, 49900])))
+        if i % 3 == 0:
+            cap = _cny(rng.randint(10, 80) * 100) if rng.random() < 0.5 else None
+            benefit = Benefit(kind="percent_off", percent=str(rng.randint(5, 30)), cap=cap)
+            out.append(CouponTemplate(id=f"p{i:03d}", currency="CNY", benefit=benefit, conditions=threshold))
+        elif i % 3 == 1:
+            out.append(_amount(f"a{i:03d}", rng.randint(5, 60) * 100, conditions=threshold))
+        else:
+            benefit = (
+                Benefit(kind="free_shipping")
+                if rng.random() < 0.5
+                else Benefit(kind="amount_off", amount=_cny(rng.randint(2, 10) * 100))
+            )
+            out.append(CouponTemplate(id=f"s{i:03d}", currency="CNY", benefit=benefit, target="shipping"))
+    return out
+
+
+def _stacking_groups(n: int) -> list[CouponTemplate]:
+    out = []
+    for i in range(n):
+        if i % 2:
+            benefit = Benefit(kind="percent_off", percent=str(5 + i % 20), cap=_cny((10 + i) * 100))
+        else:
+            benefit = Benefit(kind="amount_off", amount=_cny((5 + i) * 100))
+        stacking = Stacking(group=f"g{i % 6}", priority=i % 3)
+        out.append(CouponTemplate(id=f"g{i:03d}", currency="CNY", benefit=benefit, stacking=stacking))
+    return out
+
+
+def _item_coupons(n: int) -> list[CouponTemplate]:
+    out = []
+    for i in range(n):
+        conditions = Conditions(include_categories=(CATEGORIES[i % 4],))
+        if i % 3 == 0:
+            benefit = Benefit(kind="percent_off", percent=str(10 + i % 30), base="list")
+        elif i % 3 == 1:
+            benefit = Benefit(kind="amount_off", amount=_cny((3 + i) * 100))
+        else:
+            benefit = Benefit(kind="fixed_price", amount=_cny((20 + i) * 100), max_units=1 + i % 3)
+        out.append(
+            CouponTemplate(
+                id=f"i{i:03d}", currency="CNY", benefit=benefit, target="items", conditions=conditions
+            )
+        )
+    return out
+
+
+def worst_case_wallets(n: int = 60) -> dict[str, tuple[Cart, list[Any]]]:
+    """Wallets of ``n`` coupons built to make an exhaustive or naive search explode."""
+    cart = make_cart(20)
+    return {
+        "identical codes of 15 off (100 cart)": (
+            _one_line(),
+            _codes(_amount("off15", 1500, limits=Limits(per_order=None)), n),
+        ),
+        "identical codes, per_order=3": (
+            _one_line(),
+            _codes(_amount("off15x3", 1500, limits=Limits(per_order=3)), n),
+        ),
+        "distinct amounts above the cart total": (
+            _one_line(),
+            [_amount(f"d{i:03d}", 10100 + 100 * i) for i in range(n)],
+        ),
+        "equal amounts, distinct templates": (_one_line(), [_amount(f"e{i:03d}", 1000) for i in range(n)]),
+        "满减 amounts 20..79 (tying subset sums)": (
+            _one_line(),
+            [_amount(f"m{i:03d}", 2000 + 100 * i) for i in range(n)],
+        ),
+        "amounts 1.00 + 0.37 i (tying subset sums)": (
+            _one_line(),
+            [_amount(f"f{i:03d}", 100 + 37 * i) for i in range(n)],
+        ),
+        "percent + threshold + shipping": (cart, _percent_threshold_shipping(n)),
+        "six stacking groups of ten": (cart, _stacking_groups(n)),
+        "half exclusive": (
+            cart,
+            [
+                _amount(f"x{i:03d}", (10 + 3 * i) * 100, stacking=Stacking(exclusive=i % 2 == 0))
+                for i in range(n)
+            ],
+        ),
+        "item coupons competing for units": (cart, _item_coupons(n)),
+        **{f"benchmark mix, seed {seed}": (cart, make_coupons(n, seed=seed)) for seed in (2, 3, 4, 5)},
+    }
+
+
+def _cpu_best_of(fn: Any, repeat: int) -> tuple[float, Any]:
+    # CPU time of this process: the machine is shared, and other load should not count.
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.process_time()
+        result = fn()
+        best = min(best, time.process_time() - start)
+    return best, result
+
+
+def worst_case_rows(repeat: int, n: int = 60) -> list[list[str]]:
+    """One row per worst-case wallet: ms, nodes, optimal within the default work limit."""
+    rows = []
+    for name, (cart, wallet) in worst_case_wallets(n).items():
+        seconds, result = _cpu_best_of(lambda: best_combination(cart, CUSTOMER, wallet, as_of=AS_OF), repeat)
+        rows.append(
+            [
+                name,
+                str(len(wallet)),
+                f"{seconds * 1e3:.1f}",
+                str(result.nodes),
+                str(result.optimal),
+                str(result.discount),
+            ]
+        )
+    cart, worst, finished = make_cart(20), (0.0, 0), 0
+    for seed in range(20):
+        wallet = make_coupons(n, seed=seed)
+        seconds, result = _cpu_best_of(lambda: best_combination(cart, CUSTOMER, wallet, as_of=AS_OF), repeat)
+        worst = max(worst, (seconds, result.nodes))
+        finished += result.optimal
+    name = f"benchmark mixes, seeds 0-19: the slowest ({finished}/20 optimal)"
+    rows.append([name, str(n), f"{worst[0] * 1e3:.1f}", str(worst[1]), "", ""])
+    return rows
+
+
 # -- issuance section (plan_issuance; its own module benchmarks/bench_issuance.py) --------------------------
 def issuance_section(argv: list[str]) -> int:
     """Run the issuance benchmark's ``main`` when ``bench_issuance`` is present; 0 when it is not."""
@@ -237,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"correctness check: best_combination equals the exhaustive search on {check()} random wallets\n")
     print("## check / quote / best_combination on a 20-line cart\n")
     print_table(["step", "ours µs", "× one check", "baseline µs", "baseline"], _coupon_timings(args.repeat))
+    print(f"\n## best_combination on worst-case wallets (default max_nodes={DEFAULT_MAX_NODES}, CPU ms)\n")
+    print_table(["wallet", "coupons", "ms", "nodes", "optimal", "discount"], worst_case_rows(args.repeat))
     if args.skip_issuance:
         return 0
     return issuance_section(["--rows", str(args.issuance_rows)])

@@ -14,6 +14,7 @@ from decimal import (
     Decimal,
     localcontext,
 )
+from typing import Any
 
 import numpy as np
 import pytest
@@ -211,3 +212,26 @@ def test_money_is_immutable_and_hashable() -> None:
     with pytest.raises(AttributeError):
         money.minor = 5  # type: ignore[misc]
     assert len({money, Money("1.00", "CNY"), Money("1", "USD")}) == 2
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: allocate(True, [1, 1]),
+        lambda: round_ratio(True, 2),
+        lambda: round_ratio(5, True),
+        lambda: round_ratio_array(np.array([1, 2]), True),
+        lambda: round_ratio_array(np.array([True, False]), 2),
+        lambda: Money("1", "CNY").times_ratio(True, 2, rounding="half_up"),
+        lambda: Money("1", "CNY").times_ratio(1, True, rounding="half_up"),
+        lambda: Money(np.True_, "CNY"),
+    ],
+)
+def test_booleans_are_not_amounts_counts_or_ratios(call: Any) -> None:
+    with pytest.raises(DataError, match="bool"):
+        call()
+
+
+def test_a_boolean_rate_is_named_as_a_boolean() -> None:
+    with pytest.raises(DataError, match=r"not bool \(True\)"):
+        Money("1", "CNY").times(True, rounding="half_up")

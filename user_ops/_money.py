@@ -178,11 +178,14 @@ def round_ratio(numerator: int, denominator: int, rounding: Rounding | str = Rou
     >>> round_ratio(5, 2), round_ratio(5, 2, "half_even"), round_ratio(-5, 2, "floor")
     (3, 2, -3)
     """
+    if type(numerator) is not int or type(denominator) is not int:  # the hot path skips the checks
+        _require_int(numerator, "round_ratio: numerator")
+        _require_int(denominator, "round_ratio: denominator")
     if denominator == 0:
         raise DataError("round_ratio: denominator is zero")
     if denominator < 0:
         numerator, denominator = -numerator, -denominator
-    mode = Rounding(rounding)
+    mode = rounding if type(rounding) is Rounding else Rounding(rounding)
     quotient, remainder = divmod(numerator, denominator)  # floor division: 0 <= remainder < denominator
     if remainder == 0 or mode is Rounding.FLOOR:
         return quotient
@@ -212,9 +215,12 @@ def round_ratio_array(
     >>> round_ratio_array(np.array([5, -5, 7]), 2, "half_even").tolist()
     [2, -2, 4]
     """
+    _require_int(denominator, "round_ratio_array: denominator")
     if denominator <= 0:
         raise DataError(f"round_ratio_array: denominator must be positive, got {denominator}")
     mode = Rounding(rounding)
+    if np.asarray(numerator).dtype == np.bool_:
+        raise DataError("round_ratio_array: numerator must hold integers, not bool")
     n = np.asarray(numerator, dtype=np.int64)
     quotient, remainder = np.divmod(n, np.int64(denominator))
     has_rest = remainder != 0
@@ -254,6 +260,7 @@ def allocate(total: int, weights: Sequence[int]) -> list[int]:
     >>> allocate(-7, [3, 0, 4])
     [-3, 0, -4]
     """
+    _require_int(total, "allocate: total")
     if not weights:
         raise DataError("allocate: no weights to split across")
     for position, weight in enumerate(weights):
@@ -273,6 +280,12 @@ def allocate(total: int, weights: Sequence[int]) -> list[int]:
     for i in order[:left]:
         parts[i] += 1
     return [sign * part for part in parts]
+
+
+def _require_int(value: Any, name: str) -> None:
+    """Integers only: a bool is an int to Python, but ``True`` is not one minor unit, count or ratio."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise DataError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
 
 
 def _parse_amount(text: str) -> Decimal:
@@ -405,12 +418,14 @@ class Money:
 
     def times_ratio(self, numerator: int, denominator: int, *, rounding: Rounding | str) -> Money:
         """``self × numerator / denominator``, rounded once to the minor unit."""
+        _require_int(numerator, "money: ratio numerator")
+        _require_int(denominator, "money: ratio denominator")
         return _make(round_ratio(self.minor * numerator, denominator, rounding), self.currency)
 
     def times(self, rate: str | int | Decimal, *, rounding: Rounding | str) -> Money:
         """``self × rate`` for a decimal rate such as ``"0.85"`` (八五折), rounded once."""
         if isinstance(rate, (float, bool)):
-            raise DataError(f"money: pass rates as str, int or Decimal, not float ({rate!r})")
+            raise DataError(f"money: pass rates as str, int or Decimal, not {type(rate).__name__} ({rate!r})")
         value = _parse_amount(rate) if isinstance(rate, str) else Decimal(rate)
         numerator, denominator = value.as_integer_ratio()
         return self.times_ratio(numerator, denominator, rounding=rounding)

@@ -7,6 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from user_ops import ConfigError, DataError, Money
 from user_ops.coupons import (
@@ -22,7 +24,9 @@ from user_ops.coupons import (
     ReasonCode,
     Stacking,
     Validity,
+    best_combination,
     check,
+    quote,
 )
 
 AS_OF = datetime(2024, 6, 15, 12, tzinfo=timezone.utc)
@@ -393,3 +397,145 @@ def test_audience_of_the_wrong_type_is_caught_when_defined_or_named_when_checked
     assert check(
         by_city, TEA, ALICE.model_copy(update={"attributes": {"city_rank": 4}}), as_of=AS_OF
     ).eligible
+
+
+# -- the shop's zone, never the instant's (issue 12) -------------------------------------------------------
+ZONES = [
+    timezone.utc,
+    SHANGHAI,
+    ZoneInfo("America/New_York"),
+    ZoneInfo("Pacific/Kiritimati"),  # UTC+14
+    ZoneInfo("Pacific/Pago_Pago"),  # UTC-11
+    timezone(timedelta(hours=-3, minutes=-30)),
+]
+
+
+def test_a_calendar_day_without_the_shops_zone_is_a_config_error() -> None:
+    undated = template(validity=Validity(ends_on=date(2024, 6, 30)))
+    with pytest.raises(ConfigError, match=r"coupon 't': validity\.ends_on .*time zone.*tz="):
+        check(undated, TEA, ALICE, as_of=AS_OF)
+    # The caller may name the shop's zone; the validity's own zone wins over it.
+    late = datetime(2024, 6, 30, 16, tzinfo=timezone.utc)  # 1 July 00:00 in Shanghai
+    assert check(undated, TEA, ALICE, as_of=late, tz="Asia/Shanghai").codes == ("EXPIRED",)
+    assert check(undated, TEA, ALICE, as_of=late, tz="UTC").eligible
+    zoned = template(validity=Validity(ends_on=date(2024, 6, 30), tz="Asia/Shanghai"))
+    assert check(zoned, TEA, ALICE, as_of=late, tz="UTC").codes == ("EXPIRED",)
+    with pytest.raises(ConfigError, match=r"validity\.end_of_day"):
+        IssuedCoupon.issue(
+            template(validity=Validity(days=3, end_of_day=True)), code="X", owner=None, issued_at=AS_OF
+        )
+
+
+def test_the_same_instant_in_two_zones_gets_the_same_answer() -> None:
+    # 2024-06-30 20:00 UTC is already 1 July 04:00 in Shanghai: the zone of as_of must not decide.
+    tpl = template(validity=Validity(ends_on=date(2024, 6, 30), tz="Asia/Shanghai"))
+    instant = datetime(2024, 6, 30, 20, tzinfo=timezone.utc)
+    for zone in ZONES:
+        assert check(tpl, TEA, ALICE, as_of=instant.astimezone(zone)).codes == ("EXPIRED",)
+    # An audience reading the clock (会员日: Wednesdays) uses the shop's zone too, here UTC by default.
+    wednesday = template(audience="weekday(today()) == 3")
+    tuesday_late = datetime(2024, 7, 2, 20, tzinfo=timezone.utc)  # Wednesday 04:00 in Shanghai
+    assert {check(wednesday, TEA, ALICE, as_of=tuesday_late.astimezone(z)).eligible for z in ZONES} == {False}
+    in_shanghai = template(audience="weekday(today()) == 3", validity=Validity(tz="Asia/Shanghai"))
+    assert {check(in_shanghai, TEA, ALICE, as_of=tuesday_late.astimezone(z)).eligible for z in ZONES} == {
+        True
+    }
+
+
+@st.composite
+def zoned_templates(draw: st.DrawFn) -> CouponTemplate:
+    tz = draw(st.sampled_from([None, "Asia/Shanghai", "America/New_York", "Pacific/Kiritimati"]))
+    day = date(2024, 3, 1) + timedelta(days=draw(st.integers(0, 20)))
+    options = draw(
+        st.sampled_from(
+            [
+                {"ends_on": day},
+                {"starts_on": day},
+                {"starts_on": day, "ends_on": day + timedelta(days=draw(st.integers(0, 3)))},
+                {"days": draw(st.integers(1, 5))},
+                {"days": draw(st.integers(1, 5)), "end_of_day": True},
+                {"ends_at": datetime(2024, 3, 10, 7, tzinfo=timezone.utc)},
+                {},
+            ]
+        )
+    )
+    audience = draw(
+        st.sampled_from(
+            [
+                None,
+                "hour(now()) < 12",
+                "weekday(today()) <= 5",
+                "days_since(joined_at) <= 2",
+                "month(now()) == 3",
+            ]
+        )
+    )
+    return template(
+        id=f"z{draw(st.integers(0, 3))}",
+        validity=Validity(tz=tz, **options),
+        audience=audience,
+        benefit=draw(
+            st.sampled_from(
+                [Benefit(kind="amount_off", amount="20 CNY"), Benefit(kind="percent_off", percent="10")]
+            )
+        ),
+    )
+
+
+def _outcome(call: Any) -> Any:
+    try:
+        return call()
+    except ConfigError as error:
+        return ("ConfigError", str(error))
+
+
+def _quote_document(result: Any) -> Any:
+    document = result.to_dict()
+    del document["as_of"], document["fingerprint"]  # the instant as given; what it is in UTC is the same
+    return document
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(zoned_templates(), min_size=1, max_size=3),
+    st.integers(0, 30 * 24 * 60),
+    st.integers(0, 30 * 24 * 60),
+    st.sampled_from(ZONES),
+    st.sampled_from(ZONES),
+    st.sampled_from([None, "Asia/Shanghai", "UTC"]),
+)
+def test_property_eligibility_quote_best_and_issue_do_not_depend_on_the_zone_of_the_instant(
+    templates: list[CouponTemplate],
+    minutes: int,
+    issued_minutes: int,
+    zone_a: Any,
+    zone_b: Any,
+    tz: str | None,
+) -> None:
+    instant = datetime(2024, 2, 28, tzinfo=timezone.utc) + timedelta(minutes=minutes)
+    issued = datetime(2024, 2, 28, tzinfo=timezone.utc) + timedelta(minutes=issued_minutes)
+    customer = CustomerContext(
+        id="alice", attributes={"joined_at": datetime(2024, 3, 5, 23, tzinfo=SHANGHAI)}
+    )
+    coupons = list({t.id: t for t in templates}.values())
+
+    def answers(zone: Any) -> Any:
+        as_of = instant.astimezone(zone)
+        issued_coupons = [
+            _outcome(
+                lambda t=t: IssuedCoupon.issue(
+                    t, code=f"{t.id}-1", owner="alice", issued_at=issued.astimezone(zone), tz=tz
+                )
+            )
+            for t in coupons
+        ]
+        windows = [c if isinstance(c, tuple) else (c.starts_at, c.ends_at) for c in issued_coupons]
+        wallet = [c for c in issued_coupons if not isinstance(c, tuple)] + coupons
+        return (
+            [_outcome(lambda t=t: check(t, TEA, customer, as_of=as_of, tz=tz).to_dict()) for t in wallet],
+            _outcome(lambda: _quote_document(quote(TEA, customer, wallet, as_of=as_of, tz=tz))),
+            _outcome(lambda: best_combination(TEA, customer, wallet, as_of=as_of, tz=tz).keys),
+            windows,
+        )
+
+    assert answers(zone_a) == answers(zone_b)

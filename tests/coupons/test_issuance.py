@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from user_ops import ConfigError, DataError, Money, Table
+from user_ops import ConfigError, DataError, Money, Table, TagRule, TagSet
+from user_ops._scale import in_memory_pair_reducer, split_by_key
 from user_ops.coupons import (
     Benefit,
     CouponTemplate,
@@ -23,8 +24,10 @@ from user_ops.coupons import (
     IssuanceBudget,
     IssuanceCaps,
     IssuanceReason,
+    Validity,
     plan_issuance,
     plan_issuance_one,
+    plan_issuance_partitioned,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -121,6 +124,64 @@ def test_audience_over_tags_lists() -> None:
     assert reasons(plan) == ["SELECTED", "NOT_IN_AUDIENCE", "NOT_IN_AUDIENCE"]
 
 
+# -- audiences over tags (has_tag) ----------------------------------------------------------------------
+SHOP_TAGS = TagSet(
+    [
+        TagRule(name="spend_high", when="monetary >= 1000", group="spend", priority=2),
+        TagRule(name="spend_mid", when="monetary >= 300", group="spend", priority=1),
+        TagRule(name="lapsing", when='stage == "churning"'),
+        TagRule(
+            name="win_back", when='has_tag("lapsing") and (has_tag("spend_high") or has_tag("spend_mid"))'
+        ),
+    ]
+)
+
+
+def test_an_audience_can_use_tags_of_a_tag_set_evaluated_first() -> None:
+    # 沉默用户召回: churning customers who spent at least 300 (the tag set's win_back), gold tier excluded.
+    customers = {
+        "customer_id": [1, 2, 3, 4, 5],
+        "stage": ["churning", "churning", "active", "churning", None],
+        "monetary": [1200.0, 250.0, 5000.0, 300.0, 900.0],
+        "tier": ["silver", "silver", "gold", "gold", "silver"],
+    }
+    audience = 'has_tag("win_back") and tier != "gold"'
+    plan = plan_issuance(OFF20, customers, audience=audience, as_of=AS_OF, tags=SHOP_TAGS)
+    # 1: lapsing + spend_high → win_back; 2: spend below 300; 3: active; 4: gold; 5: stage null.
+    assert reasons(plan) == [
+        "SELECTED",
+        "NOT_IN_AUDIENCE",
+        "NOT_IN_AUDIENCE",
+        "NOT_IN_AUDIENCE",
+        "NOT_IN_AUDIENCE",
+    ]
+    for row, record in enumerate(Table(customers).to_dicts()):
+        one = plan_issuance_one(OFF20, record, audience=audience, as_of=AS_OF, tags=SHOP_TAGS)
+        assert one.reason.value == reasons(plan)[row]
+    # The template's own audience may use the tags too.
+    vip = CouponTemplate(
+        id="vip",
+        currency="CNY",
+        benefit=Benefit(kind="amount_off", amount="20 CNY"),
+        audience='has_tag("spend_high")',
+    )
+    assert plan_issuance(vip, customers, as_of=AS_OF, tags=SHOP_TAGS).selected_ids().tolist() == [1, 3]
+
+
+def test_has_tag_without_the_tag_set_or_the_tag_is_a_config_error() -> None:
+    customers = {"customer_id": [1], "monetary": [10.0], "stage": ["new"]}
+    with pytest.raises(ConfigError, match=r"has_tag\('win_back'\).*tags=TagSet"):
+        plan_issuance(OFF20, customers, audience='has_tag("win_back")', as_of=AS_OF)
+    with pytest.raises(ConfigError, match=r"has_tag\('win_back'\).*tags=TagSet"):
+        plan_issuance_one(OFF20, customers, audience='has_tag("win_back")', as_of=AS_OF)
+    with pytest.raises(ConfigError, match=r"no tag 'platinum' in tags"):
+        plan_issuance(OFF20, customers, audience='has_tag("platinum")', as_of=AS_OF, tags=SHOP_TAGS)
+    with pytest.raises(ConfigError, match=r"no tag 'platinum' in tags"):
+        plan_issuance_one(OFF20, {}, audience='has_tag("platinum")', as_of=AS_OF, tags=SHOP_TAGS)
+    with pytest.raises(DataError, match="tags must be a TagSet"):
+        plan_issuance(OFF20, customers, as_of=AS_OF, tags=["vip"])  # type: ignore[arg-type]
+
+
 # -- frequency caps and quiet periods ------------------------------------------------------------------------
 
 
@@ -185,11 +246,14 @@ def test_calendar_month_windows_use_the_business_time_zone() -> None:
     assert reasons(plan_issuance(OFF20, one, as_of=as_of, contact_history=history, caps=caps)) == [
         "FREQUENCY_CAP"
     ]
-    # Without tz=, as_of's own zone is the business zone.
+    # Without tz=, the template's zone (validity.tz), else UTC: never the zone as_of is written in.
     local_as_of = as_of.astimezone(ZoneInfo("Asia/Shanghai"))
     assert reasons(plan_issuance(OFF20, one, as_of=local_as_of, contact_history=history, caps=caps)) == [
-        "SELECTED"
+        "FREQUENCY_CAP"
     ]
+    shop = OFF20.model_copy(update={"validity": Validity(tz="Asia/Shanghai")})
+    assert reasons(plan_issuance(shop, one, as_of=as_of, contact_history=history, caps=caps)) == ["SELECTED"]
+    assert plan_issuance_one(shop, {}, as_of=as_of, contacts=[{"at": history["at"][0]}], caps=caps).selected
 
 
 def test_contacts_of_unknown_customers_and_empty_history_are_ignored() -> None:
@@ -334,6 +398,9 @@ def test_caps_and_budget_round_trip_and_export_a_schema() -> None:
         (lambda: IssuanceCaps(unknown=1), "unknown"),
         (lambda: IssuanceBudget(count=-1), "count"),
         (lambda: IssuanceBudget(value="-1 CNY"), "negative"),
+        (lambda: IssuanceBudget(count=True), "count: .*not a boolean"),
+        (lambda: IssuanceBudget(count=False), "count: .*not a boolean"),
+        (lambda: FrequencyCap(limit=False, window="7d"), "limit: .*not a boolean"),
     ],
 )
 def test_bad_options_are_config_errors(build: Any, message: str) -> None:
@@ -424,6 +491,16 @@ def test_the_scalar_path_applies_the_budget_only_given_a_rank() -> None:
     assert plan_issuance_one(
         OFF20, {"dnd": True}, as_of=AS_OF, caps=IssuanceCaps(opt_out_column="dnd")
     ).reason is (IssuanceReason.OPTED_OUT)
+
+
+def test_the_scalar_path_refuses_a_boolean_rank_or_holds_flag() -> None:
+    budget = IssuanceBudget(count=0)
+    with pytest.raises(DataError, match=r"rank must be a positive int \(1 is first\) or None, got True"):
+        plan_issuance_one(OFF20, {}, as_of=AS_OF, budget=budget, rank=True)
+    with pytest.raises(DataError, match=r"rank must be a positive int \(1 is first\) or None, got 0"):
+        plan_issuance_one(OFF20, {}, as_of=AS_OF, budget=budget, rank=0)
+    with pytest.raises(DataError, match=r"holds must be True or False, got 1"):
+        plan_issuance_one(OFF20, {}, as_of=AS_OF, holds=1)  # type: ignore[arg-type]
 
 
 # -- one meaning, two paths --------------------------------------------------------------------------------
@@ -538,6 +615,162 @@ def test_batch_and_scalar_agree_given_the_rank(case: dict[str, Any]) -> None:
         return (missing, direction if budget.priority else 0.0, table.row(row)["customer_id"])
 
     assert sorted(eligible, key=key) == sorted(eligible, key=lambda row: int(ranks[row]))
+
+
+ZONES = [
+    timezone.utc,
+    ZoneInfo("Asia/Shanghai"),
+    ZoneInfo("America/New_York"),
+    ZoneInfo("Pacific/Kiritimati"),
+    timezone(timedelta(hours=-9, minutes=-30)),
+]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    scenarios(),
+    st.sampled_from(ZONES),
+    st.sampled_from(ZONES),
+    st.integers(-48, 48),
+    st.sampled_from([None, "Asia/Shanghai"]),
+    st.sampled_from(
+        [
+            None,
+            "weekday(today()) <= 5",
+            "hour(now()) < 12",
+            "days_since(last_order_at) <= 1",
+            "last_order_at within 1mo",
+        ]
+    ),
+    st.data(),
+)
+def test_property_the_plan_does_not_depend_on_the_zone_of_as_of(
+    case: dict[str, Any],
+    zone_a: Any,
+    zone_b: Any,
+    hours: int,
+    template_zone: str | None,
+    clock_audience: str | None,
+    data: st.DataObject,
+) -> None:
+    customers = dict(case["customers"])
+    n = len(customers["customer_id"])
+    if not n:
+        return
+    offsets = data.draw(st.lists(st.integers(0, 24 * 40), min_size=n, max_size=n))
+    customers["last_order_at"] = [AS_OF - timedelta(hours=h) for h in offsets]
+    template = OFF20.model_copy(update={"validity": Validity(tz=template_zone), "audience": None})
+    instant = AS_OF + timedelta(hours=hours)
+    tz = data.draw(st.sampled_from([None, case["tz"]]))
+    options = {"audience": clock_audience, "caps": case["caps"], "budget": case["budget"], "tz": tz}
+
+    def plans(zone: Any) -> Any:
+        as_of = instant.astimezone(zone)
+        plan = plan_issuance(template, customers, as_of=as_of, contact_history=case["history"], **options)
+        table = Table(customers)
+        history = Table(case["history"])
+        reduce = in_memory_pair_reducer(
+            split_by_key(table, "customer_id", 3), split_by_key(history, "customer_id", 3)
+        )
+        partitioned = plan_issuance_partitioned(template, reduce, as_of=as_of, **options)
+        first = table.row(0)
+        contacts = [
+            {"at": at, "channel": channel, "kind": kind}
+            for cid, at, channel, kind in zip(
+                case["history"]["customer_id"],
+                case["history"]["at"],
+                case["history"]["channel"],
+                case["history"]["kind"],
+            )
+            if cid == first["customer_id"]
+        ]
+        one = plan_issuance_one(template, first, as_of=as_of, contacts=contacts, **options)
+        order = np.argsort(np.asarray(partitioned.table["customer_id"]), kind="stable")
+        return (
+            list(plan.table["reason"]),
+            np.ma.asarray(plan.table["rank"]).tolist(),
+            sorted(
+                zip(
+                    np.asarray(partitioned.table["customer_id"])[order].tolist(),
+                    np.asarray(partitioned.table["reason"])[order].tolist(),
+                )
+            ),
+            one,
+        )
+
+    assert plans(zone_a) == plans(zone_b)
+
+
+@st.composite
+def tag_sets(draw: st.DrawFn) -> TagSet:
+    threshold = draw(st.sampled_from([0.0, 1.5, 7.0, 100.0]))
+    rules = [
+        TagRule(name="big", when=f"monetary >= {threshold}", group="spend", priority=2),
+        TagRule(name="small", when="monetary > 0", group="spend", priority=1),
+        TagRule(
+            name="lapsing",
+            when=draw(st.sampled_from(['stage == "churning"', 'stage in ["new", "churning"]'])),
+        ),
+        TagRule(
+            name="target",
+            when=draw(
+                st.sampled_from(
+                    ['has_tag("lapsing") and has_tag("big")', 'has_tag("small") or has_tag("lapsing")']
+                )
+            ),
+        ),
+    ]
+    return TagSet(rules)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    scenarios(),
+    tag_sets(),
+    st.sampled_from(
+        [
+            'has_tag("target")',
+            'has_tag("big") and not has_tag("lapsing")',
+            'has_tag("small") or stage == "active"',
+        ]
+    ),
+)
+def test_property_tag_audiences_agree_on_the_batch_scalar_and_partitioned_paths(
+    case: dict[str, Any], tags: TagSet, audience: str
+) -> None:
+    customers = case["customers"]
+    if not customers["customer_id"]:
+        return
+    options = {
+        "audience": audience,
+        "as_of": AS_OF,
+        "caps": case["caps"],
+        "budget": case["budget"],
+        "tz": case["tz"],
+        "tags": tags,
+    }
+    plan = plan_issuance(OFF20, customers, contact_history=case["history"], **options)
+    table = Table(customers)
+    history = case["history"]
+    ranks = plan.table["rank"]
+    for row in range(len(table)):
+        record = table.row(row)
+        contacts = [
+            {"at": at, "channel": channel, "kind": kind}
+            for cid, at, channel, kind in zip(
+                history["customer_id"], history["at"], history["channel"], history["kind"]
+            )
+            if cid == record["customer_id"]
+        ]
+        rank = None if np.ma.is_masked(ranks[row]) else int(ranks[row])
+        one = plan_issuance_one(OFF20, record, contacts=contacts, rank=rank, **options)
+        assert one.reason.value == plan.table["reason"][row]
+    reduce = in_memory_pair_reducer(
+        split_by_key(table, "customer_id", 3), split_by_key(Table(history), "customer_id", 3)
+    )
+    partitioned = plan_issuance_partitioned(OFF20, reduce, **options)
+    assert partitioned.counts == plan.counts
+    assert partitioned.selected_ids().tolist() == plan.selected_ids().tolist()
 
 
 # -- the benchmark's baseline computes the same plan ---------------------------------------------------------

@@ -201,19 +201,25 @@ def test_ends_on_means_end_of_that_day_in_the_shop_zone() -> None:
 def test_relative_days_keep_the_wall_clock_across_dst() -> None:
     # 2024-03-10 is the spring-forward day in New York: 7 days from 10:00 EST ends at 10:00 EDT (167 h).
     issued = datetime(2024, 3, 7, 10, tzinfo=NEW_YORK)
-    _, end = Validity(days=7).window(issued)
+    _, end = Validity(days=7, tz="America/New_York").window(issued)
     assert end is not None
     assert end == datetime(2024, 3, 14, 10, tzinfo=NEW_YORK)
     elapsed = end.astimezone(timezone.utc) - issued.astimezone(timezone.utc)
     assert elapsed == timedelta(hours=167)
+    # Without the shop's zone, days are 24 hours, whatever zone issued_at is written in.
+    for written in (issued, issued.astimezone(timezone.utc), issued.astimezone(SHANGHAI)):
+        _, plain = Validity(days=7).window(written)
+        assert plain is not None and plain - issued == timedelta(hours=168)
 
 
 def test_end_of_day_counts_the_issue_day_as_day_one_in_the_shop_zone() -> None:
     issued = datetime(2024, 6, 1, 23, 30, tzinfo=timezone.utc)  # already 2 June 07:30 in Shanghai
     _, end = Validity(days=1, end_of_day=True, tz="Asia/Shanghai").window(issued)
     assert end == datetime(2024, 6, 3, tzinfo=SHANGHAI)
-    _, end_utc = Validity(days=1, end_of_day=True).window(issued)  # zone of issued_at: UTC
+    _, end_utc = Validity(days=1, end_of_day=True).window(issued, tz="UTC")  # the caller's zone
     assert end_utc == datetime(2024, 6, 2, tzinfo=timezone.utc)
+    with pytest.raises(ConfigError, match=r"validity\.end_of_day .*needs the shop's time zone"):
+        Validity(days=1, end_of_day=True).window(issued)  # issued_at's own zone (UTC) is not a guess
 
 
 def test_end_of_day_on_a_dst_day_is_local_midnight() -> None:
@@ -392,3 +398,34 @@ def test_cash_back_descriptions_speak_one_language() -> None:
         id="cb", currency="CNY", benefit=Benefit(kind="cash_back", cash_back="points", points=200)
     )
     assert (points.describe("zh"), points.describe("en")) == ("返200积分", "cash back 200 points")
+
+
+# -- booleans are not counts (issue 12) ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda v: CartLine(sku="a", unit_price="1 CNY", quantity=v), "quantity"),
+        (lambda v: Limits(total=v), "total"),
+        (lambda v: Limits(per_customer=v), "per_customer"),
+        (lambda v: Limits(per_order=v), "per_order"),
+        (lambda v: Conditions(min_quantity=v), "min_quantity"),
+        (lambda v: Benefit(kind="amount_off", amount="1 CNY", max_units=v), "max_units"),
+        (lambda v: Benefit(kind="gift", gift_sku="cup", gift_quantity=v), "gift_quantity"),
+        (lambda v: Benefit(kind="cash_back", cash_back="points", points=v), "points"),
+        (lambda v: Validity(days=v), "days"),
+        (lambda v: CustomerContext(id="c1", order_count=v), "order_count"),
+        (lambda v: Stacking(priority=v), "priority"),
+    ],
+)
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_boolean_is_not_a_count(build: Any, field: str, flag: bool) -> None:
+    with pytest.raises(ConfigError, match=rf"{field}: .*not a boolean"):
+        build(flag)
+
+
+def test_a_boolean_quantity_in_a_json_cart_is_refused() -> None:
+    document = '{"currency": "CNY", "lines": [{"sku": "a", "unit_price": "5 CNY", "quantity": true}]}'
+    with pytest.raises(ConfigError, match=r"lines\.0\.quantity: .*not a boolean"):
+        Cart.from_json(document)
+    # integers written as whole numbers still read as before
+    assert CartLine(sku="a", unit_price="5 CNY", quantity=2).quantity == 2

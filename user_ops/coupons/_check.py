@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 from typing import Any, Union
 
 from user_ops._money import Money
-from user_ops._time import require_aware
+from user_ops._time import TzLike, get_tz, require_aware
 from user_ops.coupons._engine import (
     SHIPPING_STAGE,
     Effect,
@@ -34,7 +34,7 @@ from user_ops.coupons._model import (
     IssuedCoupon,
 )
 from user_ops.coupons._reasons import CouponUsage, Eligibility, Reason, ReasonCode, make_reason
-from user_ops.exceptions import DataError, RuleError
+from user_ops.exceptions import ConfigError, DataError, RuleError
 
 __all__ = ["Coupon", "Prepared", "check", "compatible", "prepare", "prepare_all"]
 
@@ -104,15 +104,23 @@ def _plain(money: Money) -> str:
     return money.currency.format_minor(money.minor)
 
 
-def _window(coupon: Coupon, as_of: datetime) -> tuple[datetime | None, datetime | None]:
+def shop_zone(template: CouponTemplate, tz: TzLike | None) -> tzinfo:
+    """The zone a template's audience reads the clock in: its validity's ``tz``, else the caller's
+    ``tz``, else UTC — never the zone ``as_of`` happens to be written in."""
+    return template.validity.zone(tz) or timezone.utc
+
+
+def _window(coupon: Coupon, tz: TzLike | None) -> tuple[datetime | None, datetime | None]:
     if isinstance(coupon, IssuedCoupon):
-        return coupon.starts_at, coupon.ends_at
-    validity = coupon.validity
-    return validity.absolute_window(validity.zone(as_of))
+        return coupon.starts_at, coupon.ends_at  # resolved at issue
+    try:
+        return coupon.validity.absolute_window(tz)
+    except ConfigError as error:
+        raise ConfigError(f"coupon {coupon.id!r}: {error}") from None
 
 
-def _time_reasons(coupon: Coupon, as_of: datetime) -> list[Reason]:
-    start, end = _window(coupon, as_of)
+def _time_reasons(coupon: Coupon, as_of: datetime, tz: TzLike | None) -> list[Reason]:
+    start, end = _window(coupon, tz)
     if start is not None and as_of < start:
         return [
             make_reason(
@@ -134,16 +142,19 @@ def _time_reasons(coupon: Coupon, as_of: datetime) -> list[Reason]:
     return []
 
 
-def _audience_reasons(template: CouponTemplate, customer: CustomerContext, as_of: datetime) -> list[Reason]:
+def _audience_reasons(
+    template: CouponTemplate, customer: CustomerContext, as_of: datetime, tz: TzLike | None
+) -> list[Reason]:
     rule = template.audience
     if rule is None:
         return []
     record = customer.record(rule.fields)
     tags = frozenset(customer.tags)
+    zone = shop_zone(template, tz)
     try:
-        if rule.evaluate_one(record, as_of=as_of, tags=tags):
+        if rule.evaluate_one(record, as_of=as_of, tz=zone, tags=tags):
             return []
-        why = rule.explain_one(record, as_of=as_of, tags=tags)
+        why = rule.explain_one(record, as_of=as_of, tz=zone, tags=tags)
     except RuleError as exc:  # an attribute of the wrong type for the rule: name the coupon
         raise DataError(
             f"coupon {template.id!r}: audience {rule.to_text()!r} cannot be evaluated for customer "
@@ -289,6 +300,7 @@ def prepare(
     usage: Any,
     facts: LineFacts,
     position: int = 0,
+    tz: TzLike | None = None,
 ) -> Prepared:
     """Run every check that does not depend on other coupons."""
     key, code, template, owner = _parts(coupon, position)
@@ -313,7 +325,7 @@ def prepare(
         reasons.append(
             make_reason(ReasonCode.ALREADY_REDEEMED, "this code was already used", "该券码已被使用")
         )
-    reasons.extend(_time_reasons(coupon, as_of))
+    reasons.extend(_time_reasons(coupon, as_of, tz))
     conditions = template.conditions
     if conditions.channels and cart.channel not in conditions.channels:
         reasons.append(
@@ -334,7 +346,7 @@ def prepare(
                 order_count=customer.order_count,
             )
         )
-    reasons.extend(_audience_reasons(template, customer, as_of))
+    reasons.extend(_audience_reasons(template, customer, as_of, tz))
     eligible = tuple(conditions.line_eligible(line) for line in cart.lines)
     standalone: Effect | None = None
     left = None
@@ -374,14 +386,21 @@ def _has(reasons: Sequence[Reason], code: ReasonCode) -> bool:
 
 
 def prepare_all(
-    coupons: Sequence[Coupon], cart: Cart, customer: CustomerContext, *, as_of: datetime, usage: Any
+    coupons: Sequence[Coupon],
+    cart: Cart,
+    customer: CustomerContext,
+    *,
+    as_of: datetime,
+    usage: Any,
+    tz: TzLike | None = None,
 ) -> tuple[LineFacts, list[Prepared]]:
     """:func:`prepare` every coupon of a quote (inputs checked, ``as_of`` made aware)."""
     _check_inputs(cart, customer)
     _as_list(coupons, "coupons")
+    get_tz(tz)  # a bad zone is refused even when no coupon needs it
     facts = LineFacts.of(cart)
     prepared = [
-        prepare(coupon, cart, customer, as_of=as_of, usage=usage, facts=facts, position=i)
+        prepare(coupon, cart, customer, as_of=as_of, usage=usage, facts=facts, position=i, tz=tz)
         for i, coupon in enumerate(coupons)
     ]
     return facts, prepared
@@ -416,6 +435,7 @@ def check(
     as_of: datetime,
     usage: CouponUsage | Mapping[str, CouponUsage] | None = None,
     alongside: Sequence[Coupon] = (),
+    tz: TzLike | None = None,
 ) -> Eligibility:
     """Whether ``coupon`` applies to ``cart`` for ``customer`` at ``as_of``, with every reason if not.
 
@@ -433,6 +453,11 @@ def check(
     alongside:
         Coupons already selected for this order: each one ``coupon`` may not stack with adds a
         ``NOT_COMBINABLE`` reason naming it (the discount stays the coupon's own, alone).
+    tz:
+        The shop's time zone, for a template whose ``validity.tz`` is not set: its calendar days
+        (``starts_on``/``ends_on``, :class:`~user_ops.ConfigError` without any zone) and its audience
+        rule's clock (``today()``, ``weekday(...)``; UTC without any zone). The zone ``as_of`` is
+        written in never matters.
 
     Returns
     -------
@@ -457,7 +482,8 @@ def check(
     _check_inputs(cart, customer)
     facts = LineFacts.of(cart)
     _parts(coupon, 0)
-    prepared = prepare(coupon, cart, customer, as_of=as_of, usage=usage, facts=facts)
+    get_tz(tz)
+    prepared = prepare(coupon, cart, customer, as_of=as_of, usage=usage, facts=facts, tz=tz)
     others = [_parts(other, i) for i, other in enumerate(_as_list(alongside, "alongside"))]
     conflicts = [_conflict(prepared, other) for other in others]
     same = sum(1 for key, _, other, _ in others if other.id == prepared.template.id and key != prepared.key)

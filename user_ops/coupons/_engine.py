@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
-from user_ops._money import Currency, allocate, round_ratio
+from user_ops._money import Currency, Rounding, allocate, round_ratio
 from user_ops.coupons._model import (
     Benefit,
     BenefitKind,
@@ -37,8 +37,13 @@ __all__ = [
     "effect_of",
     "effect_total",
     "initial_state",
+    "item_weights",
+    "list_floors",
     "money_currency",
+    "order_total",
+    "shipping_total",
     "stage_of",
+    "unit_savings",
 ]
 
 ITEM_STAGE, ORDER_STAGE, SHIPPING_STAGE = 0, 1, 2
@@ -145,20 +150,31 @@ def effect_of(template: CouponTemplate, eligible: tuple[bool, ...], facts: LineF
     return _order_effect(template.benefit, eligible, facts, state)
 
 
+def shipping_total(benefit: Benefit, facts: LineFacts, left: int) -> int:
+    """What a shipping coupon takes off when ``left`` of the fee is still payable."""
+    if benefit.kind is BenefitKind.FREE_SHIPPING:
+        return left if benefit.amount is None else min(left, benefit.amount.minor)
+    if benefit.kind is BenefitKind.AMOUNT_OFF:
+        assert benefit.amount is not None
+        return min(left, benefit.amount.minor)
+    # percent off shipping: of the fee as charged now, or of the original fee (list base)
+    base = left if benefit.base is PriceBase.DISCOUNTED else facts.shipping
+    off = min(left, _percent_of(base, benefit))
+    return off if benefit.cap is None else min(off, benefit.cap.minor)
+
+
+def order_total(benefit: Benefit, base: int) -> int:
+    """What an amount off or a percentage of the price paid takes off ``base`` (capped, never more)."""
+    if benefit.kind is BenefitKind.PERCENT_OFF:
+        return _percent_total(base, benefit)
+    assert benefit.amount is not None
+    return min(base, benefit.amount.minor)
+
+
 def _shipping_effect(benefit: Benefit, facts: LineFacts, state: State) -> Effect:
     n = len(state.remaining)
     left = state.shipping
-    if benefit.kind is BenefitKind.FREE_SHIPPING:
-        off = left if benefit.amount is None else min(left, benefit.amount.minor)
-    elif benefit.kind is BenefitKind.AMOUNT_OFF:
-        assert benefit.amount is not None
-        off = min(left, benefit.amount.minor)
-    else:  # percent off shipping: of the fee as charged now, or of the original fee (list base)
-        base = left if benefit.base is PriceBase.DISCOUNTED else facts.shipping
-        off = min(left, _percent_of(base, benefit))
-        if benefit.cap is not None:
-            off = min(off, benefit.cap.minor)
-    return Effect(_zero(n), _zero(n), off, left)
+    return Effect(_zero(n), _zero(n), shipping_total(benefit, facts, left), left)
 
 
 def _chosen_units(benefit: Benefit, eligible: tuple[bool, ...], facts: LineFacts, state: State) -> list[int]:
@@ -203,15 +219,16 @@ def _item_effect(benefit: Benefit, eligible: tuple[bool, ...], facts: LineFacts,
         price = benefit.amount.minor
         parts = [u * max(0, facts.sale_unit[i] - price) for i, u in enumerate(units)]
     elif kind is BenefitKind.PERCENT_OFF and benefit.base is PriceBase.LIST:
-        parts = [_list_part(u, facts.list_unit[i], weights[i], benefit) for i, u in enumerate(units)]
+        parts = _capped(
+            [_list_part(u, facts.list_unit[i], weights[i], benefit) for i, u in enumerate(units)], benefit
+        )
     elif base == 0:
         parts = [0] * n
     elif kind is BenefitKind.PERCENT_OFF:
-        parts = allocate(min(base, _percent_of(base, benefit)), weights)
+        parts = allocate(_percent_total(base, benefit), weights)
     else:
         assert benefit.amount is not None
         parts = allocate(min(base, benefit.amount.minor), weights)
-    parts = _capped(parts, benefit)
     consumed = tuple(u if p > 0 else 0 for u, p in zip(units, parts))
     return Effect(tuple(parts), consumed, 0, base)
 
@@ -219,14 +236,30 @@ def _item_effect(benefit: Benefit, eligible: tuple[bool, ...], facts: LineFacts,
 def _list_part(units: int, list_unit: int, payable: int, benefit: Benefit) -> int:
     """Percent off the list price: ``units`` end at the lower of what is payable and ``units ×
     (list − p %)``, the unit price rounded once per unit (so a unit is worth the same on any line)."""
-    target = units * (list_unit - _percent_of(list_unit, benefit))
+    assert benefit.percent is not None
+    target = units * _unit_after_percent(list_unit, benefit.percent, benefit.rounding)
     return max(0, payable - max(0, target))
 
 
+@lru_cache(maxsize=4096)
+def _unit_after_percent(list_unit: int, percent: Decimal, rounding: Rounding) -> int:
+    """A list price less its percentage, rounded once (the same for every state: computed once)."""
+    numerator, denominator = _percent_ratio(percent)
+    return list_unit - round_ratio(list_unit * numerator, denominator, rounding)
+
+
+def _percent_total(base: int, benefit: Benefit) -> int:
+    """A percentage of the price paid, capped: the discount is rounded once, then split once (an
+    uncapped split split again by the cap would round twice and land a line off its exact share)."""
+    total = min(base, _percent_of(base, benefit))
+    return total if benefit.cap is None else min(total, benefit.cap.minor)
+
+
 def _capped(parts: list[int], benefit: Benefit) -> list[int]:
+    """Percent of the list price: each line's own part (the unit price rounded once per unit) is the
+    line's base; a binding cap is spread over those parts in one allocation."""
     if benefit.cap is None or sum(parts) <= benefit.cap.minor:
         return parts
-    # Spread the cap in proportion to what each line would have got; each part stays within its line.
     return allocate(benefit.cap.minor, parts)
 
 
@@ -238,23 +271,23 @@ def _order_effect(benefit: Benefit, eligible: tuple[bool, ...], facts: LineFacts
     if kind in (BenefitKind.GIFT, BenefitKind.CASH_BACK) or base == 0:
         return Effect(_zero(n), _zero(n), 0, base)
     if kind is BenefitKind.PERCENT_OFF and benefit.base is PriceBase.LIST:
-        parts = [
-            _list_part(facts.quantity[i], facts.list_unit[i], weights[i], benefit) if eligible[i] else 0
-            for i in range(n)
-        ]
-    elif kind is BenefitKind.PERCENT_OFF:
-        parts = allocate(min(base, _percent_of(base, benefit)), weights)
+        parts = _capped(
+            [
+                _list_part(facts.quantity[i], facts.list_unit[i], weights[i], benefit) if eligible[i] else 0
+                for i in range(n)
+            ],
+            benefit,
+        )
     else:
-        assert benefit.amount is not None
-        parts = allocate(min(base, benefit.amount.minor), weights)
-    return Effect(tuple(_capped(parts, benefit)), _zero(n), 0, base)
+        parts = allocate(order_total(benefit, base), weights)
+    return Effect(tuple(parts), _zero(n), 0, base)
 
 
 def effect_total(template: CouponTemplate, eligible: tuple[bool, ...], facts: LineFacts, state: State) -> int:
     """``effect_of(...).total`` without splitting it across lines (the search's bound needs only this)."""
     benefit, stage = template.benefit, stage_of(template)
     if stage == SHIPPING_STAGE:
-        return _shipping_effect(benefit, facts, state).shipping
+        return shipping_total(benefit, facts, state.shipping)
     kind = benefit.kind
     if stage == ORDER_STAGE:
         if kind in (BenefitKind.GIFT, BenefitKind.CASH_BACK):
@@ -265,11 +298,8 @@ def effect_total(template: CouponTemplate, eligible: tuple[bool, ...], facts: Li
             total = sum(
                 _list_part(facts.quantity[i], facts.list_unit[i], state.remaining[i], benefit) for i in index
             )
-        elif kind is BenefitKind.PERCENT_OFF:
-            total = min(base, _percent_of(base, benefit))
         else:
-            assert benefit.amount is not None
-            total = min(base, benefit.amount.minor)
+            return order_total(benefit, base)
     else:
         units = _chosen_units(benefit, eligible, facts, state)
         base = sum(u * facts.sale_unit[i] for i, u in enumerate(units))
@@ -282,12 +312,69 @@ def effect_total(template: CouponTemplate, eligible: tuple[bool, ...], facts: Li
                 _list_part(u, facts.list_unit[i], u * facts.sale_unit[i], benefit)
                 for i, u in enumerate(units)
             )
-        elif kind is BenefitKind.PERCENT_OFF:
-            total = min(base, _percent_of(base, benefit))
         else:
-            assert benefit.amount is not None
-            total = min(base, benefit.amount.minor)
+            return order_total(benefit, base)
     return total if benefit.cap is None else min(total, benefit.cap.minor)
+
+
+def item_weights(
+    template: CouponTemplate, eligible: tuple[bool, ...], facts: LineFacts
+) -> tuple[bool, tuple[int, ...]] | None:
+    """An item coupon's discount as a function of the free units alone: ``(per_unit, weights)``.
+
+    With ``per_unit`` (a fixed price, a percentage of the list price) the discount is
+    ``min(Σ free × weight, cap)``: each unit saves the same whatever else happens. Otherwise (an amount
+    off, a percentage of the price paid) it is :func:`order_total` of ``Σ free × weight`` (the sale
+    prices). ``None`` with ``max_units`` (which units count depends on their worth) or off the items.
+    """
+    if template.benefit.max_units is not None:
+        return None
+    return unit_savings(template, eligible, facts)
+
+
+def unit_savings(
+    template: CouponTemplate, eligible: tuple[bool, ...], facts: LineFacts
+) -> tuple[bool, tuple[int, ...]] | None:
+    """:func:`item_weights` whatever ``max_units`` says: with ``per_unit`` False the weights are the
+    sale prices (an amount off or a percentage never saves more than a unit costs)."""
+    benefit = template.benefit
+    if stage_of(template) != ITEM_STAGE or not gives_money_off(template):
+        return None
+    sale, listed = facts.sale_unit, facts.list_unit
+    if benefit.kind is BenefitKind.FIXED_PRICE:
+        assert benefit.amount is not None
+        price = benefit.amount.minor
+        return True, tuple(max(0, sale[i] - price) if ok else 0 for i, ok in enumerate(eligible))
+    if benefit.kind is BenefitKind.PERCENT_OFF and benefit.base is PriceBase.LIST:
+        assert benefit.percent is not None
+        percent, rounding = benefit.percent, benefit.rounding
+        return True, tuple(
+            max(0, sale[i] - _unit_after_percent(listed[i], percent, rounding)) if ok else 0
+            for i, ok in enumerate(eligible)
+        )
+    return False, tuple(sale[i] if ok else 0 for i, ok in enumerate(eligible))
+
+
+def list_floors(
+    template: CouponTemplate, eligible: tuple[bool, ...], facts: LineFacts
+) -> tuple[tuple[int, int], ...] | None:
+    """An order percentage of the list price: ``(line, unit price it ends at)`` of its eligible lines.
+
+    Such a coupon takes a line down to ``quantity × that price`` at most (see ``_list_part``), so of
+    several only the lowest price counts on each line. ``None`` for any other coupon.
+    """
+    benefit = template.benefit
+    if (
+        stage_of(template) != ORDER_STAGE
+        or benefit.kind is not BenefitKind.PERCENT_OFF
+        or benefit.base is not PriceBase.LIST
+    ):
+        return None
+    assert benefit.percent is not None
+    percent, rounding, listed = benefit.percent, benefit.rounding, facts.list_unit
+    return tuple(
+        (i, max(0, _unit_after_percent(listed[i], percent, rounding))) for i, ok in enumerate(eligible) if ok
+    )
 
 
 def extra_value(template: CouponTemplate) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timezone, tzinfo
 from enum import Enum
 from functools import lru_cache
 from typing import Any
@@ -35,9 +35,11 @@ from user_ops._money import Money
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops._time import TzLike, as_utc_us, get_tz, parse_duration, require_aware
-from user_ops.coupons._model import CouponTemplate
+from user_ops.coupons._model import Count, CouponTemplate
 from user_ops.exceptions import ConfigError, DataError
-from user_ops.rules import Rule
+from user_ops.rules import CallNode, Rule, StrLit
+from user_ops.rules import _ast as rule_ast
+from user_ops.tags import TagSet
 
 __all__ = [
     "FrequencyCap",
@@ -109,7 +111,7 @@ class FrequencyCap(PolicyModel):
     '7d'
     """
 
-    limit: int = Field(ge=0)
+    limit: Count = Field(ge=0)
     window: str
     channels: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
@@ -175,7 +177,7 @@ class IssuanceBudget(PolicyModel):
     Money('5000.00', 'CNY')
     """
 
-    count: int | None = Field(default=None, ge=0)
+    count: Count | None = Field(default=None, ge=0)
     value: Money | None = None
     priority: str | None = Field(default=None, min_length=1)
     ascending: bool = False
@@ -277,6 +279,7 @@ def plan_issuance(
     holders: Iterable[Any] | None = None,
     tz: TzLike | None = None,
     id_column: str = "customer_id",
+    tags: TagSet | None = None,
 ) -> IssuancePlan:
     """Decide who gets ``template``, vectorized over the customers table.
 
@@ -303,9 +306,15 @@ def plan_issuance(
     holders : iterable or None
         Ids of customers who already hold this coupon (``ALREADY_HOLDS`` when ``caps.skip_holders``).
     tz : str or tzinfo or None
-        Business time zone of calendar windows (``"1mo"``); default ``as_of``'s zone.
+        Business time zone of calendar windows (``"1mo"``, ``"7d"`` on the wall clock) and of the
+        rules' clock (``today()``, ``weekday(...)``); default the template's ``validity.tz``, else UTC
+        (never the zone ``as_of`` is written in).
     id_column : str
         The customer id column in both tables (int or str, unique, no nulls).
+    tags : TagSet or None
+        Tags evaluated on the customers table first, so that the audience rules (the campaign's and
+        the template's) can use ``has_tag("name")``. A rule using ``has_tag`` without a tag set, or
+        naming a tag the set does not define, raises :class:`~user_ops.ConfigError`.
 
     Returns
     -------
@@ -337,7 +346,7 @@ def plan_issuance(
     (array([1]), '20.00 CNY')
     """
     as_of = require_aware(as_of)
-    zone = _zone(tz, as_of)
+    zone = _zone(tz, template)
     caps = IssuanceCaps() if caps is None else caps
     budget = IssuanceBudget() if budget is None else budget
     face = _face_value(template, budget)
@@ -347,8 +356,10 @@ def plan_issuance(
 
     reason = np.zeros(len(ids), dtype=np.int8)  # 0 is SELECTED until a check says otherwise
     rules = _audience_rules(template, audience)
+    tag_columns = _tag_columns(rules, tags, table, as_of, zone)
     for rule in rules:
-        _mark(reason, ~rule.evaluate(table, as_of=as_of, tz=zone), IssuanceReason.NOT_IN_AUDIENCE)
+        matched = rule.evaluate(table, as_of=as_of, tz=zone, tags=tag_columns)
+        _mark(reason, ~matched, IssuanceReason.NOT_IN_AUDIENCE)
     if caps.opt_out_column is not None:
         _mark(reason, _bool_column(table, caps.opt_out_column), IssuanceReason.OPTED_OUT)
     if holders is not None and caps.skip_holders:
@@ -370,11 +381,16 @@ def plan_issuance(
     return _plan(template, table, id_column, ids, reason, rank, priority, face, budget)
 
 
-def _zone(tz: TzLike | None, as_of: datetime) -> tzinfo:
-    """The business time zone: ``tz`` if given, else ``as_of``'s own zone."""
-    own = as_of.tzinfo
-    assert own is not None  # require_aware checked it
-    return get_tz(tz, default=own)
+def _zone(tz: TzLike | None, template: CouponTemplate) -> tzinfo:
+    """The business time zone: ``tz`` if given, else the template's (``validity.tz``), else UTC.
+
+    Never ``as_of``'s own zone: the same instant written in another zone must give the same plan.
+    """
+    if tz is not None:
+        return get_tz(tz)
+    if not isinstance(template, CouponTemplate):
+        raise DataError(f"template must be a CouponTemplate, got {type(template).__name__}")
+    return template.validity.zone() or timezone.utc
 
 
 def _mark(reason: npt.NDArray[np.int8], mask: BoolArray, why: IssuanceReason) -> None:
@@ -424,6 +440,55 @@ def _audience_rules(template: CouponTemplate, audience: Rule | str | None) -> li
     if template.audience is not None:
         rules.append(template.audience)
     return rules
+
+
+def _has_tag_names(rules: list[Rule]) -> list[str]:
+    """The tags the rules read with ``has_tag("...")`` (a string literal, as the function requires)."""
+    found: dict[str, None] = {}
+    stack: list[Any] = [rule.node for rule in rules]
+    while stack:
+        node = stack.pop()
+        if (
+            isinstance(node, CallNode)
+            and node.fn == "has_tag"
+            and node.args
+            and isinstance(node.args[0], StrLit)
+        ):
+            found.setdefault(node.args[0].value)
+        stack.extend(child for _, child in rule_ast.children(node))
+    return list(found)
+
+
+def _tags_needed(rules: list[Rule], tags: TagSet | None) -> bool:
+    """Whether the audience reads tags; checks that ``tags`` defines every tag it reads."""
+    if tags is not None and not isinstance(tags, TagSet):
+        raise DataError(f"tags must be a TagSet or None, got {type(tags).__name__}")
+    names = _has_tag_names(rules)
+    if not names:
+        return False
+    if tags is None:
+        raise ConfigError(
+            f"the audience uses has_tag({names[0]!r}): pass tags=TagSet([...]) defining it "
+            "(the tags are evaluated first, then the audience)"
+        )
+    missing = [name for name in names if name not in tags.names]
+    if missing:
+        raise ConfigError(
+            f"the audience uses has_tag({missing[0]!r}), but there is no tag {missing[0]!r} in tags "
+            f"(it has {', '.join(tags.names)})"
+        )
+    return True
+
+
+def _tag_columns(
+    rules: list[Rule], tags: TagSet | None, table: Table, as_of: datetime, zone: tzinfo
+) -> dict[str, BoolArray] | None:
+    """Every tag of ``tags`` as a boolean column, when the audience reads any."""
+    if not _tags_needed(rules, tags):
+        return None
+    assert tags is not None
+    tagged = tags.evaluate(table, as_of=as_of, tz=zone)
+    return {name: np.asarray(tagged[name], dtype=bool) for name in tags.names}
 
 
 def _parse_audience(audience: object) -> Rule:
@@ -672,6 +737,7 @@ def plan_issuance_one(
     holds: bool = False,
     rank: int | None = None,
     tz: TzLike | None = None,
+    tags: TagSet | None = None,
 ) -> IssuanceDecision:
     """The decision of :func:`plan_issuance` for one customer (for a request, or to explain a row).
 
@@ -688,8 +754,8 @@ def plan_issuance_one(
         Whether the customer already holds the coupon.
     rank : int or None
         1-based position among the eligible in priority order.
-    template, audience, as_of, caps, budget, tz
-        As for :func:`plan_issuance`.
+    template, audience, as_of, caps, budget, tz, tags
+        As for :func:`plan_issuance` (``tags`` is evaluated for this customer first).
 
     Examples
     --------
@@ -703,11 +769,15 @@ def plan_issuance_one(
     <IssuanceReason.FREQUENCY_CAP: 'FREQUENCY_CAP'>
     """
     as_of = require_aware(as_of)
-    zone = _zone(tz, as_of)
+    if isinstance(rank, bool) or not (rank is None or (isinstance(rank, (int, np.integer)) and rank >= 1)):
+        raise DataError(f"rank must be a positive int (1 is first) or None, got {rank!r}")
+    if not isinstance(holds, bool):
+        raise DataError(f"holds must be True or False, got {holds!r}")
+    zone = _zone(tz, template)
     caps = IssuanceCaps() if caps is None else caps
     budget = IssuanceBudget() if budget is None else budget
     face = _face_value(template, budget)
-    reason = _first_reason_one(template, customer, audience, as_of, zone, list(contacts), caps, holds)
+    reason = _first_reason_one(template, customer, audience, as_of, zone, list(contacts), caps, holds, tags)
     if reason is None and rank is not None:
         quota, budget_reason = _quota(budget, face)
         if quota is not None and rank > quota:
@@ -724,9 +794,15 @@ def _first_reason_one(
     contacts: list[Mapping[str, Any]],
     caps: IssuanceCaps,
     holds: bool,
+    tags: TagSet | None,
 ) -> IssuanceReason | None:
-    for rule in _audience_rules(template, audience):
-        if not rule.evaluate_one(customer, as_of=as_of, tz=zone):
+    rules = _audience_rules(template, audience)
+    have = None
+    if _tags_needed(rules, tags):
+        assert tags is not None
+        have = tags.evaluate_one(customer, as_of=as_of, tz=zone)
+    for rule in rules:
+        if not rule.evaluate_one(customer, as_of=as_of, tz=zone, tags=have):
             return IssuanceReason.NOT_IN_AUDIENCE
     if caps.opt_out_column is not None and customer.get(caps.opt_out_column) is True:
         return IssuanceReason.OPTED_OUT

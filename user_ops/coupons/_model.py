@@ -21,17 +21,18 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+import numpy as np
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from user_ops._money import Money, Rounding
 from user_ops._policy import PolicyModel
 from user_ops._time import TzLike, get_tz, local_midnight, require_aware
-from user_ops.exceptions import DataError
+from user_ops.exceptions import ConfigError, DataError
 from user_ops.rules import Rule
 
 __all__ = [
@@ -154,6 +155,17 @@ class CashBackForm(str, Enum):
     STORED_VALUE = "stored_value"
 
 
+def _not_a_boolean(value: Any, info: ValidationInfo) -> Any:
+    # pydantic reads True as 1: a quantity, count or limit of True is a bug in the caller, not 1.
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{info.field_name} must be a whole number, not a boolean ({value!r})")
+    return value
+
+
+#: An integer field that refuses booleans (``quantity=True`` is not one unit).
+Count = Annotated[int, BeforeValidator(_not_a_boolean)]
+
+
 def _reject_float(value: Any, name: str) -> Any:
     if isinstance(value, float):
         raise ValueError(f"{name} must be given as a decimal string or int, not a float ({value!r})")
@@ -200,12 +212,12 @@ class Benefit(PolicyModel):
     cap: Money | None = None
     base: PriceBase = PriceBase.DISCOUNTED
     rounding: Rounding = Rounding.HALF_UP
-    max_units: int | None = Field(default=None, ge=1)
+    max_units: Count | None = Field(default=None, ge=1)
     gift_sku: str | None = None
-    gift_quantity: int = Field(default=1, ge=1)
+    gift_quantity: Count = Field(default=1, ge=1)
     gift_value: Money | None = None
     cash_back: CashBackForm | None = None
-    points: int | None = Field(default=None, ge=1)
+    points: Count | None = Field(default=None, ge=1)
 
     @field_validator("percent", mode="before")
     @classmethod
@@ -272,7 +284,7 @@ class Conditions(PolicyModel):
     """
 
     min_subtotal: Money | None = None
-    min_quantity: int | None = Field(default=None, ge=1)
+    min_quantity: Count | None = Field(default=None, ge=1)
     include_skus: tuple[str, ...] = ()
     include_products: tuple[str, ...] = ()
     include_categories: tuple[str, ...] = ()
@@ -329,6 +341,11 @@ class Validity(PolicyModel):
     ``end_of_day`` the end of the ``days``-th local day, counting the issue day as day 1 (``days=1``:
     当天有效).
 
+    The zone is the shop's, never the one an instant happens to be written in: ``tz`` here, else the
+    ``tz=`` the caller passes (``check``, ``quote``, ``best_combination``, ``IssuedCoupon.issue``,
+    ``plan_issuance``). Calendar days with neither raise :class:`~user_ops.ConfigError` when the
+    window is resolved; ``days`` without a zone are 24-hour days.
+
     Parameters
     ----------
     starts_at, ends_at:
@@ -340,7 +357,7 @@ class Validity(PolicyModel):
     end_of_day:
         With ``days``: run to the end of the last day in ``tz``.
     tz:
-        The shop's IANA time zone; default: the issue instant's (or ``as_of``'s) own zone.
+        The shop's IANA time zone (also the template's zone for audience rules that read the clock).
 
     Examples
     --------
@@ -349,13 +366,20 @@ class Validity(PolicyModel):
     >>> start, end = v.window(datetime(2024, 6, 1, 2, 0, tzinfo=timezone.utc))
     >>> end.isoformat()
     '2024-06-02T00:00:00+08:00'
+    >>> Validity(days=7).window(datetime(2024, 6, 1, 10, tzinfo=timezone.utc))[1].isoformat()
+    '2024-06-08T10:00:00+00:00'
+    >>> from datetime import date
+    >>> Validity(ends_on=date(2024, 6, 30)).window()
+    Traceback (most recent call last):
+    ...
+    user_ops.exceptions.ConfigError: validity.ends_on is a calendar day and needs the shop's time zone: ...
     """
 
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     starts_on: date | None = None
     ends_on: date | None = None
-    days: int | None = Field(default=None, ge=1, le=36_600)
+    days: Count | None = Field(default=None, ge=1, le=36_600)
     end_of_day: bool = False
     tz: str | None = None
 
@@ -401,23 +425,42 @@ class Validity(PolicyModel):
         """True when the window depends on when a coupon was issued."""
         return self.days is not None
 
-    def zone(self, fallback: datetime | None = None, tz: TzLike | None = None) -> tzinfo:
-        """The shop's zone: ``self.tz``, else ``tz``, else ``fallback``'s own zone, else UTC."""
+    def zone(self, tz: TzLike | None = None) -> tzinfo | None:
+        """The shop's zone: ``self.tz``, else the caller's ``tz``, else ``None`` (never ``as_of``'s)."""
         if self.tz is not None:
             return get_tz(self.tz)
-        if tz is not None:
-            return get_tz(tz)
-        if fallback is not None and fallback.tzinfo is not None:
-            return fallback.tzinfo
-        return get_tz(None)
+        return None if tz is None else get_tz(tz)
 
-    def absolute_window(self, zone: tzinfo) -> tuple[datetime | None, datetime | None]:
-        """The absolute part of the window, dates resolved in ``zone``."""
+    def _calendar_fields(self, *, relative: bool) -> list[str]:
+        """The set fields that name calendar days (and so need the shop's zone)."""
+        names = ["starts_on", "ends_on", *(["end_of_day"] if relative else [])]
+        return [name for name in names if getattr(self, name)]
+
+    def _require_zone(self, tz: TzLike | None, *, relative: bool) -> tzinfo | None:
+        zone = self.zone(tz)
+        calendar = self._calendar_fields(relative=relative)
+        if zone is None and calendar:
+            raise ConfigError(
+                f"validity.{calendar[0]} is a calendar day and needs the shop's time zone: set "
+                "Validity(tz=...) (e.g. 'Asia/Shanghai') or pass tz= (the zone of as_of or issued_at "
+                "is never used: the same instant would expire or not depending on how it was written)"
+            )
+        return zone
+
+    def absolute_window(self, tz: TzLike | None = None) -> tuple[datetime | None, datetime | None]:
+        """The absolute part of the window, calendar days resolved in the shop's zone.
+
+        Raises :class:`~user_ops.ConfigError` when ``starts_on``/``ends_on`` are set and neither
+        ``self.tz`` nor ``tz`` names the zone.
+        """
+        zone = self._require_zone(tz, relative=False)
         start = self.starts_at
         if self.starts_on is not None:
+            assert zone is not None
             start = local_midnight(self.starts_on, zone)
         end = self.ends_at
         if self.ends_on is not None:
+            assert zone is not None
             end = local_midnight(self.ends_on + timedelta(days=1), zone)
         return start, end
 
@@ -427,19 +470,25 @@ class Validity(PolicyModel):
         """The half-open window ``[start, end)`` (``None``: unbounded on that side).
 
         Without ``issued_at`` a relative validity cannot be resolved, so only the absolute part applies.
+        Calendar days (``starts_on``, ``ends_on``, ``end_of_day``) are resolved in ``self.tz``, else in
+        ``tz``; with neither they raise :class:`~user_ops.ConfigError`. ``days`` without a zone are
+        24-hour days.
         """
         if issued_at is not None:
             issued_at = require_aware(issued_at, name="issued_at")
-        zone = self.zone(issued_at, tz)
-        start, end = self.absolute_window(zone)
+        start, end = self.absolute_window(tz)
         if issued_at is None or self.days is None:
             return start, end
+        zone = self._require_zone(tz, relative=True)
         relative_end = self._relative_end(issued_at, zone, self.days)
-        start = issued_at if start is None or issued_at > start else start
+        issued_here = issued_at.astimezone(zone or timezone.utc)  # written the same however it came in
+        start = issued_here if start is None or issued_at > start else start
         end = relative_end if end is None or relative_end < end else end
         return start, end
 
-    def _relative_end(self, issued_at: datetime, zone: tzinfo, days: int) -> datetime:
+    def _relative_end(self, issued_at: datetime, zone: tzinfo | None, days: int) -> datetime:
+        if zone is None:  # no shop zone: elapsed 24-hour days, the same whatever zone issued_at is in
+            return issued_at.astimezone(timezone.utc) + timedelta(days=days)
         local = issued_at.astimezone(zone)
         if self.end_of_day:
             return local_midnight(local.date() + timedelta(days=days), zone)
@@ -471,9 +520,9 @@ class Limits(PolicyModel):
     1
     """
 
-    total: int | None = Field(default=None, ge=1)
-    per_customer: int | None = Field(default=None, ge=1)
-    per_order: int | None = Field(default=1, ge=1)
+    total: Count | None = Field(default=None, ge=1)
+    per_customer: Count | None = Field(default=None, ge=1)
+    per_order: Count | None = Field(default=1, ge=1)
 
 
 class Stacking(PolicyModel):
@@ -491,7 +540,7 @@ class Stacking(PolicyModel):
 
     exclusive: bool = False
     group: str | None = None
-    priority: int = 0
+    priority: Count = 0
     combinable_with: tuple[str, ...] | None = None
 
     def allows(self, other_id: str, other: Stacking) -> bool:
@@ -747,9 +796,16 @@ class IssuedCoupon(PolicyModel):
         issued_at: datetime,
         tz: TzLike | None = None,
     ) -> IssuedCoupon:
-        """Issue ``template`` as ``code`` to ``owner`` at ``issued_at``; the window is resolved now."""
+        """Issue ``template`` as ``code`` to ``owner`` at ``issued_at``; the window is resolved now.
+
+        ``tz`` is the shop's zone for a validity without its own ``tz`` (calendar days need one of
+        them: :class:`~user_ops.ConfigError` otherwise); the zone ``issued_at`` is written in is not used.
+        """
         issued_at = require_aware(issued_at, name="issued_at")
-        start, end = template.validity.window(issued_at, tz=tz)
+        try:
+            start, end = template.validity.window(issued_at, tz=tz)
+        except ConfigError as error:
+            raise ConfigError(f"coupon {code!r} of template {template.id!r}: {error}") from None
         if start is not None and end is not None and start >= end:
             raise DataError(
                 f"coupon {code!r}: template {template.id!r} issued at {issued_at.isoformat()} has an empty "
@@ -799,7 +855,7 @@ class CartLine(PolicyModel):
     category: str | None = None
     tags: tuple[str, ...] = ()
     unit_price: Money
-    quantity: int = Field(ge=1, le=1_000_000)
+    quantity: Count = Field(ge=1, le=1_000_000)
     discountable: bool = True
     discounted_price: Money | None = None
     line_id: str = ""
@@ -919,7 +975,7 @@ class CustomerContext(PolicyModel):
     tier: str | None = None
     stage: str | None = None
     segment: str | None = None
-    order_count: int = Field(default=0, ge=0)
+    order_count: Count = Field(default=0, ge=0)
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("attributes")

@@ -44,6 +44,7 @@ from user_ops.coupons._issuance import (
 )
 from user_ops.coupons._model import CouponTemplate
 from user_ops.rules import Rule
+from user_ops.tags import TagSet
 
 __all__ = [
     "IssuanceCutoff",
@@ -70,6 +71,7 @@ def issuance_reasons(
     holders: Iterable[Any] | None = None,
     tz: TzLike | None = None,
     id_column: str = "customer_id",
+    tags: TagSet | None = None,
 ) -> Table:
     """Map step: :func:`plan_issuance` on one partition with the budget's order but not its limits.
 
@@ -100,6 +102,7 @@ def issuance_reasons(
         holders=holders,
         tz=tz,
         id_column=id_column,
+        tags=tags,
     )
     return plan.table
 
@@ -283,15 +286,18 @@ def plan_issuance_partitioned(
     tz: TzLike | None = None,
     id_column: str = "customer_id",
     exact_ranks: bool = True,
+    tags: TagSet | None = None,
 ) -> IssuancePlan:
     """:func:`plan_issuance` over co-partitioned (customers, contact history) partitions.
 
     ``reduce`` runs a task on every pair of partitions (customers, their contacts or None); two
     passes: reasons and candidates, then the final rows. The plan's table is the partitions' rows in
-    partition order, equal to :func:`plan_issuance` row for row. With ``exact_ranks=True`` (default)
-    every eligible customer's (priority, id) key reaches the driver (16 bytes each) so customers beyond
-    the budget keep their global ``rank`` too; ``exact_ranks=False`` gathers only the first ``k`` per
-    partition and leaves ``rank`` null beyond the budget (``selected`` and ``reason`` are unchanged).
+    partition order, equal to :func:`plan_issuance` row for row. ``tags`` (a ``TagSet`` the audience
+    reads with ``has_tag``) is evaluated per partition: a tag reads one customer's row only. With
+    ``exact_ranks=True`` (default) every eligible customer's (priority, id) key reaches the driver
+    (16 bytes each) so customers beyond the budget keep their global ``rank`` too;
+    ``exact_ranks=False`` gathers only the first ``k`` per partition and leaves ``rank`` null beyond
+    the budget (``selected`` and ``reason`` are unchanged).
 
     Examples
     --------
@@ -315,6 +321,7 @@ def plan_issuance_partitioned(
         "holders": None if holders is None else tuple(holders),
         "tz": tz,
         "id_column": id_column,
+        "tags": tags,
     }
     quota, budget_reason = issuance_quota(template, budget)
     ascending = budget.ascending if budget is not None else False

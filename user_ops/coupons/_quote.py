@@ -21,11 +21,11 @@ import html
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from user_ops._money import Money
-from user_ops._time import require_aware
+from user_ops._time import TzLike, get_tz, require_aware
 from user_ops.coupons._check import (
     Coupon,
     Prepared,
@@ -352,7 +352,7 @@ class Quote:
     gifts: tuple[tuple[str, int], ...] = ()
     customer_id: str = ""
     _templates: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    _inputs: tuple[Cart, CustomerContext, tuple[Coupon, ...], datetime, Any] | None = field(
+    _inputs: tuple[Cart, CustomerContext, tuple[Coupon, ...], datetime, Any, TzLike | None] | None = field(
         default=None, repr=False, compare=False
     )
     _memo: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -366,8 +366,10 @@ class Quote:
         """
         if "fingerprint" not in self._memo:
             assert self._inputs is not None, "a Quote is built by quote() or best_combination()"
-            cart, customer, coupons, as_of, usage = self._inputs
-            self._memo["fingerprint"] = _fingerprint(cart, customer, coupons, as_of, usage, self._outputs())
+            cart, customer, coupons, as_of, usage, tz = self._inputs
+            self._memo["fingerprint"] = _fingerprint(
+                cart, customer, coupons, as_of, usage, tz, self._outputs()
+            )
         return self._memo["fingerprint"]
 
     @property
@@ -637,10 +639,11 @@ def run_quote(
     usage: Any,
     chosen: set[int] | None = None,
     prepared: tuple[LineFacts, list[Prepared]] | None = None,
+    tz: TzLike | None = None,
 ) -> Quote:
     """:func:`quote`, optionally forcing the accepted set to the positions in ``chosen``."""
     if prepared is None:
-        prepared = prepare_all(coupons, cart, customer, as_of=as_of, usage=usage)
+        prepared = prepare_all(coupons, cart, customer, as_of=as_of, usage=usage, tz=tz)
     facts, items = prepared
     run = _Run(facts, items, cart.currency)
     candidates = _static_rejections(run)
@@ -659,7 +662,7 @@ def run_quote(
     for position, reason in sorted(conflicts.items()):
         run.rejected[position] = (reason,)
         run.note(items[position], "rejected", f"{reason.code.value}: {reason.message_en}", state)
-    return _build(run, cart, customer, coupons, as_of, usage, effects)
+    return _build(run, cart, customer, coupons, as_of, usage, effects, tz)
 
 
 def _applied(run: _Run, cart: Cart, p: Prepared, effect: Effect) -> AppliedCoupon:
@@ -695,6 +698,7 @@ def _build(
     as_of: datetime,
     usage: Any,
     effects: list[tuple[Prepared, Effect]],
+    tz: TzLike | None,
 ) -> Quote:
     applied = tuple(_applied(run, cart, p, effect) for p, effect in effects)
     per_line = [0] * len(cart.lines)
@@ -743,7 +747,7 @@ def _build(
         "customer_id": customer.id,
         "_templates": {p.key: p.template for p, _ in effects},
     }
-    return Quote(**body, _inputs=(cart, customer, tuple(coupons), as_of, usage))
+    return Quote(**body, _inputs=(cart, customer, tuple(coupons), as_of, usage, tz))
 
 
 def _usage_document(usage: Any) -> Any:
@@ -763,20 +767,22 @@ def _fingerprint(
     coupons: Sequence[Coupon],
     as_of: datetime,
     usage: Any,
+    tz: TzLike | None,
     outputs: dict[str, Any],
 ) -> str:
     """SHA-256 of the canonical inputs and outputs (not the trace: it restates the outputs, and its
-    wording may improve between versions)."""
-    document = {
-        "inputs": {
-            "cart": cart.to_json(),
-            "customer": customer.to_json(),
-            "coupons": [{"issued": isinstance(c, IssuedCoupon), "coupon": c.to_json()} for c in coupons],
-            "as_of": as_of.isoformat(),
-            "usage": _usage_document(usage),
-        },
-        "outputs": outputs,
+    wording may improve between versions). ``as_of`` enters as its UTC instant: the zone it is written
+    in changes nothing else, so it does not change the fingerprint either."""
+    inputs: dict[str, Any] = {
+        "cart": cart.to_json(),
+        "customer": customer.to_json(),
+        "coupons": [{"issued": isinstance(c, IssuedCoupon), "coupon": c.to_json()} for c in coupons],
+        "as_of": as_of.astimezone(timezone.utc).isoformat(),
+        "usage": _usage_document(usage),
     }
+    if tz is not None:  # only when given, so fingerprints of quotes without it stay what they were
+        inputs["tz"] = str(get_tz(tz))
+    document = {"inputs": inputs, "outputs": outputs}
     canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -788,6 +794,7 @@ def quote(
     *,
     as_of: datetime,
     usage: Mapping[str, CouponUsage] | None = None,
+    tz: TzLike | None = None,
 ) -> Quote:
     """Price ``cart`` with ``coupons``: the applied set, exact per-line splits, rejections, trace.
 
@@ -801,6 +808,9 @@ def quote(
         Timezone-aware instant of the quote.
     usage:
         The host's counters, ``{code or template id: CouponUsage}``.
+    tz:
+        The shop's time zone for templates without a ``validity.tz`` (see
+        :func:`~user_ops.coupons.check`); the zone ``as_of`` is written in never matters.
 
     Returns
     -------
@@ -824,4 +834,4 @@ def quote(
     [('a', '4.29 CNY'), ('b', '5.71 CNY')]
     """
     as_of = require_aware(as_of)
-    return run_quote(cart, customer, coupons, as_of=as_of, usage=usage)
+    return run_quote(cart, customer, coupons, as_of=as_of, usage=usage, tz=tz)
