@@ -46,7 +46,7 @@ class ValidatedModel(BaseModel):
         token = _VALIDATING.set(depth + 1)
         try:
             super().__init__(**data)
-        except (ValidationError, RecursionError) as exc:
+        except (ValidationError, RecursionError, UnicodeEncodeError) as exc:
             raise _user_ops_error(type(self), exc, data, nested=depth > 0) from None
         finally:
             _VALIDATING.reset(token)
@@ -79,7 +79,7 @@ class ValidatedModel(BaseModel):
                 by_alias=by_alias,
                 by_name=by_name,
             )
-        except (ValidationError, RecursionError) as exc:
+        except (ValidationError, RecursionError, UnicodeEncodeError) as exc:
             raise _user_ops_error(cls, exc, obj, nested=depth > 0) from None
         finally:
             _VALIDATING.reset(token)
@@ -102,7 +102,7 @@ class ValidatedModel(BaseModel):
             return super().model_validate_json(
                 json_data, strict=strict, extra=extra, context=context, by_alias=by_alias, by_name=by_name
             )
-        except (ValidationError, RecursionError) as exc:
+        except (ValidationError, RecursionError, UnicodeEncodeError) as exc:
             raise _user_ops_error(cls, exc, None, nested=depth > 0) from None
         finally:
             _VALIDATING.reset(token)
@@ -125,7 +125,7 @@ class ValidatedModel(BaseModel):
             return super().model_validate_strings(
                 obj, strict=strict, extra=extra, context=context, by_alias=by_alias, by_name=by_name
             )
-        except (ValidationError, RecursionError) as exc:
+        except (ValidationError, RecursionError, UnicodeEncodeError) as exc:
             raise _user_ops_error(cls, exc, obj, nested=depth > 0) from None
         finally:
             _VALIDATING.reset(token)
@@ -287,6 +287,14 @@ def _user_ops_error(cls: type[ValidatedModel], exc: Exception, data: Any, *, nes
     if isinstance(exc, ValidationError):
         message = validation_message(cls.__name__, exc)
         return cls.invalid_input_error(f"invalid {cls.__name__}: {message}")
+    if isinstance(exc, UnicodeEncodeError):
+        # pydantic cannot carry a message that quotes a lone surrogate: name the field that holds one.
+        where = _surrogate_path(data)
+        where = f"{where}: " if where else ""
+        bad = exc.object[exc.start : exc.end]
+        return cls.invalid_input_error(
+            f"invalid {cls.__name__}: {where}text holds a lone surrogate ({bad!r}), not valid Unicode"
+        )
     where = _too_deep(data)
     where = f"{where}: " if where else ""
     return cls.invalid_input_error(f"invalid {cls.__name__}: {where}the input is nested too deeply")
@@ -315,6 +323,24 @@ def _too_deep(data: Any) -> str:
                 (item, f"{path}.{index}" if path else str(index), depth + 1)
                 for index, item in enumerate(value)
             )
+    return ""
+
+
+def _surrogate_path(data: Any) -> str:
+    """The top-level field of ``data`` whose text (at any depth) holds a lone surrogate ("" if none)."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, field, depth = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return field
+        elif depth < _DEEP and isinstance(value, dict):
+            stack.extend((item, field or str(key), depth + 1) for key, item in value.items())
+            stack.extend((key, field or str(key), depth + 1) for key in value if isinstance(key, str))
+        elif depth < _DEEP and isinstance(value, (list, tuple)):
+            stack.extend((item, field or str(index), depth + 1) for index, item in enumerate(value))
     return ""
 
 

@@ -20,7 +20,7 @@ True
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from enum import Enum
@@ -630,7 +630,11 @@ class CouponTemplate(PolicyModel):
         if isinstance(data, dict) and data.get("target") is None:
             data = dict(data)
             benefit = data.get("benefit")
-            kind = benefit.kind if isinstance(benefit, Benefit) else (benefit or {}).get("kind")
+            kind: Any = None  # anything but a benefit or a mapping is the benefit field's to refuse
+            if isinstance(benefit, Benefit):
+                kind = benefit.kind
+            elif isinstance(benefit, Mapping):
+                kind = benefit.get("kind")
             kind = kind.value if isinstance(kind, BenefitKind) else kind
             data["target"] = {"free_shipping": "shipping", "fixed_price": "items"}.get(str(kind), "order")
         return data
@@ -920,7 +924,7 @@ class Cart(PolicyModel):
     @model_validator(mode="after")
     def _consistent(self) -> Cart:
         if not self.lines:
-            raise ValueError("a cart needs at least one line")
+            raise ValueError("lines: a cart needs at least one line")
         seen: set[str] = set()
         for position, line in enumerate(self.lines):
             if line.unit_price.currency.code != self.currency:

@@ -20,7 +20,7 @@ of the selected customers.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +43,7 @@ from user_ops.coupons._issuance import (
     plan_issuance,
 )
 from user_ops.coupons._model import CouponTemplate
+from user_ops.exceptions import DataError
 from user_ops.rules import Rule
 from user_ops.tags import TagSet
 
@@ -145,6 +146,7 @@ def issuance_candidates(
     >>> issuance_candidates(t, quota=1, priority=None).ids.tolist()
     [6]
     """
+    reasons = _reasons_table(reasons, "issuance_candidates")
     rank = reasons["rank"]
     ranks = np.ma.getdata(rank)
     eligible = ~np.ma.getmaskarray(rank) if isinstance(rank, np.ma.MaskedArray) else np.ones(len(ranks), bool)
@@ -195,6 +197,10 @@ def issuance_cutoff(
     >>> cut.ids, cut.ranks, cut.selected       # both ranked, the first one selected
     (array([2, 4]), array([1, 2]), 1)
     """
+    if isinstance(candidates, (str, bytes)) or not isinstance(candidates, Sequence):
+        raise DataError(f"issuance_cutoff() takes a list of map results, got {type(candidates).__name__}")
+    if not all(isinstance(c, _Candidates) for c in candidates):
+        raise DataError("issuance_cutoff() takes the results of issuance_candidates(), one per partition")
     present = [c for c in candidates if len(c.ids)]
     counts: dict[str, int] = {}
     for c in candidates:
@@ -237,6 +243,9 @@ def issuance_finish(reasons: Table, cutoff: IssuanceCutoff, *, id_column: str = 
     >>> issuance_finish(t, cut)["reason"].tolist()
     ['BUDGET_COUNT', 'SELECTED']
     """
+    reasons = _reasons_table(reasons, "issuance_finish")
+    if not isinstance(cutoff, IssuanceCutoff):
+        raise DataError(f"issuance_finish() takes the IssuanceCutoff, got {type(cutoff).__name__}")
     ids = np.asarray(reasons[id_column])
     eligible = np.asarray(reasons["reason"] == _SELECTED, dtype=bool)
     slot = np.searchsorted(cutoff.ids, ids).clip(0, max(len(cutoff.ids) - 1, 0))
@@ -343,3 +352,10 @@ def _assembled(
     face: Money | None = template.face_value
     total = None if face is None else face * counts[_SELECTED]
     return IssuancePlan(table, counts, total, template.id, id_column)
+
+
+def _reasons_table(reasons: Any, where: str) -> Table:
+    """A partition's reasons (a Table from the map step), refusing anything else with a DataError."""
+    if not isinstance(reasons, Table):
+        raise DataError(f"{where}() takes a partition's reasons as a Table, got {type(reasons).__name__}")
+    return reasons
