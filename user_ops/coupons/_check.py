@@ -106,7 +106,7 @@ def _plain(money: Money) -> str:
 
 def shop_zone(template: CouponTemplate, tz: TzLike | None) -> tzinfo:
     """The zone a template's audience reads the clock in: its validity's ``tz``, else the caller's
-    ``tz``, else UTC — never the zone ``as_of`` happens to be written in."""
+    ``tz``, else UTC — never the zone ``as_of`` is expressed in."""
     return template.validity.zone(tz) or timezone.utc
 
 

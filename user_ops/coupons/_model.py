@@ -341,7 +341,7 @@ class Validity(PolicyModel):
     ``end_of_day`` the end of the ``days``-th local day, counting the issue day as day 1 (``days=1``:
     当天有效).
 
-    The zone is the shop's, never the one an instant happens to be written in: ``tz`` here, else the
+    The zone is the shop's, never the one an instant is expressed in: ``tz`` here, else the
     ``tz=`` the caller passes (``check``, ``quote``, ``best_combination``, ``IssuedCoupon.issue``,
     ``plan_issuance``). Calendar days with neither raise :class:`~user_ops.ConfigError` when the
     window is resolved; ``days`` without a zone are 24-hour days.
