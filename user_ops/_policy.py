@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -13,6 +14,8 @@ from user_ops.exceptions import ConfigError, UserOpsError
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+_T = TypeVar("_T")
 
 __all__ = ["PolicyModel", "ValidatedModel", "validation_cause", "validation_message"]
 
@@ -42,14 +45,7 @@ class ValidatedModel(BaseModel):
     invalid_input_error: ClassVar[type[UserOpsError]] = ConfigError
 
     def __init__(self, /, **data: Any) -> None:
-        depth = _VALIDATING.get()
-        token = _VALIDATING.set(depth + 1)
-        try:
-            super().__init__(**data)
-        except (ValidationError, RecursionError, UnicodeEncodeError) as exc:
-            raise _user_ops_error(type(self), exc, data, nested=depth > 0) from None
-        finally:
-            _VALIDATING.reset(token)
+        _reporting(type(self), data, lambda: super(ValidatedModel, self).__init__(**data))
 
     # Only wraps errors: pydantic may validate nested models without calling it, as for BaseModel's.
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
@@ -67,22 +63,15 @@ class ValidatedModel(BaseModel):
         by_name: bool | None = None,
     ) -> Self:
         """pydantic's ``model_validate``, reporting invalid input as a ``user_ops`` error."""
-        depth = _VALIDATING.get()
-        token = _VALIDATING.set(depth + 1)
-        try:
-            return super().model_validate(
-                obj,
-                strict=strict,
-                extra=extra,
-                from_attributes=from_attributes,
-                context=context,
-                by_alias=by_alias,
-                by_name=by_name,
-            )
-        except (ValidationError, RecursionError, UnicodeEncodeError) as exc:
-            raise _user_ops_error(cls, exc, obj, nested=depth > 0) from None
-        finally:
-            _VALIDATING.reset(token)
+        options = {
+            "strict": strict,
+            "extra": extra,
+            "context": context,
+            "by_alias": by_alias,
+            "by_name": by_name,
+        }
+        validate = super().model_validate
+        return _reporting(cls, obj, lambda: validate(obj, from_attributes=from_attributes, **options))
 
     @classmethod
     def model_validate_json(
@@ -96,16 +85,15 @@ class ValidatedModel(BaseModel):
         by_name: bool | None = None,
     ) -> Self:
         """pydantic's ``model_validate_json``, reporting invalid input as a ``user_ops`` error."""
-        depth = _VALIDATING.get()
-        token = _VALIDATING.set(depth + 1)
-        try:
-            return super().model_validate_json(
-                json_data, strict=strict, extra=extra, context=context, by_alias=by_alias, by_name=by_name
-            )
-        except (ValidationError, RecursionError, UnicodeEncodeError) as exc:
-            raise _user_ops_error(cls, exc, None, nested=depth > 0) from None
-        finally:
-            _VALIDATING.reset(token)
+        options = {
+            "strict": strict,
+            "extra": extra,
+            "context": context,
+            "by_alias": by_alias,
+            "by_name": by_name,
+        }
+        validate = super().model_validate_json
+        return _reporting(cls, None, lambda: validate(json_data, **options))
 
     @classmethod
     def model_validate_strings(
@@ -119,16 +107,15 @@ class ValidatedModel(BaseModel):
         by_name: bool | None = None,
     ) -> Self:
         """pydantic's ``model_validate_strings``, reporting invalid input as a ``user_ops`` error."""
-        depth = _VALIDATING.get()
-        token = _VALIDATING.set(depth + 1)
-        try:
-            return super().model_validate_strings(
-                obj, strict=strict, extra=extra, context=context, by_alias=by_alias, by_name=by_name
-            )
-        except (ValidationError, RecursionError, UnicodeEncodeError) as exc:
-            raise _user_ops_error(cls, exc, obj, nested=depth > 0) from None
-        finally:
-            _VALIDATING.reset(token)
+        options = {
+            "strict": strict,
+            "extra": extra,
+            "context": context,
+            "by_alias": by_alias,
+            "by_name": by_name,
+        }
+        validate = super().model_validate_strings
+        return _reporting(cls, obj, lambda: validate(obj, **options))
 
 
 class PolicyModel(ValidatedModel):
@@ -274,6 +261,18 @@ def _load_document(cls: type[PolicyModel], document: dict[str, Any] | str | byte
 
 #: How many policy validations are running in this context: only the outermost reports the error.
 _VALIDATING: ContextVar[int] = ContextVar("user_ops_policy_validating", default=0)
+
+
+def _reporting(cls: type[ValidatedModel], data: Any, validate: Callable[[], _T]) -> _T:
+    """Run ``validate`` (pydantic's validation of ``cls`` from ``data``), raising its user_ops error."""
+    depth = _VALIDATING.get()
+    token = _VALIDATING.set(depth + 1)
+    try:
+        return validate()
+    except (ValidationError, RecursionError, UnicodeEncodeError) as exc:
+        raise _user_ops_error(cls, exc, data, nested=depth > 0) from None
+    finally:
+        _VALIDATING.reset(token)
 
 
 def _user_ops_error(cls: type[ValidatedModel], exc: Exception, data: Any, *, nested: bool) -> Exception:
