@@ -28,19 +28,15 @@ from tests.test_docstrings import ROOMS as ALL_ROOMS
 from user_ops import UserOpsError
 
 # Every door but those that need an optional engine or only hold errors and plots.
-ROOMS = tuple(
-    room
-    for room in ALL_ROOMS
-    if room
-    not in {
-        "user_ops.exceptions",
-        "user_ops.plots",
-        "user_ops.datasets",
-        "user_ops.plugins",
-        "user_ops.dask",
-        "user_ops.spark",
-    }
-)
+_WITHOUT = {
+    "user_ops.exceptions",
+    "user_ops.plots",
+    "user_ops.datasets",
+    "user_ops.plugins",
+    "user_ops.dask",
+    "user_ops.spark",
+}
+ROOMS = tuple(room for room in ALL_ROOMS if room not in _WITHOUT)
 
 AT = "2025-01-05T10:00:00+08:00"
 BENEFIT = {"kind": "amount_off", "amount": "10 CNY"}
