@@ -143,7 +143,7 @@ def test_json_round_trip_and_hash() -> None:
     again = TagSet.from_json(tags.model_dump_json())
     assert again == tags
     assert again.content_hash() == tags.content_hash()
-    assert tags.to_json()["tags"][3]["when"] == 'has_tag("spend_high") and frequency >= 5'
+    assert tags.to_dict()["tags"][3]["when"] == 'has_tag("spend_high") and frequency >= 5'
     changed = TagSet([*tags.tags[:-1], TagRule(name="not_big", when='not has_tag("spend_high")')])
     assert changed.content_hash() != tags.content_hash()
     schema = TagSet.json_schema()

@@ -7,7 +7,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,8 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from user_ops._json_text import dumps, unwrap_double_encoded
+from user_ops._policy import canonical_hash, check_content_hash, document_schema, read_document
 from user_ops._table import Table
 from user_ops._time import TzLike, get_tz, require_aware
 from user_ops.exceptions import DataError, RuleSyntaxError, RuleTypeError, value_repr
@@ -43,9 +45,10 @@ _CACHE_SIZE = 256
 class Rule:
     """A condition over one customer record, evaluated for one record or a whole table.
 
-    Build one with :meth:`parse` (text), :meth:`from_json` (the canonical JSON AST) or
-    :meth:`from_jsonlogic`. Without a schema a rule is type-checked against the data it meets (the
-    record's values, the table's columns); with one, when it is built.
+    Build one with :meth:`parse` (text), :meth:`from_json` (the canonical JSON AST, as text or a
+    dict), :meth:`from_document` (a versioned document, as policies have) or :meth:`from_jsonlogic`.
+    Without a schema a rule is type-checked against the data it meets (the record's values, the
+    table's columns); with one, when it is built.
 
     Parameters
     ----------
@@ -65,6 +68,9 @@ class Rule:
     ...               as_of=datetime(2024, 6, 30, tzinfo=timezone.utc))
     array([False,  True])
     """
+
+    #: Version of the document layout of :meth:`to_document` (the canonical JSON AST's).
+    schema_version: ClassVar[int] = 1
 
     __slots__ = (
         "_batch_cache",
@@ -134,10 +140,45 @@ class Rule:
     def from_json(
         cls, obj: Any, schema: Schema | Mapping[str, str] | None = None, *, limits: Limits = DEFAULT_LIMITS
     ) -> Rule:
-        """Build from the canonical JSON AST (a dict, or a JSON string); errors carry a JSON path."""
+        """Build from the canonical JSON AST: :meth:`to_json` text (or bytes) or :meth:`to_dict` output.
+
+        Errors carry a JSON path.
+
+        Examples
+        --------
+        >>> rule = Rule.parse("orders_90d >= 3")
+        >>> Rule.from_json(rule.to_json()) == Rule.from_json(rule.to_dict()) == rule
+        True
+        """
         from user_ops.rules._json import node_from_json
 
+        obj = unwrap_double_encoded(obj, what="Rule", error=RuleSyntaxError)
         return cls(node_from_json(obj, limits=limits), schema=schema)
+
+    @classmethod
+    def from_document(
+        cls,
+        document: dict[str, Any] | str | bytes,
+        schema: Schema | Mapping[str, str] | None = None,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> Rule:
+        """Read :meth:`to_document` output, checking its type, version and (when present) content hash.
+
+        As for policies: a document of another type, from a newer ``schema_version``, or whose rule no
+        longer matches its ``content_hash`` raises :class:`~user_ops.ConfigError`; an invalid rule
+        raises the rule errors of :meth:`from_json`.
+
+        Examples
+        --------
+        >>> rule = Rule.parse('city in ["北京", "上海"]')
+        >>> Rule.from_document(rule.to_document()) == rule
+        True
+        """
+        _version, body, expected = read_document("Rule", document, newest=cls.schema_version)
+        loaded = cls.from_json(body, schema, limits=limits)
+        check_content_hash("Rule", expected, loaded.content_hash())
+        return loaded
 
     @classmethod
     def from_jsonlogic(
@@ -154,11 +195,67 @@ class Rule:
 
         return to_text(self._node)
 
-    def to_json(self) -> dict[str, Any]:
-        """The canonical JSON AST as a JSON-compatible dict."""
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical JSON AST as a JSON-compatible dict.
+
+        Examples
+        --------
+        >>> Rule.parse("orders_90d >= 3").to_dict()["op"]
+        '>='
+        """
         from user_ops.rules._json import node_to_json
 
         return node_to_json(self._node)
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The canonical JSON AST as JSON text, ready to write to a file; :meth:`from_json` reads it.
+
+        Until the next release the text also answers the dict-like uses of the old ``to_json()``
+        (which returned what :meth:`to_dict` returns now), each with a ``DeprecationWarning``.
+
+        Examples
+        --------
+        >>> Rule.parse("orders_90d >= 3").to_json()[:40]
+        '{"kind": "cmp", "op": ">=", "left": {"ki'
+        """
+        return dumps(self.to_dict(), indent=indent)
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON AST (sorted keys), as :meth:`PolicyModel.content_hash`.
+
+        Examples
+        --------
+        >>> Rule.parse("a >= 3").content_hash() == Rule.parse("a>=3").content_hash()
+        True
+        """
+        return canonical_hash(self.to_dict())
+
+    def to_document(self) -> dict[str, Any]:
+        """A versioned document, as policies have: type, ``schema_version``, content hash and the AST.
+
+        Examples
+        --------
+        >>> document = Rule.parse("orders_90d >= 3").to_document()
+        >>> document["type"], document["schema_version"], document["policy"]["op"]
+        ('Rule', 1, '>=')
+        """
+        return {
+            "type": "Rule",
+            "schema_version": self.schema_version,
+            "content_hash": self.content_hash(),
+            "policy": self.to_dict(),
+        }
+
+    @classmethod
+    def document_json_schema(cls) -> dict[str, Any]:
+        """JSON Schema of :meth:`to_document` output (the AST's schema inside the versioned envelope).
+
+        Examples
+        --------
+        >>> Rule.document_json_schema()["properties"]["type"]
+        {'const': 'Rule'}
+        """
+        return document_schema("Rule", cls.schema_version, cls.json_schema())
 
     def to_jsonlogic(self) -> Any:
         """JsonLogic form; raises RuleError for constructs JsonLogic cannot express."""
@@ -410,7 +507,7 @@ class Rule:
         return isinstance(other, Rule) and self._node == other._node
 
     def __hash__(self) -> int:
-        return hash(json.dumps(self.to_json(), sort_keys=True))
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
 
     def __repr__(self) -> str:
         return f"Rule({self.to_text()!r})"
@@ -422,7 +519,7 @@ class Rule:
         return f"<code class='user-ops-rule'>{html.escape(self.to_text())}</code>"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rule_from_json, (self.to_json(), self._schema))
+        return (_rule_from_json, (self.to_dict(), self._schema))
 
     # pydantic: a Rule field accepts rule text, a JSON AST dict or a Rule, and serializes to text.
     @classmethod
