@@ -83,7 +83,8 @@ def test_segment_summary_rounds_money_on_a_real_sized_population() -> None:
     for row in summary.to_dicts():
         mask = segments == row["segment"]
         assert row["revenue"] == round(float(spent[mask].sum()), 2)
-        assert not LONG_FLOAT.search(repr(row["revenue"])) and not LONG_FLOAT.search(repr(row["mean_monetary"]))
+        for name in ("revenue", "mean_monetary"):
+            assert not LONG_FLOAT.search(repr(row[name])), (name, row[name])
     html = summary._repr_html_()
     revenue_cells = re.findall(r"<td>(\d+\.\d+)</td>", html)
     assert revenue_cells  # the view shows them as shortest round-trip text
