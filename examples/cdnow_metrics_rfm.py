@@ -1,7 +1,9 @@
 """Notebook-style walk-through on real data: CDNOW purchases → metrics → RFM → segments → 二八.
 
-Run: ``python examples/cdnow_metrics_rfm.py`` from the repository root (the CDNOW sample lives in
-``../shared/data/cdnow``; without it the walk-through uses the synthetic shop instead).
+Run: ``python examples/cdnow_metrics_rfm.py`` from the repository root. It reads the CDNOW sample
+(``CDNOW_sample.txt``, or the full ``CDNOW_master.txt``) from ``../shared/data/cdnow`` beside the
+repository; both are on Bruce Hardie's page of data sets (brucehardie.com, "Datasets": CDNOW), see
+docs/datasets.md. Without it the walk-through says so and uses the synthetic shop instead.
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@
 #
 # A jupytext "percent" script: run it with `python examples/cdnow_quickstart.py` from the repository
 # root, or open its cells as a notebook. It reads `../shared/data/cdnow/CDNOW_sample.txt` beside the
-# repository (or the file that the `USER_OPS_CDNOW` environment variable names); without it, the
-# first cell says how to get it and the script stops there.
+# repository (or the file that the `USER_OPS_CDNOW` environment variable names: the full 4-column
+# `CDNOW_master.txt` works too); without it, the first cell says how to get it and the script stops
+# there.
 # Figures go into the folder named by `USER_OPS_PLOTS_DIR`, or a new temporary folder.
 
 # %%
@@ -56,14 +57,15 @@ try:  # USER_OPS_CDNOW names the file when it lives elsewhere
     purchases = load_cdnow(os.environ.get("USER_OPS_CDNOW") or None)
 except DataError as missing:
     print(f"The CDNOW sample is not here: {missing}")
-    print("To run this quick start, get CDNOW_sample.txt (6,919 purchases, 5 columns, no header):")
-    print("  - it ships in the `lifetimes` package (MIT licence),")
-    print("    as lifetimes/datasets/CDNOW_sample.txt;")
+    print("To run this quick start, get a CDNOW file (whitespace-separated, header optional):")
     print(
-        "  - or from Bruce Hardie's page of data sets for 'Counting your customers the easy way'."
+        "  - CDNOW_sample.txt (6,919 purchases, 5 columns) or CDNOW_master.txt (69,659, 4 columns)"
     )
-    print("Put it at ../shared/data/cdnow/CDNOW_sample.txt beside the repository, or name it:")
-    print("  USER_OPS_CDNOW=path/to/CDNOW_sample.txt python examples/cdnow_quickstart.py")
+    print("    from Bruce Hardie's page of data sets (brucehardie.com, 'Datasets': CDNOW);")
+    print("  - the sample also ships in the `lifetimes` package (MIT licence),")
+    print("    as lifetimes/datasets/CDNOW_sample.txt.")
+    print("Put it in ../shared/data/cdnow/ beside the repository, or name it:")
+    print("  USER_OPS_CDNOW=path/to/CDNOW_master.txt python examples/cdnow_quickstart.py")
     raise SystemExit(0) from None  # the rest needs the data: stop here, without an error
 print(f"{len(purchases):,} purchases, columns {purchases.columns}")
 print(purchases.row(0))

@@ -40,8 +40,8 @@ def main() -> None:
     print("\ncanonical text:", rule.to_text())
     print(
         "JSON AST kinds:",
-        rule.to_json()["kind"],
-        [item["kind"] for item in rule.to_json()["items"]],
+        rule.to_dict()["kind"],
+        [item["kind"] for item in rule.to_dict()["items"]],
     )
     imported = Rule.from_jsonlogic(
         {"and": [{">=": [{"var": "orders_90d"}, 3]}, {"==": [{"var": "city"}, "北京"]}]}

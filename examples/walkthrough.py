@@ -177,13 +177,16 @@ save(tier_distribution(tiers, order=MEMBER_TIERS, labels=tier_labels, lang="zh")
 # ## 8. The same story on CDNOW
 #
 # CDNOW is a real purchase log (2,357 customers of a CD shop, 1997–1998) read from
-# `../shared/data/cdnow` next to the repository. Without it this section says so and is skipped.
+# `../shared/data/cdnow` next to the repository (`CDNOW_sample.txt`, or the full `CDNOW_master.txt`:
+# both are on Bruce Hardie's page of data sets, see docs/datasets.md). Without it this section says
+# so and is skipped.
 
 # %%
 try:
     cdnow = Transactions(load_cdnow())
 except DataError as missing:
     print(f"8. CDNOW skipped: {missing}")
+    print("   (get CDNOW_sample.txt from Bruce Hardie's data sets page: see docs/datasets.md)")
 else:
     cd_as_of = datetime(1998, 7, 1, tzinfo=timezone.utc)
     cd_metrics = customer_metrics(cdnow, as_of=cd_as_of)

@@ -15,7 +15,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from user_ops import LifecyclePolicy, RFMModel, Table, TagRule, TagSet, default_tags
+from user_ops import LifecyclePolicy, RFMModel, Rule, Table, TagRule, TagSet, default_tags
 from user_ops._cli_policies import json_positions
 from user_ops._cli_progress import Progress
 from user_ops.cli import POLICY_TYPES, main
@@ -201,7 +201,7 @@ def test_rfm_summary(
 
 def test_rfm_refuses_an_unfitted_model(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     path = files["folder"] / "unfitted.json"
-    path.write_text(json.dumps(RFMModel.quantile().to_json()), encoding="utf-8")
+    path.write_text(RFMModel.quantile().to_json(), encoding="utf-8")
     code, _, err = _run(["rfm", str(files["transactions"]), "--as-of", AS_OF, "--model", str(path)], capsys)
     assert code == 1 and "not fitted" in err and err.count("\n") == 1
 
@@ -240,7 +240,7 @@ def test_lifecycle_default_and_custom(
 
     policy = LifecyclePolicy.default(population_cycle_days=10, churn_min_days=60)
     policy_file = files["folder"] / "policy.json"
-    policy_file.write_text(json.dumps(policy.to_json()), encoding="utf-8")
+    policy_file.write_text(policy.to_json(), encoding="utf-8")
     code, stdout, _ = _run(
         ["lifecycle", str(metrics_file), "--as-of", AS_OF, "--policy", str(policy_file), "--summary"], capsys
     )
@@ -272,7 +272,9 @@ def test_schema_of_documents_validates_a_document(capsys: pytest.CaptureFixture[
     code, stdout, _ = _run(["schema", "TagSet", "--document"], capsys)
     assert code == 0
     jsonschema.validate(default_tags().to_document(), json.loads(stdout))
-    assert _run(["schema", "Rule", "--document"], capsys)[0] == 1  # a rule is no versioned document
+    code, stdout, _ = _run(["schema", "Rule", "--document"], capsys)  # rules have documents too
+    assert code == 0
+    jsonschema.validate(Rule.parse("orders_90d >= 3").to_document(), json.loads(stdout))
 
 
 def test_schema_of_a_type_not_installed_fails_alone(
@@ -291,7 +293,7 @@ def test_schema_of_a_type_not_installed_fails_alone(
 
 def test_validate_a_valid_policy_and_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plain, document = tmp_path / "plain.json", tmp_path / "document.json"
-    plain.write_text(json.dumps(default_tags().to_json()), encoding="utf-8")
+    plain.write_text(default_tags().to_json(), encoding="utf-8")
     document.write_text(json.dumps(default_tags().to_document(), indent=2), encoding="utf-8")
     for path in (plain, document):
         assert _run(["validate", "TagSet", str(path)], capsys) == (0, f"{path}: a valid TagSet\n", "")
@@ -325,7 +327,7 @@ def test_validate_points_into_a_rule_on_a_later_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "policy.json"
-    policy = LifecyclePolicy.default().to_json()
+    policy = LifecyclePolicy.default().to_dict()
     policy["stages"][1]["when"] = "recency_days > > 3"
     text = json.dumps(policy, indent=2, ensure_ascii=False)
     path.write_text(text, encoding="utf-8")
@@ -381,6 +383,20 @@ def test_validate_a_rule_as_text_or_json_ast(tmp_path: Path, capsys: pytest.Capt
     assert code == 1 and stdout.startswith(f"{bad}:1:22: $: ")
     code, stdout, _ = _run(["validate", "Rule", str(ast)], capsys)
     assert code == 1 and stdout.startswith(f"{ast}:1:1: $")
+
+
+def test_validate_a_rule_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "rule.json"
+    document = Rule.parse("orders_90d >= 3").to_document()
+    path.write_text(json.dumps(document), encoding="utf-8")
+    assert _run(["validate", "Rule", str(path)], capsys)[0] == 0
+    document["policy"]["right"]["value"] = 4  # edited by hand: the hash no longer matches
+    path.write_text(json.dumps(document), encoding="utf-8")
+    code, stdout, _ = _run(["validate", "Rule", str(path)], capsys)
+    assert code == 1 and "content_hash does not match" in stdout
+    path.write_text(json.dumps({**document, "policy": {"kind": "nope"}}), encoding="utf-8")
+    code, stdout, _ = _run(["validate", "Rule", str(path)], capsys)
+    assert code == 1 and ": $" in stdout.splitlines()[0]
 
 
 def test_json_positions() -> None:

@@ -513,7 +513,7 @@ def test_coupons_check_and_quote_write_json(tmp_path: Path) -> None:
     )
     cart_file, coupon_file, out_file = tmp_path / "cart.json", tmp_path / "c.json", tmp_path / "quote.json"
     cart_file.write_text(cart.model_dump_json())
-    coupon_file.write_text(json.dumps([_template().to_json()]))
+    coupon_file.write_text(json.dumps([_template().to_dict()]))
     as_of = datetime(2024, 6, 30, tzinfo=timezone.utc)
     code, out, err = text(run("coupons", "check", cart_file, coupon_file, "--as-of", "2024-06-30T00:00:00Z"))
     assert code == 0, err

@@ -457,3 +457,44 @@ def test_load_cdnow_names_the_malformed_line(tmp_path: Path, line: str, bad: str
     sample.write_text(f" 00004 0001 19970101  2   29.33\r\n{line}\r\n")
     with pytest.raises(DataError, match="line 2"):
         load_cdnow(sample)
+
+
+def test_load_cdnow_reads_the_4_column_master_file_with_or_without_header(tmp_path: Path) -> None:
+    """CDNOW_master.txt: customer id, YYYYMMDD, CDs, dollars; a header line is skipped when present."""
+    purchases = [(1, "19970101", 1, "11.77"), (2, "19970112", 1, "12.00"), (2, "19970113", 5, "77.00")]
+    lines = [f"{cid:05d} {day} {cds:3d} {dollars:>8}" for cid, day, cds, dollars in purchases]
+    bare = tmp_path / "CDNOW_master.txt"
+    bare.write_text("\n".join(lines) + "\n")
+    headed = tmp_path / "with_header.txt"
+    headed.write_text("customer_id\tdate\tquantity\tamount\r\n" + "\r\n".join(lines) + "\r\n")
+    for file in (bare, headed):
+        t = load_cdnow(file)
+        assert t.columns == ("customer_id", "ordered_at", "quantity", "amount")
+        assert t["customer_id"].tolist() == [cid for cid, *_ in purchases]
+        assert [d.date().isoformat() for d in (t.row(i)["ordered_at"] for i in range(3))] == [
+            "1997-01-01",
+            "1997-01-12",
+            "1997-01-13",
+        ]
+        assert t["quantity"].tolist() == [1, 1, 5]
+        assert t["amount"].tolist() == [11.77, 12.0, 77.0]
+    # A folder with only the master file reads it.
+    assert load_cdnow(tmp_path).equals(load_cdnow(bare))
+
+
+def test_load_cdnow_header_is_only_the_first_line_and_widths_must_agree(tmp_path: Path) -> None:
+    file = tmp_path / "master.txt"
+    file.write_text("id date cds dollars\nid date cds dollars\n00001 19970101 1 11.77\n")
+    with pytest.raises(DataError, match="line 2"):
+        load_cdnow(file)
+    file.write_text("00001 19970101 1 11.77\n00004 0001 19970101  2   29.33\n")
+    with pytest.raises(DataError, match=r"line 2: expected 'customer_id YYYYMMDD quantity dollars'"):
+        load_cdnow(file)
+    file.write_text("00001 19970101 1\n")
+    with pytest.raises(DataError, match="line 1"):
+        load_cdnow(file)
+
+
+def test_load_cdnow_empty_folder_names_both_files(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"CDNOW_sample\.txt or CDNOW_master\.txt"):
+        load_cdnow(tmp_path)

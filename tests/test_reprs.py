@@ -150,5 +150,5 @@ def test_renders_well_formed_escaped_html_with_its_content(name: str) -> None:
     visible = "".join(parsed.text)
     for text in expected:
         assert text in visible, f"{name}: {text!r} not shown"
-    if EVIL in str(obj.to_json() if hasattr(obj, "to_json") else ""):
+    if EVIL in str(obj.to_dict() if hasattr(obj, "to_dict") else ""):
         assert "&lt;script&gt;" in html

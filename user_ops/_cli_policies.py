@@ -169,8 +169,9 @@ def json_path(path: Path) -> str:
 def check_policy_text(text: str, cls: Any) -> list[Problem]:
     """Every problem of ``text`` read as a policy of type ``cls`` (empty: the policy is valid).
 
-    The text may hold the policy itself (``policy.to_json()``), a versioned document
-    (``policy.to_document()``), or, for ``Rule``, rule text as a JSON string or a rule's JSON AST.
+    The text may hold the policy itself (``policy.to_json()`` text), a versioned document
+    (``policy.to_document()``), or, for ``Rule``, rule text as a JSON string, a rule's JSON AST or
+    its document.
     """
     try:
         data = json.loads(text)
@@ -213,15 +214,21 @@ def _is_document(data: Any) -> bool:
 
 
 def _check_rule(data: Any, cls: Any) -> list[Problem]:
+    document = _is_document(data)
     try:
         if isinstance(data, str):
             cls.parse(data)
+        elif document:
+            cls.from_document(data)  # rule.to_document(): the envelope, then the AST in "policy"
         elif isinstance(data, dict):
             cls.from_json(data)
         else:
             return [Problem(f"a rule is rule text (a JSON string) or a JSON AST object, not {_kind(data)}")]
     except RuleError as exc:
-        return [_rule_problem(exc, ())]
+        return [_rule_problem(exc, ("policy",) if document else ())]
+    except UserOpsError as exc:  # the document's envelope: type, version, content hash
+        message = _first_line(exc).removeprefix(f"invalid {cls.__name__} document: ")
+        return [Problem(message, path=_envelope_key(message))]
     return []
 
 

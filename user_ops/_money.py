@@ -43,6 +43,8 @@ __all__ = [
     "currency",
     "round_ratio",
     "round_ratio_array",
+    "round_to_minor_unit",
+    "summary_currency",
 ]
 
 #: ISO 4217 minor-unit exponents of the currencies a shop commonly prices in.
@@ -168,6 +170,35 @@ class Currency:
 def currency(value: str | Currency) -> Currency:
     """A :class:`Currency` from a code or a currency (unknown codes raise :class:`DataError`)."""
     return value if isinstance(value, Currency) else Currency(value)
+
+
+def summary_currency(value: object) -> Currency:
+    """The ``currency=`` option of a summary: a code or a :class:`Currency` (ConfigError otherwise)."""
+    from user_ops.exceptions import ConfigError
+
+    if isinstance(value, Currency):
+        return value
+    try:
+        return Currency(value)  # type: ignore[arg-type]
+    except DataError as exc:
+        raise ConfigError(f"currency= {exc}") from None
+
+
+def round_to_minor_unit(values: npt.NDArray[np.float64], currency_: Currency) -> npt.NDArray[np.float64]:
+    """Float amounts (major units, as in batch analytics) rounded to the currency's minor unit.
+
+    A sum of float amounts carries binary noise (``39053.85999999999``); a summary a person reads
+    shows ``39053.86``. NaN stays NaN.
+
+    Examples
+    --------
+    >>> round_to_minor_unit(np.array([39053.85999999999, 150.78710424710422]), Currency("CNY"))
+    array([39053.86,   150.79])
+    >>> round_to_minor_unit(np.array([1234.5678]), Currency("JPY"))
+    array([1235.])
+    """
+    rounded: npt.NDArray[np.float64] = np.asarray(np.round(values, currency_.exponent), dtype=np.float64)
+    return rounded
 
 
 def round_ratio(numerator: int, denominator: int, rounding: Rounding | str = Rounding.HALF_UP) -> int:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from user_ops._json_text import JSONText, dumps, unwrap_double_encoded
 from user_ops.exceptions import ConfigError, UserOpsError
 
 if TYPE_CHECKING:
@@ -17,7 +19,16 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-__all__ = ["PolicyModel", "ValidatedModel", "validation_cause", "validation_message"]
+__all__ = [
+    "PolicyModel",
+    "ValidatedModel",
+    "canonical_hash",
+    "check_content_hash",
+    "document_schema",
+    "read_document",
+    "validation_cause",
+    "validation_message",
+]
 
 
 class ValidatedModel(BaseModel):
@@ -63,6 +74,15 @@ class ValidatedModel(BaseModel):
         by_name: bool | None = None,
     ) -> Self:
         """pydantic's ``model_validate``, reporting invalid input as a ``user_ops`` error."""
+        if isinstance(obj, JSONText):  # to_json() output, which was a dict: read it, and say so
+            warnings.warn(
+                f"{cls.__name__}.model_validate(to_json() output): to_json() returns JSON text now; "
+                "pass to_dict() output, or read the text with from_json() (this stops working in the "
+                "next release)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            obj = json.loads(obj)
         options = {
             "strict": strict,
             "extra": extra,
@@ -121,6 +141,10 @@ class ValidatedModel(BaseModel):
 class PolicyModel(ValidatedModel):
     """A frozen policy: ``to_json``/``from_json`` round-trip, ``json_schema()``, ``content_hash()``.
 
+    ``to_json()`` is the policy as JSON text (write it to a file as it is), ``to_dict()`` the same as a
+    JSON-compatible dict, ``to_document()`` a versioned envelope around it; ``from_json`` reads a dict,
+    text or UTF-8 bytes, ``from_document`` the envelope.
+
     Every way of building one (the constructor, ``model_validate``, ``model_validate_json``,
     :meth:`from_json`, :meth:`from_document`) reports invalid input as a ``user_ops`` error naming the
     class and the field path: :class:`~user_ops.ConfigError` for policies and options, or the class's
@@ -135,22 +159,61 @@ class PolicyModel(ValidatedModel):
     ... except ConfigError as exc:
     ...     print(str(exc).splitlines()[0])
     invalid TagRule: when: unexpected end of rule: expected an expression after '>='
+    >>> rule = TagRule(name="vip", when="monetary >= 1000")
+    >>> rule.to_json()[:38]
+    '{"name": "vip", "when": "monetary >= 1'
+    >>> TagRule.from_json(rule.to_json()) == TagRule.from_json(rule.to_dict()) == rule
+    True
     """
 
     #: Version of this policy type's document layout; bumped (with a migration) when fields change meaning.
     schema_version: ClassVar[int] = 1
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-compatible dict of this policy."""
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as a JSON-compatible dict (what ``json.dumps`` takes, and :meth:`from_json`).
+
+        Examples
+        --------
+        >>> from user_ops import TagRule
+        >>> TagRule(name="vip", when="monetary >= 1000", label_zh="大客户").to_dict()["when"]
+        'monetary >= 1000'
+        """
         return self.model_dump(mode="json")
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The policy as JSON text, ready to write to a file; :meth:`from_json` reads it back.
+
+        ``indent`` pretty-prints (``json.dumps``'s meaning); Chinese text is kept as it is. Until the
+        next release the text also answers the dict-like uses of the old ``to_json()`` (which returned
+        what :meth:`to_dict` returns now), each with a ``DeprecationWarning``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from user_ops import TagRule
+        >>> rule = TagRule(name="vip", when="monetary >= 1000", label_zh="大客户")
+        >>> path = Path(tempfile.mkdtemp()) / "vip.json"
+        >>> _ = path.write_text(rule.to_json(indent=2), encoding="utf-8")
+        >>> TagRule.from_json(path.read_text(encoding="utf-8")) == rule
+        True
+        """
+        return dumps(self.to_dict(), indent=indent)
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | str | bytes) -> Self:
-        """Rebuild from :meth:`to_json` output (a dict, or a JSON document as text or UTF-8 bytes).
+        """Rebuild from :meth:`to_json` text (or UTF-8 bytes) or :meth:`to_dict` output.
 
         Invalid input raises :attr:`invalid_input_error` (``ConfigError`` for policies) naming the field
         path; bytes that are not UTF-8 and JSON nested too deeply are invalid input like any other.
+
+        Examples
+        --------
+        >>> from user_ops import TagRule
+        >>> TagRule.from_json('{"name": "vip", "when": "monetary >= 1000"}').name
+        'vip'
         """
+        data = unwrap_double_encoded(data, what=cls.__name__, error=cls.invalid_input_error)
         if isinstance(data, (bytes, bytearray)):
             data = _utf8_text(cls, data)
         if isinstance(data, str):
@@ -164,8 +227,7 @@ class PolicyModel(ValidatedModel):
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON (sorted keys): equal policies hash equal, across processes."""
-        canonical = json.dumps(self.to_json(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return canonical_hash(self.to_dict())
 
     def to_document(self) -> dict[str, Any]:
         """A versioned, self-describing document: type, ``schema_version``, content hash and the policy.
@@ -184,7 +246,7 @@ class PolicyModel(ValidatedModel):
             "type": type(self).__name__,
             "schema_version": self.schema_version,
             "content_hash": self.content_hash(),
-            "policy": self.to_json(),
+            "policy": self.to_dict(),
         }
 
     @classmethod
@@ -195,23 +257,11 @@ class PolicyModel(ValidatedModel):
         whose policy no longer matches its ``content_hash`` (edited by hand) raises
         :class:`~user_ops.ConfigError`; so does an invalid policy, naming the fields.
         """
-        data = _load_document(cls, document)
-        version = data["schema_version"]
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ConfigError(f"invalid {cls.__name__} document: schema_version must be a positive int")
-        if version > cls.schema_version:
-            raise ConfigError(
-                f"invalid {cls.__name__} document: schema_version {version} is newer than this user_ops "
-                f"understands ({cls.schema_version}); upgrade user_ops"
-            )
-        policy = cls.migrate_document(data["policy"], from_version=version)
-        loaded = cls.model_validate(policy)
-        expected = data.get("content_hash")
-        if expected is not None and expected != loaded.content_hash():
-            raise ConfigError(
-                f"invalid {cls.__name__} document: content_hash does not match the policy (edited after it "
-                "was written?); remove content_hash to accept the edit"
-            )
+        version, policy, expected = read_document(
+            cls.__name__, document, newest=cls.schema_version, error=cls.invalid_input_error
+        )
+        loaded = cls.model_validate(cls.migrate_document(policy, from_version=version))
+        check_content_hash(cls.__name__, expected, loaded.content_hash())
         return loaded
 
     @classmethod
@@ -222,31 +272,73 @@ class PolicyModel(ValidatedModel):
     @classmethod
     def document_json_schema(cls) -> dict[str, Any]:
         """JSON Schema of :meth:`to_document` output (the policy's schema inside a versioned envelope)."""
-        policy = cls.json_schema()
-        definitions = policy.pop("$defs", None)  # refs are "#/$defs/...": they must sit at the root
-        envelope: dict[str, Any] = {
-            "title": f"{cls.__name__} document",
-            "type": "object",
-            "properties": {
-                "type": {"const": cls.__name__},
-                "schema_version": {"type": "integer", "minimum": 1, "maximum": cls.schema_version},
-                "content_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                "policy": policy,
-            },
-            "required": ["type", "schema_version", "policy"],
-            "additionalProperties": False,
-        }
-        if definitions is not None:
-            envelope["$defs"] = definitions
-        return envelope
+        return document_schema(cls.__name__, cls.schema_version, cls.json_schema())
 
 
-def _load_document(cls: type[PolicyModel], document: dict[str, Any] | str | bytes) -> dict[str, Any]:
-    name = cls.__name__
+def canonical_hash(value: Any) -> str:
+    """SHA-256 of ``value``'s canonical JSON (sorted keys, no spaces, UTF-8): a policy's content hash."""
+    canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def document_schema(name: str, newest: int, policy: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema of a ``name`` document (versions 1..``newest``) wrapping the ``policy`` schema."""
+    policy = dict(policy)
+    definitions = policy.pop("$defs", None)  # refs are "#/$defs/...": they must sit at the root
+    envelope: dict[str, Any] = {
+        "title": f"{name} document",
+        "type": "object",
+        "properties": {
+            "type": {"const": name},
+            "schema_version": {"type": "integer", "minimum": 1, "maximum": newest},
+            "content_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "policy": policy,
+        },
+        "required": ["type", "schema_version", "policy"],
+        "additionalProperties": False,
+    }
+    if definitions is not None:
+        envelope["$defs"] = definitions
+    return envelope
+
+
+def read_document(
+    name: str, document: Any, *, newest: int, error: type[UserOpsError] = ConfigError
+) -> tuple[int, Any, str | None]:
+    """Check a ``name`` document's envelope: its ``schema_version``, policy and content hash (if any).
+
+    Raises ``ConfigError`` for a document of another type, with missing or unknown keys, or a
+    ``schema_version`` that is not 1..``newest``; ``error`` for one that is not UTF-8 or not JSON.
+    """
+    data = _load_document(name, document, error=error)
+    version = data["schema_version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ConfigError(f"invalid {name} document: schema_version must be a positive int")
+    if version > newest:
+        raise ConfigError(
+            f"invalid {name} document: schema_version {version} is newer than this user_ops "
+            f"understands ({newest}); upgrade user_ops"
+        )
+    return version, data["policy"], data.get("content_hash")
+
+
+def check_content_hash(name: str, expected: str | None, actual: str) -> None:
+    """Raise ``ConfigError`` when a document's ``content_hash`` (if any) is not the policy's."""
+    if expected is not None and expected != actual:
+        raise ConfigError(
+            f"invalid {name} document: content_hash does not match the policy (edited after it "
+            "was written?); remove content_hash to accept the edit"
+        )
+
+
+def _load_document(name: str, document: Any, *, error: type[UserOpsError]) -> dict[str, Any]:
+    what = f"{name} document"
+    # Frames up: unwrap, _load_document, read_document, from_document, the caller.
+    document = unwrap_double_encoded(document, what=what, error=error, stacklevel=5)
     if isinstance(document, (bytes, bytearray)):
-        document = _utf8_text(cls, document)
+        document = _utf8(document, what=what, error=error)
     if isinstance(document, str):
-        document = _json_loads(cls, document, what=f"{name} document")
+        document = _json_loads(document, what=what, error=error)
     if not isinstance(document, dict):
         raise ConfigError(f"invalid {name} document: expected a JSON object, got {type(document).__name__}")
     missing = [key for key in ("type", "schema_version", "policy") if key not in document]
@@ -375,22 +467,24 @@ def validation_message(name: str, exc: ValidationError) -> str:
 
 
 def _utf8_text(cls: type[ValidatedModel], data: bytes | bytearray) -> str:
+    return _utf8(data, what=cls.__name__, error=cls.invalid_input_error)
+
+
+def _utf8(data: bytes | bytearray, *, what: str, error: type[UserOpsError]) -> str:
     try:
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise cls.invalid_input_error(
-            f"invalid {cls.__name__}: the JSON bytes are not UTF-8 (byte {exc.start}: {exc.reason})"
+        raise error(
+            f"invalid {what}: the JSON bytes are not UTF-8 (byte {exc.start}: {exc.reason})"
         ) from None
 
 
-def _json_loads(cls: type[ValidatedModel], text: str, *, what: str) -> Any:
+def _json_loads(text: str, *, what: str, error: type[UserOpsError]) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise cls.invalid_input_error(
-            f"invalid {what}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        ) from None
+        raise error(f"invalid {what}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     except RecursionError:
-        raise cls.invalid_input_error(f"invalid {what}: the JSON is nested too deeply") from None
+        raise error(f"invalid {what}: the JSON is nested too deeply") from None
     except ValueError as exc:  # e.g. an integer longer than Python's int-string digit limit
-        raise cls.invalid_input_error(f"invalid {what}: {exc}") from None
+        raise error(f"invalid {what}: {exc}") from None

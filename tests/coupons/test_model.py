@@ -178,7 +178,7 @@ def test_bad_definitions_raise_config_errors_naming_the_field(build: Any, field:
 
 
 def test_from_json_of_a_bad_document_is_a_config_error() -> None:
-    document = amount_off().to_json()
+    document = amount_off().to_dict()
     document["benefit"]["amount"] = {"amount": "x", "currency": "CNY"}
     with pytest.raises(ConfigError, match=r"benefit\.amount: money: .x. is not a decimal"):
         CouponTemplate.from_json(document)
@@ -277,7 +277,7 @@ def test_edited_template_is_detected_on_load() -> None:
     coupon = IssuedCoupon.issue(
         amount_off(), code="A-1", owner=None, issued_at=datetime(2024, 6, 1, tzinfo=timezone.utc)
     )
-    document = coupon.to_json()
+    document = coupon.to_dict()
     document["template"]["benefit"]["amount"] = {"amount": "99.00", "currency": "CNY"}
     with pytest.raises(ConfigError, match="edited after issue"):
         IssuedCoupon.from_json(document)

@@ -64,8 +64,8 @@ def test_json_round_trip_hash_and_schema() -> None:
     policy = LifecyclePolicy.default(p_alive_below=0.2)
     again = LifecyclePolicy.from_json(policy.model_dump_json())
     assert again == policy and again.content_hash() == policy.content_hash()
-    assert policy.to_json()["stages"][0]["when"] == "frequency == 0"
-    assert policy.to_json()["stages"][-1]["when"] is None
+    assert policy.to_dict()["stages"][0]["when"] == "frequency == 0"
+    assert policy.to_dict()["stages"][-1]["when"] is None
     assert LifecyclePolicy.default(p_alive_below=0.3).content_hash() != policy.content_hash()
     assert "stages" in LifecyclePolicy.json_schema()["properties"]
     assert LifecyclePolicy.from_json(small().to_json()) == small()

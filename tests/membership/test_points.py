@@ -168,7 +168,7 @@ def test_policy_json_round_trip_schema_and_hash() -> None:
         negative_balance="cap",
         tz="Asia/Shanghai",
     )
-    document = policy.to_json()
+    document = policy.to_dict()
     assert document["tier_multipliers"] == {"gold": "1.5", "black": "2"}
     assert PointsPolicy.from_json(document) == policy
     assert PointsPolicy.from_document(policy.to_document()) == policy
@@ -244,7 +244,7 @@ def test_bad_entries(fields: dict[str, Any], message: str) -> None:
 
 
 def test_replay_names_the_position_of_a_bad_entry() -> None:
-    rows = [earn("a", 5, T0).to_json(), {"key": "b", "kind": "earn", "points": 2.5, "at": T0.isoformat()}]
+    rows = [earn("a", 5, T0).to_dict(), {"key": "b", "kind": "earn", "points": 2.5, "at": T0.isoformat()}]
     with pytest.raises(DataError, match="entry at position 1 'b': points must be an int"):
         replay(rows, as_of=T0)
     with pytest.raises(DataError, match="position 0: unknown fields"):
@@ -269,7 +269,7 @@ def test_numpy_integer_points_are_exact_integers() -> None:
 def test_entries_from_json_and_mappings() -> None:
     entry = earn("e", 5, T0, expires_at=day(3), customer_id="c", order_id="o", note="x")
     assert LedgerEntry.from_json(entry.to_json()) == entry
-    assert replay([entry.to_json()], as_of=T0).spendable == 5
+    assert replay([entry.to_dict()], as_of=T0).spendable == 5
 
 
 def test_replay_rejects_naive_as_of_and_bad_policy() -> None:
@@ -521,7 +521,7 @@ INT64_MAX = 2**63 - 1
 
 
 def as_rows(customer: Any, entries: list[LedgerEntry]) -> list[dict[str, Any]]:
-    return [{"customer_id": customer, **entry.to_json(), "at": entry.at} for entry in entries]
+    return [{"customer_id": customer, **entry.to_dict(), "at": entry.at} for entry in entries]
 
 
 def replay_rows(rows: list[dict[str, Any]], as_of: datetime, policy: PointsPolicy | None = None) -> Any:

@@ -258,13 +258,13 @@ def test_bad_card_entries(fields: dict[str, Any], message: str) -> None:
 def test_card_entries_from_json_and_mappings() -> None:
     topup = POLICY.topup_entry(cny("100.00"), key="t", at=T0)
     assert CardEntry.from_json(topup.to_json()) == topup
-    assert topup.to_json()["amount"] == "100.00 CNY"
+    assert topup.to_dict()["amount"] == "100.00 CNY"
     state = replay_card(
-        [topup.to_json(), {"key": "s", "kind": "spend", "amount": "6.00 CNY", "at": at(1)}], as_of=at(1)
+        [topup.to_dict(), {"key": "s", "kind": "spend", "amount": "6.00 CNY", "at": at(1)}], as_of=at(1)
     )
     assert state.balance == cny("114.00")
     with pytest.raises(DataError, match="position 0: unknown fields"):
-        replay_card([{**topup.to_json(), "qty": 1}], as_of=T0)
+        replay_card([{**topup.to_dict(), "qty": 1}], as_of=T0)
     with pytest.raises(DataError, match="position 0: missing"):
         replay_card([{"key": "x", "kind": "spend", "at": T0}], as_of=T0)
 

@@ -136,7 +136,7 @@ def test_empty_tier_list_is_rejected() -> None:
 
 def test_json_round_trip_schema_and_hash() -> None:
     p = policy(protection="3mo", downgrade="to_qualified")
-    document = json.dumps(p.to_json(), ensure_ascii=False)
+    document = p.to_json()
     again = TierPolicy.from_json(document)
     assert again == p
     assert again.content_hash() == p.content_hash()
@@ -695,7 +695,7 @@ def test_events_round_trip_through_json() -> None:
         MetricEvent(at=day(4), metric="visits", value=2),
         TierOverride(at=day(5), tier=None, until=day(9), reason="audit"),
     ]
-    documents = json.loads(json.dumps([e.to_json() for e in events]))
+    documents = json.loads(json.dumps([e.to_dict() for e in events]))
     p = policy()
     assert p.simulate(documents, until=day(30)) == p.simulate(events, until=day(30))
     from user_ops.membership._tier_events import coerce_history

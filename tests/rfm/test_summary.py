@@ -24,11 +24,13 @@ def test_summary_sums_and_order() -> None:
     assert int(summary["count"].sum()) == 3000
     assert math.isclose(float(summary["share"].sum()), 1.0)
     assert math.isclose(float(summary["revenue_share"].sum()), 1.0)
-    assert math.isclose(float(summary["revenue"].sum()), float(customers["monetary"].sum()))
+    # Money rounded to the fen: within half a fen per segment of the exact total.
+    total = float(customers["monetary"].sum())
+    assert abs(float(summary["revenue"].sum()) - total) <= 0.005 * len(summary)
     champions = summary.row(0)
     mask = scores["segment"] == "champions"
     assert champions["count"] == int(mask.sum())
-    assert math.isclose(champions["mean_monetary"], float(customers["monetary"][mask].mean()))
+    assert champions["mean_monetary"] == round(float(customers["monetary"][mask].mean()), 2)
     assert math.isclose(champions["mean_f"], float(np.asarray(scores["f"])[mask].mean()))
     assert champions["label_zh"] == "冠军客户" and champions["action_en"]
     assert summary.columns == (

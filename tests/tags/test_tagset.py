@@ -143,7 +143,7 @@ def test_json_round_trip_and_hash() -> None:
     again = TagSet.from_json(tags.model_dump_json())
     assert again == tags
     assert again.content_hash() == tags.content_hash()
-    assert tags.to_json()["tags"][3]["when"] == 'has_tag("spend_high") and frequency >= 5'
+    assert tags.to_dict()["tags"][3]["when"] == 'has_tag("spend_high") and frequency >= 5'
     changed = TagSet([*tags.tags[:-1], TagRule(name="not_big", when='not has_tag("spend_high")')])
     assert changed.content_hash() != tags.content_hash()
     schema = TagSet.json_schema()
@@ -233,3 +233,48 @@ def test_a_used_set_still_equals_an_identical_fresh_one() -> None:
     assert tags["loyal_big"].references == ("spend_high",)
     assert tags == spend_tags()
     assert tags.tags[3] == TagRule(name="loyal_big", when='has_tag("spend_high") and frequency >= 5')
+
+
+# -- the id column, as in every batch result ---------------------------------------------------------
+def test_evaluate_returns_the_id_column_like_the_other_batch_results() -> None:
+    """A user joins tags back to customers by id, as with RFM scores and lifecycle stages."""
+    from user_ops import LifecyclePolicy, RFMModel
+
+    customers = synthetic_customers(300, seed=4)
+    tags = spend_tags()
+    result = tags.evaluate(customers, as_of=AS_OF)
+    assert result.columns == ("customer_id", *tags.names)
+    assert result.tag_names == tags.names
+    assert result["customer_id"].tolist() == customers["customer_id"].tolist()
+    # Same place as the other rooms' batch results put it.
+    stages = LifecyclePolicy.default().classify(customers, as_of=AS_OF)
+    scores = RFMModel.quantile(bins=5).fit(customers).score(customers)
+    assert result.columns[0] == stages.columns[0] == scores.columns[0] == "customer_id"
+    # counts() and summary() are about tags only.
+    assert list(result.counts()) == list(tags.names)
+    assert result.summary()["tag"].tolist() == list(tags.names)
+    for index in (0, 17, 299):
+        row = customers.row(index)
+        have = {name for name in tags.names if result[name][index]}
+        assert have == tags.evaluate_one(row, as_of=AS_OF)
+
+
+def test_evaluate_id_column_is_configurable() -> None:
+    data = {"member_no": ["m1", "m2"], "monetary": [2500.0, 0.0], "frequency": [6, 0]}
+    tags = spend_tags()
+    named = tags.evaluate(data, as_of=AS_OF, id_column="member_no")
+    assert named.columns[0] == "member_no" and named["member_no"].tolist() == ["m1", "m2"]
+    assert named.id_column == "member_no"
+    # The default id is absent here: only tags, as before.
+    assert tags.evaluate(data, as_of=AS_OF).columns == tags.names
+    with_id = {"customer_id": [1, 2], **data}
+    assert tags.evaluate(with_id, as_of=AS_OF, id_column=None).columns == tags.names
+
+
+def test_evaluate_id_column_that_is_a_tag_or_not_a_name_is_a_config_error() -> None:
+    tags = TagSet([TagRule(name="customer_id", when="frequency > 0")])
+    with pytest.raises(ConfigError, match="'customer_id' is also the name of a tag"):
+        tags.evaluate({"frequency": [1]}, as_of=AS_OF)
+    assert tags.evaluate({"frequency": [1]}, as_of=AS_OF, id_column="id").columns == ("customer_id",)
+    with pytest.raises(ConfigError, match="id_column must be a column name or None, got int"):
+        spend_tags().evaluate({"monetary": [1.0], "frequency": [1]}, as_of=AS_OF, id_column=3)  # type: ignore[arg-type]

@@ -487,7 +487,7 @@ def _tag_columns(
     if not _tags_needed(rules, tags):
         return None
     assert tags is not None
-    tagged = tags.evaluate(table, as_of=as_of, tz=zone)
+    tagged = tags.evaluate(table, as_of=as_of, tz=zone, id_column=None)
     return {name: np.asarray(tagged[name], dtype=bool) for name in tags.names}
 
 

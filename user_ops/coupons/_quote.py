@@ -774,9 +774,9 @@ def _fingerprint(
     wording may improve between versions). ``as_of`` enters as its UTC instant: the zone it is written
     in changes nothing else, so it does not change the fingerprint either."""
     inputs: dict[str, Any] = {
-        "cart": cart.to_json(),
-        "customer": customer.to_json(),
-        "coupons": [{"issued": isinstance(c, IssuedCoupon), "coupon": c.to_json()} for c in coupons],
+        "cart": cart.to_dict(),
+        "customer": customer.to_dict(),
+        "coupons": [{"issued": isinstance(c, IssuedCoupon), "coupon": c.to_dict()} for c in coupons],
         "as_of": as_of.astimezone(timezone.utc).isoformat(),
         "usage": _usage_document(usage),
     }

@@ -236,12 +236,19 @@ def score_rfm(metrics: Any, model: RFMModel) -> Any:
     return map_tables(as_dask_frame(metrics, "metrics"), _score, model)
 
 
-def _tags(table: Table, tag_set: TagSet, as_of: datetime, tz: TzLike | None) -> Table:
-    return tag_set.evaluate(table, as_of=as_of, tz=tz)
+def _tags(table: Table, tag_set: TagSet, as_of: datetime, tz: TzLike | None, id_column: str | None) -> Table:
+    return tag_set.evaluate(table, as_of=as_of, tz=tz, id_column=id_column)
 
 
-def evaluate_tags(frame: Any, tag_set: TagSet, *, as_of: datetime, tz: TzLike | None = None) -> Any:
-    """``tag_set.evaluate`` on every partition: one bool column per tag, the input's index kept.
+def evaluate_tags(
+    frame: Any,
+    tag_set: TagSet,
+    *,
+    as_of: datetime,
+    tz: TzLike | None = None,
+    id_column: str | None = "customer_id",
+) -> Any:
+    """``tag_set.evaluate`` on every partition: the id column and one bool column per tag, index kept.
 
     Examples
     --------
@@ -253,10 +260,10 @@ def evaluate_tags(frame: Any, tag_set: TagSet, *, as_of: datetime, tz: TzLike | 
     >>> with dask.config.set(scheduler="synchronous"):
     ...     result = evaluate_tags(frame, tags, as_of=DEFAULT_AS_OF).compute()
     >>> list(result.columns), str(result["loyal"].dtype)
-    (['loyal'], 'boolean')
+    (['customer_id', 'loyal'], 'boolean')
     """
     require_aware(as_of)
-    return map_tables(as_dask_frame(frame, "frame"), _tags, tag_set, as_of, tz)
+    return map_tables(as_dask_frame(frame, "frame"), _tags, tag_set, as_of, tz, id_column)
 
 
 def _stages(table: Table, policy: LifecyclePolicy, as_of: datetime, tz: TzLike | None) -> Table:

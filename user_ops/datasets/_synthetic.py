@@ -596,50 +596,71 @@ def _transactions_table(shop: _Shop) -> Table:
 
 
 # -- CDNOW ------------------------------------------------------------------------------------------
-_CDNOW_FILE = "CDNOW_sample.txt"
-_CDNOW_RELATIVE = Path("..") / "shared" / "data" / "cdnow" / _CDNOW_FILE
+#: The file names a folder may hold, in the order they are looked for.
+_CDNOW_FILES = ("CDNOW_sample.txt", "CDNOW_master.txt")
+_CDNOW_RELATIVE = Path("..") / "shared" / "data" / "cdnow"
+#: The two layouts, by number of columns, as error messages name them.
+_CDNOW_LAYOUTS = {
+    4: "customer_id YYYYMMDD quantity dollars",
+    5: "master_id customer_id YYYYMMDD quantity dollars",
+}
 
 
 def load_cdnow(path: str | os.PathLike[str] | None = None) -> Table:
-    """Read the CDNOW purchase sample (Fader & Hardie): real, skewed data for tests and examples.
+    """Read a CDNOW purchase file (Fader & Hardie): real, skewed data for tests and examples.
 
-    The file is whitespace-separated without a header, one purchase per line: master customer id,
-    sample customer id (1..2357), date ``YYYYMMDD``, number of CDs, dollars spent.
+    Two layouts are read, both whitespace-separated, one purchase per line, with or without a header
+    line (a first line whose first field is not a number is skipped):
+
+    - ``CDNOW_sample.txt``, 5 columns: master customer id, sample customer id (1..2357), date
+      ``YYYYMMDD``, number of CDs, dollars spent;
+    - ``CDNOW_master.txt``, 4 columns: customer id (1..23570), date ``YYYYMMDD``, number of CDs,
+      dollars spent.
+
+    Both come from Bruce Hardie's page of data sets (see the datasets page of the documentation).
 
     Parameters
     ----------
     path:
-        The file (or a folder holding ``CDNOW_sample.txt``). Default: ``../shared/data/cdnow/
-        CDNOW_sample.txt`` relative to the current directory, then to the repository root.
+        The file, or a folder holding ``CDNOW_sample.txt`` (or, without it, ``CDNOW_master.txt``).
+        Default: that folder search in ``../shared/data/cdnow`` relative to the current directory, then
+        to the repository root.
 
     Returns
     -------
     Table
-        ``customer_id`` (int, the sample id), ``ordered_at`` (datetime, the purchase day at midnight
-        UTC), ``quantity`` (int, CDs) and ``amount`` (float, US dollars), in file order.
+        ``customer_id`` (int: the sample id of the 5-column file, the customer id of the 4-column one),
+        ``ordered_at`` (datetime, the purchase day at midnight UTC), ``quantity`` (int, CDs) and
+        ``amount`` (float, US dollars), in file order.
 
     Raises
     ------
     DataError
-        When the file cannot be found or read, or a line is malformed (naming the line).
+        When the file cannot be found or read, or a line is malformed or has another number of columns
+        than the first (naming the line).
 
     Examples
     --------
     >>> import tempfile
     >>> from pathlib import Path
-    >>> sample = Path(tempfile.mkdtemp()) / "cdnow.txt"
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> sample = folder / "CDNOW_sample.txt"
     >>> _ = sample.write_text(" 00004 0001 19970101  2   29.33\\n 00004 0001 19970118  2   29.73\\n")
     >>> t = load_cdnow(sample)
     >>> t.columns
     ('customer_id', 'ordered_at', 'quantity', 'amount')
     >>> t.row(1)["ordered_at"].isoformat(), t.row(1)["amount"]
     ('1997-01-18T00:00:00+00:00', 29.73)
+    >>> master = folder / "CDNOW_master.txt"
+    >>> _ = master.write_text("00001 19970101 1 11.77\\n00002 19970112 1 12.00\\n")
+    >>> load_cdnow(master)["customer_id"].tolist()
+    [1, 2]
     """
     file = _find_cdnow(path)
     try:
         text = file.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read the CDNOW sample {str(file)!r}: {exc}") from exc
+        raise DataError(f"cannot read the CDNOW file {str(file)!r}: {exc}") from exc
     return _parse_cdnow(text, source=str(file))
 
 
@@ -654,30 +675,55 @@ def _find_cdnow(path: str | os.PathLike[str] | None) -> Path:
         except TypeError as exc:  # a PathLike whose path is bytes
             raise DataError(f"path must be a file or folder path: {exc}") from None
         if file.is_dir():
-            file = file / _CDNOW_FILE
+            found = _cdnow_in(file)
+            if found is None:
+                names = " or ".join(_CDNOW_FILES)
+                raise DataError(f"CDNOW sample not found in {str(file)!r} (looked for {names})")
+            return found
         if not file.is_file():
             raise DataError(f"CDNOW sample not found at {str(file)!r}")
         return file
     repo_root = Path(__file__).resolve().parents[2]
-    candidates = [Path.cwd() / _CDNOW_RELATIVE, repo_root / _CDNOW_RELATIVE]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    tried = ", ".join(repr(str(c.resolve())) for c in candidates)
+    # The same folder once when the current directory is the repository root.
+    folders = list(dict.fromkeys((base / _CDNOW_RELATIVE).resolve() for base in (Path.cwd(), repo_root)))
+    for folder in folders:
+        found = _cdnow_in(folder)
+        if found is not None:
+            return found
+    tried = ", ".join(repr(str(f / name)) for f in folders for name in _CDNOW_FILES)
     raise DataError(f"CDNOW sample not found (tried {tried}); pass load_cdnow(path=...)")
+
+
+def _cdnow_in(folder: Path) -> Path | None:
+    """The CDNOW file in ``folder``: the sample first (the smaller, the default), else the master file."""
+    for name in _CDNOW_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    return None
 
 
 def _parse_cdnow(text: str, *, source: str) -> Table:
     rows: list[tuple[int, str, int, float]] = []
+    width = 0  # columns per line, set by the first purchase line (4 or 5)
+    first = True
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+        fields = line.split()
+        if not fields:
             continue
+        if first and not _is_int(fields[0]):
+            first = False
+            continue  # a header line such as "customer_id date quantity amount"
+        first = False
+        width = width or len(fields)
         try:
-            rows.append(_cdnow_row(line.split()))
+            if len(fields) != width or width not in _CDNOW_LAYOUTS:
+                raise ValueError(line)
+            rows.append(_cdnow_row(fields))
         except ValueError:
+            layout = _CDNOW_LAYOUTS.get(width, " | ".join(_CDNOW_LAYOUTS.values()))
             raise DataError(
-                f"{source} line {number}: expected 'master_id customer_id YYYYMMDD quantity dollars' "
-                f"with a valid date and a finite amount, got {line.strip()!r}"
+                f"{source} line {number}: expected {layout!r} with a valid date and a finite amount, "
+                f"got {line.strip()!r}"
             ) from None
     ids, days, quantities, amounts = zip(*rows, strict=True) if rows else ((), (), (), ())
     return Table._trusted(
@@ -690,9 +736,16 @@ def _parse_cdnow(text: str, *, source: str) -> Table:
     )
 
 
+def _is_int(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def _cdnow_row(fields: list[str]) -> tuple[int, str, int, float]:
-    """One purchase line as (customer id, ISO date, quantity, dollars); ValueError when malformed."""
-    _master, customer, day, quantity, amount = fields
+    """One purchase line as (customer id, ISO date, quantity, dollars); ValueError when malformed.
+
+    The 5-column sample's first field (the master id) is left out: its second is the sample's id.
+    """
+    customer, day, quantity, amount = fields[-4:]
     if len(day) != 8 or not day.isdigit():
         raise ValueError(day)
     iso = f"{day[:4]}-{day[4:6]}-{day[6:]}"

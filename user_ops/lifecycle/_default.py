@@ -31,6 +31,20 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
+def readable_cycle(days: float) -> float:
+    """A measured cycle as a person would write it in a rule: whole days from 10 up, else 2 digits.
+
+    A fitted median such as 36.392872106481484 days would otherwise land in the rule text and every
+    view of it; the rounding moves a threshold by less than 5 %, well inside the median's own noise.
+    """
+    if days >= 10:
+        return float(round(days))
+    if days <= 0 or not math.isfinite(days):
+        return days  # default() reports it
+    digits = 1 - math.floor(math.log10(days))  # two significant digits
+    return round(days, digits)
+
+
 def _positive(name: str, value: float) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer)):
         raise ConfigError(f"{name} must be a number, got {value_repr(value)}")

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from user_ops._money import Currency
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops._time import TzLike
@@ -273,17 +274,23 @@ class LifecyclePolicy(PolicyModel):
         """:meth:`default` with the population cycle measured on ``metrics``.
 
         The population cycle is :func:`user_ops.lifecycle.population_cycle` of the table (the median
-        ``repurchase_cycle_days`` of its repeat buyers); other thresholds pass through.
+        ``repurchase_cycle_days`` of its repeat buyers), rounded for the rule text a person reads:
+        to whole days from 10 days up, else to two significant digits (a median of 36.39 days is
+        36, of 7.24 days 7.2). Other thresholds pass through.
 
         Examples
         --------
         >>> LifecyclePolicy.default_for({"repurchase_cycle_days": [10.0, 20.0, None, 40.0]})[
         ...     "dormancy"].when.to_text()
         'recency_days > max(2 * coalesce(repurchase_cycle_days, 20), 30)'
+        >>> LifecyclePolicy.default_for({"repurchase_cycle_days": [30.1, 36.392872106481484, 50.0]})[
+        ...     "dormancy"].when.to_text()
+        'recency_days > max(2 * coalesce(repurchase_cycle_days, 36), 30)'
         """
-        from user_ops.lifecycle._default import population_cycle
+        from user_ops.lifecycle._default import population_cycle, readable_cycle
 
-        thresholds.setdefault("population_cycle_days", population_cycle(metrics))
+        if "population_cycle_days" not in thresholds:
+            thresholds["population_cycle_days"] = readable_cycle(population_cycle(metrics))
         return cls.default(**thresholds)
 
     # -- structure ----------------------------------------------------------------------------------
@@ -549,11 +556,11 @@ class StageTable(Table):
         codes, found = np.unique(np.asarray(self["stage"]).astype(str), return_counts=True)
         return {str(c): int(n) for c, n in zip(codes, found, strict=True)}
 
-    def summary(self, metrics: Any = None) -> Table:
-        """:func:`user_ops.lifecycle.stage_summary` of this classification."""
+    def summary(self, metrics: Any = None, *, currency: str | Currency = "CNY") -> Table:
+        """:func:`user_ops.lifecycle.stage_summary` of this classification (money rounded to ``currency``)."""
         from user_ops.lifecycle._summary import stage_summary
 
-        return stage_summary(self, metrics)
+        return stage_summary(self, metrics, currency=currency)
 
 
 @dataclass(frozen=True)

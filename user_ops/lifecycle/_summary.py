@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from user_ops._money import Currency, round_to_minor_unit, summary_currency
 from user_ops._table import Table
 from user_ops.exceptions import ConfigError, DataError, value_repr
 from user_ops.lifecycle._policy import STAGE_COLUMNS, LifecyclePolicy
@@ -127,7 +128,13 @@ def group_mean(values: FloatArray, group: IntpArray, size: int) -> FloatArray:
     return result
 
 
-def stage_summary(stages: Any, metrics: Any = None, *, policy: LifecyclePolicy | None = None) -> Table:
+def stage_summary(
+    stages: Any,
+    metrics: Any = None,
+    *,
+    policy: LifecyclePolicy | None = None,
+    currency: str | Currency = "CNY",
+) -> Table:
     """Per stage, in lifecycle order: size, share, revenue and profile, with the stage's action.
 
     Parameters
@@ -140,6 +147,10 @@ def stage_summary(stages: Any, metrics: Any = None, *, policy: LifecyclePolicy |
         means of ``recency_days``, ``frequency`` and ``monetary`` (those present).
     policy:
         The policy (default: the one that classified ``stages``). Without any, the stages found, sorted.
+    currency:
+        The currency of ``monetary`` (a code such as ``"USD"``, or a ``Currency``): ``revenue`` and
+        ``mean_monetary`` are rounded to its minor unit (default ``"CNY"``, two decimals; ``"JPY"``:
+        whole yen). Shares and the other means are not money and keep every digit.
 
     Returns
     -------
@@ -167,7 +178,10 @@ def stage_summary(stages: Any, metrics: Any = None, *, policy: LifecyclePolicy |
     [1, 1, 0, 1, 0, 0, 0]
     >>> float(summary["revenue_share"][3])
     0.9
+    >>> float(stage_summary(stages, metrics, currency="JPY")["mean_monetary"][1])  # whole yen
+    100.0
     """
+    money = summary_currency(currency)
     check_policy(policy)
     table = Table.coerce(stages)
     if len(table) == 0:
@@ -195,9 +209,11 @@ def stage_summary(stages: Any, metrics: Any = None, *, policy: LifecyclePolicy |
             spent = np.where(np.isnan(spent), 0.0, spent)
             revenue = np.bincount(group, weights=spent, minlength=size).astype(np.float64)
             total = float(spent.sum())
-            columns["revenue"] = revenue
+            columns["revenue"] = round_to_minor_unit(revenue, money)
             columns["revenue_share"] = revenue / total if total > 0 else np.full(size, np.nan)
         for name in _MEAN_COLUMNS:
             if name in data:
                 columns[f"mean_{name}"] = group_mean(numeric(data, name), group, size)
+        if "mean_monetary" in columns:
+            columns["mean_monetary"] = round_to_minor_unit(columns["mean_monetary"], money)
     return Table(columns)

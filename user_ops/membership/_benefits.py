@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Protocol, Union, runtime_checkable
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
+from user_ops._json_text import dumps
 from user_ops._money import Money
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
@@ -542,9 +543,32 @@ class BenefitSet:
         """What a member reads, one line per benefit."""
         return [benefit.label(lang) for benefit in self]
 
-    def to_json(self) -> list[dict[str, Any]]:
-        """The effective benefits as JSON documents, each with ``granted_by``."""
-        return [{**benefit.to_json(), "granted_by": tier} for benefit, tier in self.entries]
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """The effective benefits as JSON-compatible dicts, each with ``granted_by``.
+
+        Examples
+        --------
+        >>> table = BenefitTable(tiers=[TierBenefits(tier="a", benefits=[FreeShipping()])])
+        >>> benefits_for(table, "a").to_dicts()[0]["granted_by"]
+        'a'
+        """
+        return [{**benefit.to_dict(), "granted_by": tier} for benefit, tier in self.entries]
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The effective benefits as JSON text (a JSON array of :meth:`to_dicts`' objects).
+
+        Until the next release the text also answers the list-like uses of the old ``to_json()``
+        (which returned what :meth:`to_dicts` returns now), each with a ``DeprecationWarning``.
+
+        Examples
+        --------
+        >>> import json
+        >>> table = BenefitTable(tiers=[TierBenefits(tier="a", benefits=[FreeShipping()])])
+        >>> text = benefits_for(table, "a").to_json()
+        >>> json.loads(text) == benefits_for(table, "a").to_dicts()
+        True
+        """
+        return dumps(self.to_dicts(), indent=indent)
 
 
 def _levels(source: Any) -> list[tuple[str, tuple[Any, ...]]]:

@@ -825,7 +825,7 @@ def _deduplicate(entries: Iterable[Any]) -> tuple[list[LedgerEntry], int]:
 
 
 def _difference(first: LedgerEntry, second: LedgerEntry) -> str:
-    a, b = first.to_json(), second.to_json()
+    a, b = first.to_dict(), second.to_dict()
     names = [name for name in sorted(set(a) | set(b)) if a.get(name) != b.get(name)]
     return ", ".join(f"{name}: {a.get(name)!r} vs {b.get(name)!r}" for name in names)
 

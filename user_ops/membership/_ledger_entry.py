@@ -14,6 +14,7 @@ from typing import Any, Literal, cast, get_args
 
 import numpy as np
 
+from user_ops._json_text import dumps, json_object
 from user_ops._time import require_aware
 from user_ops.exceptions import DataError
 
@@ -164,13 +165,13 @@ class LedgerEntry:
             return self.points
         return self.points if self.is_credit else -self.points
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible dict (datetimes as ISO 8601 text; ``None`` fields left out).
 
         Examples
         --------
         >>> from datetime import datetime, timezone
-        >>> LedgerEntry("r1", "redeem", 50, datetime(2024, 3, 2, tzinfo=timezone.utc)).to_json()
+        >>> LedgerEntry("r1", "redeem", 50, datetime(2024, 3, 2, tzinfo=timezone.utc)).to_dict()
         {'key': 'r1', 'kind': 'redeem', 'points': 50, 'at': '2024-03-02T00:00:00+00:00'}
         """
         out: dict[str, Any] = {}
@@ -181,10 +182,32 @@ class LedgerEntry:
             out[item.name] = value.isoformat() if isinstance(value, datetime) else value
         return out
 
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The entry as JSON text (:meth:`to_dict`'s fields), e.g. one line of a JSON Lines log.
+
+        Until the next release the text also answers the dict-like uses of the old ``to_json()``
+        (which returned what :meth:`to_dict` returns now), each with a ``DeprecationWarning``.
+
+        Examples
+        --------
+        >>> from datetime import datetime, timezone
+        >>> LedgerEntry("r1", "redeem", 50, datetime(2024, 3, 2, tzinfo=timezone.utc)).to_json()
+        '{"key": "r1", "kind": "redeem", "points": 50, "at": "2024-03-02T00:00:00+00:00"}'
+        """
+        return dumps(self.to_dict(), indent=indent)
+
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> LedgerEntry:
-        """Rebuild from :meth:`to_json` output (ISO 8601 text or datetimes for the instants)."""
-        return coerce_entry(data, position=None)
+    def from_json(cls, data: Mapping[str, Any] | str | bytes) -> LedgerEntry:
+        """Rebuild from :meth:`to_json` text or :meth:`to_dict` output (ISO 8601 text or datetimes).
+
+        Examples
+        --------
+        >>> from datetime import datetime, timezone
+        >>> entry = LedgerEntry("r1", "redeem", 50, datetime(2024, 3, 2, tzinfo=timezone.utc))
+        >>> LedgerEntry.from_json(entry.to_json()) == LedgerEntry.from_json(entry.to_dict()) == entry
+        True
+        """
+        return coerce_entry(json_object(data, what="ledger entry"), position=None)
 
 
 _FIELD_NAMES = frozenset(

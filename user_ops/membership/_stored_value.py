@@ -21,6 +21,7 @@ from typing import Any, Literal, cast, get_args
 
 from pydantic import Field, model_validator
 
+from user_ops._json_text import dumps, json_object
 from user_ops._money import Currency, Money, Rounding, allocate, round_ratio
 from user_ops._policy import PolicyModel
 from user_ops._table import record_list
@@ -226,8 +227,16 @@ class CardEntry:
     def __post_init__(self) -> None:
         _validate_card_entry(self, "card entry")
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-compatible dict (amounts as ``"12.50 CNY"`` text, instants as ISO 8601)."""
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible dict (amounts as ``"12.50 CNY"`` text, instants as ISO 8601).
+
+        Examples
+        --------
+        >>> from datetime import datetime, timezone
+        >>> entry = CardEntry("t1", "topup", Money("100.00"), datetime(2024, 3, 2, tzinfo=timezone.utc))
+        >>> entry.to_dict()
+        {'key': 't1', 'kind': 'topup', 'amount': '100.00 CNY', 'at': '2024-03-02T00:00:00+00:00'}
+        """
         out: dict[str, Any] = {}
         for item in fields(self):
             value = getattr(self, item.name)
@@ -240,10 +249,32 @@ class CardEntry:
             out[item.name] = value
         return out
 
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The entry as JSON text (:meth:`to_dict`'s fields).
+
+        Until the next release the text also answers the dict-like uses of the old ``to_json()``
+        (which returned what :meth:`to_dict` returns now), each with a ``DeprecationWarning``.
+
+        Examples
+        --------
+        >>> from datetime import datetime, timezone
+        >>> entry = CardEntry("t1", "topup", Money("100.00"), datetime(2024, 3, 2, tzinfo=timezone.utc))
+        >>> CardEntry.from_json(entry.to_json()) == entry
+        True
+        """
+        return dumps(self.to_dict(), indent=indent)
+
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> CardEntry:
-        """Rebuild from :meth:`to_json` output."""
-        return _coerce_card_entry(data, position=None)
+    def from_json(cls, data: Mapping[str, Any] | str | bytes) -> CardEntry:
+        """Rebuild from :meth:`to_json` text or :meth:`to_dict` output.
+
+        Examples
+        --------
+        >>> CardEntry.from_json('{"key": "t1", "kind": "topup", "amount": "100.00 CNY", '
+        ...                     '"at": "2024-03-02T00:00:00+00:00"}').amount
+        Money('100.00', 'CNY')
+        """
+        return _coerce_card_entry(json_object(data, what="card entry"), position=None)
 
 
 def _validate_card_entry(entry: CardEntry, where: str) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field, model_validator
 
+from user_ops._money import Currency
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops.exceptions import ConfigError, DataError, NotFittedError, value_repr
@@ -466,11 +467,11 @@ class RFMScores(Table):
         found.update({str(c): int(n) for c, n in zip(codes, counts)})
         return found
 
-    def summary(self, metrics: Any = None) -> Table:
-        """:func:`user_ops.rfm.segment_summary` of these scores."""
+    def summary(self, metrics: Any = None, *, currency: str | Currency = "CNY") -> Table:
+        """:func:`user_ops.rfm.segment_summary` of these scores (money rounded to ``currency``)."""
         from user_ops.rfm._summary import segment_summary
 
-        return segment_summary(self, metrics)
+        return segment_summary(self, metrics, currency=currency)
 
 
 # -- helpers ----------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from user_ops._money import Currency, round_to_minor_unit, summary_currency
 from user_ops._table import Table
 from user_ops.exceptions import ConfigError, DataError, value_repr
 from user_ops.rfm._segments import NEVER_BOUGHT, SegmentMap
@@ -20,7 +21,13 @@ FloatArray = npt.NDArray[np.float64]
 _DEFAULT_SHARES = (0.01, 0.05, 0.1, 0.2, 0.5)
 
 
-def segment_summary(scores: Any, metrics: Any = None, *, segment_map: SegmentMap | None = None) -> Table:
+def segment_summary(
+    scores: Any,
+    metrics: Any = None,
+    *,
+    segment_map: SegmentMap | None = None,
+    currency: str | Currency = "CNY",
+) -> Table:
     """Per segment, in map order: size, revenue and profile, with the suggested action.
 
     Parameters
@@ -33,6 +40,10 @@ def segment_summary(scores: Any, metrics: Any = None, *, segment_map: SegmentMap
         have it). Adds ``revenue``, ``revenue_share`` and the mean of each metric column.
     segment_map:
         The map (default: the scoring model's).
+    currency:
+        The currency of the monetary column (a code such as ``"USD"``, or a ``Currency``): ``revenue``
+        and the mean of the monetary column are rounded to its minor unit (default ``"CNY"``, two
+        decimals; ``"JPY"``: whole yen). Shares and other means are not money and keep every digit.
 
     Returns
     -------
@@ -54,7 +65,11 @@ def segment_summary(scores: Any, metrics: Any = None, *, segment_map: SegmentMap
     (['important_value', 'never_bought'], [1, 0, 0, 0, 0, 0, 0, 1, 1])
     >>> float(summary["revenue_share"][0])
     0.9
+    >>> more = {"recency_days": [3, 5, 100], "frequency": [5, 6, 1], "monetary": [0.1, 0.2, 10.0]}
+    >>> [r for r in segment_summary(model.score(more), more)["revenue"].tolist() if r]  # not 0.300...04
+    [0.3, 10.0]
     """
+    money = summary_currency(currency)
     table = Table.coerce(scores)
     model = getattr(scores, "model", None)
     if segment_map is not None and not isinstance(segment_map, SegmentMap):
@@ -85,7 +100,10 @@ def segment_summary(scores: Any, metrics: Any = None, *, segment_map: SegmentMap
         revenue, revenue_share, raw_means = _metric_columns(
             table, Table.coerce(metrics), group, len(codes), model
         )
-        columns.update({"revenue": revenue, "revenue_share": revenue_share})
+        columns.update({"revenue": round_to_minor_unit(revenue, money), "revenue_share": revenue_share})
+        monetary = f"mean_{getattr(model, 'monetary_column', 'monetary')}"
+        if monetary in raw_means:
+            raw_means[monetary] = round_to_minor_unit(raw_means[monetary], money)
     for letter in ("r", "f", "m"):
         columns[f"mean_{letter}"] = _group_mean(table, letter, group, len(codes))
     columns.update(raw_means)

@@ -118,7 +118,7 @@ class DecimalLit(_Node):
     >>> rule = Rule.parse("spend_90d > 1000.50")
     >>> rule.node.right.value
     Decimal('1000.50')
-    >>> rule.to_json()["right"]
+    >>> rule.to_dict()["right"]
     {'kind': 'decimal', 'value': '1000.50'}
     """
 

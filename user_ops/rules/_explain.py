@@ -19,6 +19,10 @@ __all__ = ["ExplainNode", "Explanation", "NodeStats", "PopulationExplanation"]
 
 
 def _format_value(value: Any) -> str:
+    if isinstance(value, np.floating):
+        return str(value)  # shortest round-trip at its own precision: 0.1, not np.float64(0.1)
+    if isinstance(value, np.generic):
+        value = value.item()  # np.int64(3) reads 3, np.bool_ reads true
     if value is None:
         return "null"
     if value is True:

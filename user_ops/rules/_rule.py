@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -15,11 +15,14 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from user_ops._json_text import dumps, unwrap_double_encoded
+from user_ops._policy import canonical_hash, check_content_hash, document_schema, read_document
 from user_ops._table import Table
 from user_ops._time import TzLike, get_tz, require_aware
-from user_ops.exceptions import DataError, RuleSyntaxError, RuleTypeError, value_repr
+from user_ops.exceptions import DataError, RuleError, RuleSyntaxError, RuleTypeError, value_repr
 from user_ops.rules import _ast as A
 from user_ops.rules._compile import ScalarFn, TNode, compile_node, evaluate_batch
+from user_ops.rules._dates import DateMode, with_dates_in_columns, with_dates_in_record
 from user_ops.rules._functions import lookup_function
 from user_ops.rules._limits import DEFAULT_LIMITS, Limits
 from user_ops.rules._runtime import (
@@ -43,9 +46,10 @@ _CACHE_SIZE = 256
 class Rule:
     """A condition over one customer record, evaluated for one record or a whole table.
 
-    Build one with :meth:`parse` (text), :meth:`from_json` (the canonical JSON AST) or
-    :meth:`from_jsonlogic`. Without a schema a rule is type-checked against the data it meets (the
-    record's values, the table's columns); with one, when it is built.
+    Build one with :meth:`parse` (text), :meth:`from_json` (the canonical JSON AST, as text or a
+    dict), :meth:`from_document` (a versioned document, as policies have) or :meth:`from_jsonlogic`.
+    Without a schema a rule is type-checked against the data it meets (the record's values, the
+    table's columns); with one, when it is built.
 
     Parameters
     ----------
@@ -66,9 +70,13 @@ class Rule:
     array([False,  True])
     """
 
+    #: Version of the document layout of :meth:`to_document` (the canonical JSON AST's).
+    schema_version: ClassVar[int] = 1
+
     __slots__ = (
         "_batch_cache",
         "_by_rule_types",
+        "_date_modes",
         "_fields",
         "_node",
         "_scalar_cache",
@@ -104,10 +112,11 @@ class Rule:
         self._schema: Schema | None = None
         self._typed: TNode | None = None
         self._scalar_fn: ScalarFn | None = None
+        self._date_modes: dict[str, DateMode | None] = {}
         if schema is not None:
             self._schema = schema if isinstance(schema, Schema) else Schema(schema)
             self._typed = self._compile(self._schema.fields, strict_fields=False)
-            self._scalar_fn = self._typed.scalar()
+            self._scalar_fn = self._reading_dates(self._typed.scalar(), self._schema_dates())
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
@@ -134,10 +143,45 @@ class Rule:
     def from_json(
         cls, obj: Any, schema: Schema | Mapping[str, str] | None = None, *, limits: Limits = DEFAULT_LIMITS
     ) -> Rule:
-        """Build from the canonical JSON AST (a dict, or a JSON string); errors carry a JSON path."""
+        """Build from the canonical JSON AST: :meth:`to_json` text (or bytes) or :meth:`to_dict` output.
+
+        Errors carry a JSON path.
+
+        Examples
+        --------
+        >>> rule = Rule.parse("orders_90d >= 3")
+        >>> Rule.from_json(rule.to_json()) == Rule.from_json(rule.to_dict()) == rule
+        True
+        """
         from user_ops.rules._json import node_from_json
 
+        obj = unwrap_double_encoded(obj, what="Rule", error=RuleSyntaxError)
         return cls(node_from_json(obj, limits=limits), schema=schema)
+
+    @classmethod
+    def from_document(
+        cls,
+        document: dict[str, Any] | str | bytes,
+        schema: Schema | Mapping[str, str] | None = None,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> Rule:
+        """Read :meth:`to_document` output, checking its type, version and (when present) content hash.
+
+        As for policies: a document of another type, from a newer ``schema_version``, or whose rule no
+        longer matches its ``content_hash`` raises :class:`~user_ops.ConfigError`; an invalid rule
+        raises the rule errors of :meth:`from_json`.
+
+        Examples
+        --------
+        >>> rule = Rule.parse('city in ["北京", "上海"]')
+        >>> Rule.from_document(rule.to_document()) == rule
+        True
+        """
+        _version, body, expected = read_document("Rule", document, newest=cls.schema_version)
+        loaded = cls.from_json(body, schema, limits=limits)
+        check_content_hash("Rule", expected, loaded.content_hash())
+        return loaded
 
     @classmethod
     def from_jsonlogic(
@@ -154,11 +198,67 @@ class Rule:
 
         return to_text(self._node)
 
-    def to_json(self) -> dict[str, Any]:
-        """The canonical JSON AST as a JSON-compatible dict."""
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical JSON AST as a JSON-compatible dict.
+
+        Examples
+        --------
+        >>> Rule.parse("orders_90d >= 3").to_dict()["op"]
+        '>='
+        """
         from user_ops.rules._json import node_to_json
 
         return node_to_json(self._node)
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The canonical JSON AST as JSON text, ready to write to a file; :meth:`from_json` reads it.
+
+        Until the next release the text also answers the dict-like uses of the old ``to_json()``
+        (which returned what :meth:`to_dict` returns now), each with a ``DeprecationWarning``.
+
+        Examples
+        --------
+        >>> Rule.parse("orders_90d >= 3").to_json()[:40]
+        '{"kind": "cmp", "op": ">=", "left": {"ki'
+        """
+        return dumps(self.to_dict(), indent=indent)
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON AST (sorted keys), as :meth:`PolicyModel.content_hash`.
+
+        Examples
+        --------
+        >>> Rule.parse("a >= 3").content_hash() == Rule.parse("a>=3").content_hash()
+        True
+        """
+        return canonical_hash(self.to_dict())
+
+    def to_document(self) -> dict[str, Any]:
+        """A versioned document, as policies have: type, ``schema_version``, content hash and the AST.
+
+        Examples
+        --------
+        >>> document = Rule.parse("orders_90d >= 3").to_document()
+        >>> document["type"], document["schema_version"], document["policy"]["op"]
+        ('Rule', 1, '>=')
+        """
+        return {
+            "type": "Rule",
+            "schema_version": self.schema_version,
+            "content_hash": self.content_hash(),
+            "policy": self.to_dict(),
+        }
+
+    @classmethod
+    def document_json_schema(cls) -> dict[str, Any]:
+        """JSON Schema of :meth:`to_document` output (the AST's schema inside the versioned envelope).
+
+        Examples
+        --------
+        >>> Rule.document_json_schema()["properties"]["type"]
+        {'const': 'Rule'}
+        """
+        return document_schema("Rule", cls.schema_version, cls.json_schema())
 
     def to_jsonlogic(self) -> Any:
         """JsonLogic form; raises RuleError for constructs JsonLogic cannot express."""
@@ -251,7 +351,8 @@ class Rule:
     def _context(as_of: datetime, tz: TzLike | None) -> ScalarContext:
         """A fresh context for evaluating several rules for one record (a TagSet sets its ``tags``)."""
         aware = require_aware(as_of)
-        return ScalarContext(aware, get_tz(tz) if tz is not None else _zone_of(aware), frozenset())
+        zone = get_tz(tz) if tz is not None else _zone_of(aware)
+        return ScalarContext(aware, zone, frozenset(), text_tz=zone if tz is not None else None)
 
     def _value_in(self, record: Mapping[str, Any], ctx: ScalarContext) -> bool | None:
         """Three-valued result in a given context."""
@@ -310,6 +411,8 @@ class Rule:
         from user_ops.rules._explain import explain_record
 
         ctx = _scalar_context(as_of, tz, tags)
+        if isinstance(record, Mapping):
+            record = self._with_dates(record, ctx)
         return explain_record(self._typed_for_record(record), record, ctx)
 
     def explain(
@@ -362,8 +465,14 @@ class Rule:
         key = tuple(signature)
         compiled = self._by_rule_types.get(key)
         if compiled is None:
-            typed = self._compile(dict(zip(self._fields, key)), strict_fields=True)
-            compiled = (typed, typed.scalar())
+            dates = self._text_dates(name for name, kind in zip(self._fields, key) if kind == "str")
+            if dates:  # ISO text where the rule reads a date or an instant: read it, then evaluate
+                placeholder = {**dict(zip(self._fields, key)), **{n: _typed_as(m) for n, m in dates.items()}}
+                typed = self._compile(placeholder, strict_fields=True)
+                compiled = (typed, self._reading_dates(self._evaluate_read, dates))
+            else:
+                typed = self._compile(dict(zip(self._fields, key)), strict_fields=True)
+                compiled = (typed, typed.scalar())
             _remember(self._by_rule_types, key, compiled)
         if type(record) is dict and all("." not in name for name in self._fields):
             if len(self._scalar_cache) >= _CACHE_SIZE:  # records with ever new type mixes: start over
@@ -389,10 +498,80 @@ class Rule:
         aware = require_aware(as_of)
         zone = get_tz(tz) if tz is not None else _zone_of(aware)
         data = Table.coerce(table)
+        dates = self._text_dates(n for n in self._fields if n in data and data.kind(n) == "str")
+        if dates:  # ISO text columns where the rule reads dates or instants, read as one record's
+            data = with_dates_in_columns(data, dates, tz=zone if tz is not None else None)
         tag_columns = None
         if tags is not None:
             tag_columns = {name: _tag_column(name, column, len(data)) for name, column in tags.items()}
         return BatchContext(data, aware, zone, tag_columns)
+
+    # -- ISO text for dates and instants (see user_ops.rules._dates) ----------------------------------
+    def _date_mode(self, name: str) -> DateMode | None:
+        """How field ``name`` takes ISO text: its Schema's type, else what the rule's typing accepts.
+
+        ``None`` for a field the rule reads as text (or as a number, ...): its text stays text. Found
+        by type-checking the rule with the field as text, a date and an instant (other fields null),
+        once per field.
+        """
+        if name in self._date_modes:
+            return self._date_modes[name]
+        declared = self._schema.get(name) if self._schema is not None else None
+        mode: DateMode | None
+        if declared is not None:
+            mode = declared if declared in ("date", "datetime") else None  # type: ignore[assignment]
+        else:
+            accepts = {kind for kind in ("str", "date", "datetime") if self._types_with(name, kind)}
+            if "str" in accepts or not accepts:
+                mode = None
+            else:
+                mode = "either" if len(accepts) == 2 else "date" if "date" in accepts else "datetime"
+        self._date_modes[name] = mode
+        return mode
+
+    def _types_with(self, name: str, kind: str) -> bool:
+        fields = dict.fromkeys(self._fields, "null")
+        fields[name] = kind
+        try:
+            self._compile(fields, strict_fields=True)
+        except RuleError:
+            return False
+        return True
+
+    def _text_dates(self, names: Iterable[str]) -> dict[str, DateMode]:
+        """The fields among ``names`` (fields holding text) that the rule reads as dates or instants."""
+        found: dict[str, DateMode] = {}
+        for name in names:
+            mode = self._date_mode(name)
+            if mode is not None:
+                found[name] = mode
+        return found
+
+    def _schema_dates(self) -> dict[str, DateMode]:
+        schema = self._schema
+        return {} if schema is None else self._text_dates(n for n in self._fields if n in schema)
+
+    def _with_dates(self, record: Mapping[str, Any], ctx: ScalarContext) -> Mapping[str, Any]:
+        """``record`` with the ISO text of its date and instant fields read (explanations)."""
+        texts = (name for name in self._fields if isinstance(lookup(record, name), str))
+        dates = self._text_dates(texts)
+        return with_dates_in_record(record, dates, tz=ctx.text_tz) if dates else record
+
+    def _evaluate_read(self, record: Mapping[str, Any], ctx: ScalarContext) -> bool | None:
+        """Evaluate a record whose date text was read (its types pick the compiled tree)."""
+        result: bool | None = self._compiled_for_record(record)[1](record, ctx)
+        return result
+
+    @staticmethod
+    def _reading_dates(evaluate: ScalarFn, dates: dict[str, DateMode]) -> ScalarFn:
+        """``evaluate`` preceded by reading the ISO text of ``dates`` (unchanged when there are none)."""
+        if not dates:
+            return evaluate
+
+        def read_then_evaluate(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
+            return evaluate(with_dates_in_record(record, dates, tz=ctx.text_tz), ctx)
+
+        return read_then_evaluate
 
     def _locate(self, node: A.Node, path: str) -> dict[str, Any]:
         span = self._spans.get(id(node))
@@ -410,7 +589,7 @@ class Rule:
         return isinstance(other, Rule) and self._node == other._node
 
     def __hash__(self) -> int:
-        return hash(json.dumps(self.to_json(), sort_keys=True))
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
 
     def __repr__(self) -> str:
         return f"Rule({self.to_text()!r})"
@@ -422,7 +601,7 @@ class Rule:
         return f"<code class='user-ops-rule'>{html.escape(self.to_text())}</code>"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rule_from_json, (self.to_json(), self._schema))
+        return (_rule_from_json, (self.to_dict(), self._schema))
 
     # pydantic: a Rule field accepts rule text, a JSON AST dict or a Rule, and serializes to text.
     @classmethod
@@ -585,11 +764,17 @@ def _scalar_context(as_of: datetime, tz: TzLike | None, tags: Any) -> ScalarCont
         return last
     aware = require_aware(as_of)
     zone = get_tz(tz) if tz is not None else _zone_of(aware)
+    text_tz = zone if tz is not None else None  # naive ISO text is read only in a zone the caller named
     if tags is not None:
-        return ScalarContext(aware, zone, frozenset(tags))
-    context = ScalarContext(aware, zone, None)
+        return ScalarContext(aware, zone, frozenset(tags), text_tz=text_tz)
+    context = ScalarContext(aware, zone, None, text_tz=text_tz)
     _last_context = (as_of, tz, context)
     return context
+
+
+def _typed_as(mode: DateMode) -> str:
+    """The field type a date mode compiles as (a placeholder for ISO text before it is read)."""
+    return "date" if mode == "date" else "datetime"
 
 
 def _tag_column(name: str, column: Any, n: int) -> npt.NDArray[np.bool_]:

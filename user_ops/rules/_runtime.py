@@ -71,6 +71,9 @@ class ScalarContext:
     tags: frozenset[str] | None = None
     _today: date | None = field(default=None, repr=False)
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)  # values derived from as_of and tz
+    #: The zone the caller passed as ``tz=`` (not defaulted from ``as_of``): where ISO text without
+    #: an offset is read; ``None``, and such text is ambiguous (see ``user_ops.rules._dates``).
+    text_tz: tzinfo | None = None
 
     @property
     def today(self) -> date:

@@ -57,13 +57,6 @@ def map_tables(frame: Any, step: Callable[[Table], Table]) -> Any:
     return frame.mapInArrow(run, schema)
 
 
-def _with_id(table: Table, result: Table, id_column: str | None) -> Table:
-    """``result`` with the input's id column first (a Spark result has no row order to join on)."""
-    if id_column is None or id_column not in table or id_column in result:
-        return result
-    return Table._trusted({id_column: table[id_column], **{n: result[n] for n in result.columns}})
-
-
 def fit_rfm(metrics: Any, model: RFMModel, *, order_by: str | None = None) -> RFMModel:
     """Fit ``model`` on a Spark frame of per-customer metrics: the same fitted model as the core's fit.
 
@@ -164,7 +157,8 @@ def evaluate_tags(
     as_of = require_aware(as_of)
 
     def step(table: Table) -> Table:
-        return _with_id(table, tag_set.evaluate(table, as_of=as_of, tz=tz), id_column)
+        result: Table = tag_set.evaluate(table, as_of=as_of, tz=tz, id_column=id_column)
+        return result
 
     return map_tables(frame, step)
 

@@ -256,8 +256,48 @@ class TagSet(PolicyModel):
             self._by_name = {tag.name: tag for tag in self.tags}
         return self._by_name
 
-    def evaluate(self, table: Any, *, as_of: datetime, tz: TzLike | None = None) -> TagTable:
-        """One boolean column per tag (in definition order) for every row of ``table``."""
+    def evaluate(
+        self,
+        table: Any,
+        *,
+        as_of: datetime,
+        tz: TzLike | None = None,
+        id_column: str | None = "customer_id",
+    ) -> TagTable:
+        """Every customer's tags: the id column, then one boolean column per tag (in definition order).
+
+        Parameters
+        ----------
+        table:
+            Per-customer columns (a ``Table``, a dict of columns, records or a DataFrame), e.g. the
+            output of :func:`user_ops.customer_metrics`.
+        as_of:
+            Evaluation instant (timezone-aware).
+        tz:
+            Business time zone (default: ``as_of``'s zone).
+        id_column:
+            Column copied in front when the input has it, as in every batch result (``None``: never).
+
+        Returns
+        -------
+        TagTable
+            ``id_column`` (when the input has it), then the tags; ``counts()`` and ``summary()``.
+
+        Raises
+        ------
+        ConfigError
+            When ``id_column`` is not a string or names a tag of the set.
+
+        Examples
+        --------
+        >>> from datetime import datetime, timezone
+        >>> tags = TagSet([TagRule(name="loyal", when="frequency >= 5")])
+        >>> result = tags.evaluate({"customer_id": [7, 8], "frequency": [6, 1]},
+        ...                        as_of=datetime(2024, 6, 30, tzinfo=timezone.utc))
+        >>> result.columns, result["customer_id"].tolist(), result.counts()
+        (('customer_id', 'loyal'), [7, 8], {'loyal': 1})
+        """
+        self._check_id_column(id_column)
         data = Table.coerce(table)
         columns: dict[str, npt.NDArray[np.bool_]] = {}
         rules = self._rules_by_name
@@ -269,10 +309,27 @@ class TagSet(PolicyModel):
                 matched = rule.when.evaluate(data, as_of=as_of, tz=tz, tags=read)
                 columns[name] = matched & ~taken
                 taken |= matched
-        ordered = {name: columns[name] for name in self.names}
+        ordered: dict[str, Any] = {}
+        kept_id = id_column if id_column is not None and id_column in data else None
+        if kept_id is not None:
+            ordered[kept_id] = data[kept_id]
+        ordered.update((name, columns[name]) for name in self.names)
         result = cast(TagTable, TagTable._trusted(ordered))
         result.tag_set = self
+        result.id_column = kept_id
         return result
+
+    def _check_id_column(self, id_column: object) -> None:
+        if id_column is not None and not isinstance(id_column, str):
+            raise ConfigError(
+                f"id_column must be a column name or None, got {type(id_column).__name__} "
+                f"{value_repr(id_column)}"
+            )
+        if id_column is not None and id_column in self._rules_by_name:
+            raise ConfigError(
+                f"id_column {id_column!r} is also the name of a tag of this set; pass another "
+                "id_column, or id_column=None"
+            )
 
     def explain_one(
         self, record: Mapping[str, Any], tag: str, *, as_of: datetime, tz: TzLike | None = None
@@ -359,15 +416,17 @@ def _check_priorities(tags: Sequence[TagRule]) -> None:
 
 
 class TagTable(Table):
-    """The result of :meth:`TagSet.evaluate`: one boolean column per tag, plus counts and a summary.
+    """The result of :meth:`TagSet.evaluate`: the id column and one boolean column per tag.
 
-    A :class:`~user_ops.Table` whose columns are the tags, in definition order; a customer has at most
-    one tag of each group.
+    A :class:`~user_ops.Table` whose columns are the id column (when the input had it), then the tags
+    in definition order (:attr:`tag_names`); a customer has at most one tag of each group.
 
     Attributes
     ----------
     tag_set:
         The :class:`TagSet` that produced it (its labels and groups feed :meth:`summary`).
+    id_column:
+        The id column copied from the input (``None`` when there is none).
 
     Examples
     --------
@@ -377,19 +436,28 @@ class TagTable(Table):
     ...     TagRule(name="spend_low", when="monetary > 0", group="spend", priority=1, label_zh="低消费"),
     ... ])
     >>> as_of = datetime(2024, 6, 30, tzinfo=timezone.utc)
-    >>> table = tags.evaluate({"monetary": [3000.0, 50.0, 0.0]}, as_of=as_of)
+    >>> table = tags.evaluate({"customer_id": [1, 2, 3], "monetary": [3000.0, 50.0, 0.0]}, as_of=as_of)
+    >>> table.columns, table.tag_names
+    (('customer_id', 'spend_high', 'spend_low'), ('spend_high', 'spend_low'))
     >>> table["spend_high"], table.counts()
     (array([ True, False, False]), {'spend_high': 1, 'spend_low': 1})
     >>> table.summary()["label_zh"].tolist()
     ['高消费', '低消费']
     """
 
-    __slots__ = ("tag_set",)
+    __slots__ = ("id_column", "tag_set")
     tag_set: TagSet | None
+    id_column: str | None
+
+    @property
+    def tag_names(self) -> tuple[str, ...]:
+        """The tag columns, in tag order (every column but the id column)."""
+        id_column = getattr(self, "id_column", None)
+        return tuple(name for name in self.columns if name != id_column)
 
     def counts(self) -> dict[str, int]:
         """Customers per tag, in tag order."""
-        return {name: int(np.count_nonzero(self[name])) for name in self.columns}
+        return {name: int(np.count_nonzero(self[name])) for name in self.tag_names}
 
     def summary(self) -> Table:
         """A table: tag, English and Chinese labels, group, count and share of customers."""
