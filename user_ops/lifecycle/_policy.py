@@ -22,11 +22,11 @@ from user_ops.rules import _ast as A
 
 __all__ = ["RESERVED_CODES", "LifecyclePolicy", "Stage", "StageResult", "StageTable"]
 
-#: Codes no stage may take: :func:`user_ops.lifecycle.transitions` uses them for customers found in
+#: Codes no stage may take: [`user_ops.lifecycle.transitions`][] uses them for customers found in
 #: only one of two snapshots.
 RESERVED_CODES: frozenset[str] = frozenset({"new", "gone"})
 
-#: The label columns :meth:`LifecyclePolicy.classify` writes, in order (after ``customer_id``).
+#: The label columns [`LifecyclePolicy.classify`][] writes, in order (after ``customer_id``).
 STAGE_COLUMNS: tuple[str, ...] = ("stage", "stage_en", "stage_zh", "action", "action_en", "action_zh")
 
 
@@ -147,7 +147,7 @@ class LifecyclePolicy(PolicyModel):
     stages:
         The stages in order (positional, or ``stages=`` as in a JSON document).
     name:
-        A name for people and admin UIs (``"default"`` for :meth:`default`).
+        A name for people and admin UIs (``"default"`` for [`default`][]).
     lifecycle_order:
         Every stage code once, in the order a customer moves through the stages (``prospect`` →
         ``introduction`` → ... → ``churn``): the order stage summaries, charts and transitions show.
@@ -241,7 +241,7 @@ class LifecyclePolicy(PolicyModel):
         """The seeds' lifecycle: prospect, churn, dormancy, introduction, maturity, growth, unclassified.
 
         Every threshold is a parameter; the result is plain rules (print it, store it as JSON). See
-        :func:`user_ops.lifecycle.default_policy` for the meaning of each parameter and
+        [`user_ops.lifecycle.default_policy`][] for the meaning of each parameter and
         ``docs/lifecycle.md`` for the table of rules.
 
         Examples
@@ -270,9 +270,9 @@ class LifecyclePolicy(PolicyModel):
 
     @classmethod
     def default_for(cls, metrics: Any, **thresholds: Any) -> LifecyclePolicy:
-        """:meth:`default` with the population cycle measured on ``metrics``.
+        """[`default`][] with the population cycle measured on ``metrics``.
 
-        The population cycle is :func:`user_ops.lifecycle.population_cycle` of the table (the median
+        The population cycle is [`user_ops.lifecycle.population_cycle`][] of the table (the median
         ``repurchase_cycle_days`` of its repeat buyers); other thresholds pass through.
 
         Examples
@@ -294,7 +294,7 @@ class LifecyclePolicy(PolicyModel):
 
     @property
     def lifecycle_codes(self) -> tuple[str, ...]:
-        """Stage codes in lifecycle order (:attr:`lifecycle_order`, else the rule order of ``stages``).
+        """Stage codes in lifecycle order (``lifecycle_order``, else the rule order of ``stages``).
 
         Examples
         --------
@@ -374,7 +374,7 @@ class LifecyclePolicy(PolicyModel):
 
     # -- classification -----------------------------------------------------------------------------
     def stage_index(self, table: Any, *, as_of: datetime, tz: TzLike | None = None) -> npt.NDArray[np.intp]:
-        """Position (in :attr:`codes`) of every row's stage: the vectorized core of :meth:`classify`.
+        """Position (in [`codes`][]) of every row's stage: the vectorized core of [`classify`][].
 
         Each stage's rule is evaluated once over the whole table; rows take the first stage whose
         rule matched (an unknown result does not match), else the fallback.
@@ -402,7 +402,7 @@ class LifecyclePolicy(PolicyModel):
         ----------
         table:
             Per-customer columns (a ``Table``, a dict of columns, records or a DataFrame), e.g. the
-            output of :func:`user_ops.customer_metrics`.
+            output of [`user_ops.customer_metrics`][].
         as_of:
             The evaluation instant (timezone-aware).
         tz:
@@ -491,7 +491,7 @@ def _rule_text(stage: Stage) -> str:
 
 
 class StageTable(Table):
-    """The result of :meth:`LifecyclePolicy.classify`: a Table that remembers its policy.
+    """The result of [`LifecyclePolicy.classify`][]: a Table that remembers its policy.
 
     ``index`` holds each row's stage position in the policy (``policy.codes[index]`` is ``stage``).
 
@@ -501,7 +501,7 @@ class StageTable(Table):
     Attributes
     ----------
     policy:
-        The :class:`LifecyclePolicy` that classified the rows.
+        The [`LifecyclePolicy`][] that classified the rows.
     index:
         Each row's stage position in ``policy.codes`` (read-only int array).
 
@@ -550,7 +550,7 @@ class StageTable(Table):
         return {str(c): int(n) for c, n in zip(codes, found, strict=True)}
 
     def summary(self, metrics: Any = None) -> Table:
-        """:func:`user_ops.lifecycle.stage_summary` of this classification."""
+        """[`user_ops.lifecycle.stage_summary`][] of this classification."""
         from user_ops.lifecycle._summary import stage_summary
 
         return stage_summary(self, metrics)
@@ -558,7 +558,7 @@ class StageTable(Table):
 
 @dataclass(frozen=True)
 class StageResult:
-    """One customer's stage, from :meth:`LifecyclePolicy.classify_one`.
+    """One customer's stage, from [`LifecyclePolicy.classify_one`][].
 
     Attributes
     ----------
@@ -632,7 +632,7 @@ class StageResult:
         return tuple(out)
 
     def to_dict(self) -> dict[str, str]:
-        """The stage and action columns of :meth:`LifecyclePolicy.classify` for this customer."""
+        """The stage and action columns of [`LifecyclePolicy.classify`][] for this customer."""
         return {name: getattr(self, name) for name in STAGE_COLUMNS}
 
     def __str__(self) -> str:

@@ -2,13 +2,13 @@
 
 A benefit is a frozen model with a ``kind`` (the discriminator of its JSON document). A tier lists the
 benefits it grants; a higher tier inherits every benefit of the tiers below it unless it grants a
-benefit with the same :attr:`~MemberDiscount.key` itself (then its own one overrides), or revokes it
-with :class:`Revoke`. :func:`benefits_for` resolves a tier's effective set and :func:`compare_benefits`
+benefit with the same [`key`][MemberDiscount.key] itself (then its own one overrides), or revokes it
+with [`Revoke`][]. [`benefits_for`][] resolves a tier's effective set and [`compare_benefits`][]
 lays the tiers side by side for a shop's membership page.
 
 Custom benefit types (a lounge visit, a free dessert) are registered with
-:func:`register_benefit_type`, which names a pydantic model for their parameters; a
-:class:`CustomBenefit` then validates its ``params`` against it.
+[`register_benefit_type`][], which names a pydantic model for their parameters; a
+[`CustomBenefit`][] then validates its ``params`` against it.
 """
 
 from __future__ import annotations
@@ -295,7 +295,7 @@ def register_benefit_type(
     Parameters
     ----------
     name:
-        Identifier used as :attr:`CustomBenefit.type` (``"lounge"``).
+        Identifier used as the ``type`` of a [`CustomBenefit`][] (``"lounge"``).
     model:
         A pydantic model class validating the benefit's parameters.
     label:
@@ -326,7 +326,7 @@ def register_benefit_type(
 
 
 def unregister_benefit_type(name: str) -> None:
-    """Remove a custom benefit type (a :class:`PluginError` if it is not registered).
+    """Remove a custom benefit type (a [`PluginError`][] if it is not registered).
 
     Examples
     --------
@@ -353,10 +353,10 @@ def benefit_type_names() -> list[str]:
 
 
 class CustomBenefit(_BenefitBase):
-    """A benefit of a registered custom type (see :func:`register_benefit_type`).
+    """A benefit of a registered custom type (see [`register_benefit_type`][]).
 
     ``params`` are validated by the type's model when the benefit is built or read from JSON; an
-    unregistered type is a :class:`~user_ops.ConfigError`.
+    unregistered type is a [`ConfigError`][].
 
     Examples
     --------
@@ -449,7 +449,7 @@ class TierBenefits(PolicyModel):
 
 
 class BenefitTable(PolicyModel):
-    """Benefits per tier, lowest tier first, independent of a :class:`~user_ops.TierPolicy`.
+    """Benefits per tier, lowest tier first, independent of a [`TierPolicy`][].
 
     Examples
     --------
@@ -559,7 +559,7 @@ def benefits_for(source: Any, tier: str) -> BenefitSet:
     Parameters
     ----------
     source:
-        A :class:`~user_ops.TierPolicy` (benefits listed on its tiers) or a :class:`BenefitTable`.
+        A [`TierPolicy`][] (benefits listed on its tiers) or a [`BenefitTable`][].
     tier:
         A tier code of ``source``.
 
@@ -598,7 +598,7 @@ def compare_benefits(source: Any, *, lang: str = "en") -> Table:
     """Tiers side by side: one row per benefit, one column per tier (``"—"`` where not granted).
 
     The first column, ``benefit``, names the benefit key; each tier column holds what a member of that
-    tier reads (inherited grants included). The result is a :class:`~user_ops.Table`, which renders as
+    tier reads (inherited grants included). The result is a [`Table`][], which renders as
     an HTML table in notebooks.
 
     Examples
@@ -629,7 +629,7 @@ def compare_benefits(source: Any, *, lang: str = "en") -> Table:
 
 
 def benefits_html(source: Any, *, lang: str = "en") -> str:
-    """A small HTML table of :func:`compare_benefits` (for a membership page or a notebook).
+    """A small HTML table of [`compare_benefits`][] (for a membership page or a notebook).
 
     Examples
     --------

@@ -1,8 +1,8 @@
 """``LedgerEntry``: one fact of a customer's points history (积分流水), validated on the way in.
 
-The host stores entries append-only; :func:`user_ops.membership.replay` folds them into a state. Every
+The host stores entries append-only; [`user_ops.membership.replay`][] folds them into a state. Every
 entry carries an idempotency key (幂等键): writing the same entry twice changes nothing, and two
-different entries under one key are a :class:`~user_ops.DataError`.
+different entries under one key are a [`DataError`][].
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class LedgerEntry:
         ``earn`` (spend or event reward), ``redeem`` (抵扣/兑换), ``refund`` (a redemption given back;
         ``ref`` = the redeem's key), ``revert`` (earned points clawed back on an order refund, 退款回收;
         ``ref`` = the earn's key), ``adjust`` (manual ± correction) or ``expire`` (an explicit expiry
-        record; optional, see :func:`~user_ops.membership.replay`).
+        record; optional, see [`replay`][]).
     points:
         A positive int; for ``adjust`` a non-zero signed int. At most ``2**63 - 1`` either way (int64).
     at:
@@ -183,7 +183,7 @@ class LedgerEntry:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LedgerEntry:
-        """Rebuild from :meth:`to_json` output (ISO 8601 text or datetimes for the instants)."""
+        """Rebuild from [`to_json`][] output (ISO 8601 text or datetimes for the instants)."""
         return coerce_entry(data, position=None)
 
 
@@ -207,7 +207,7 @@ _DEFAULTS = tuple((item.name, item.default) for item in fields(LedgerEntry))
 
 
 def coerce_entry(value: Any, *, position: int | None) -> LedgerEntry:
-    """A :class:`LedgerEntry` from an entry or a mapping; errors name the position in the input."""
+    """A [`LedgerEntry`][] from an entry or a mapping; errors name the position in the input."""
     where = "entry" if position is None else f"entry at position {position}"
     if isinstance(value, LedgerEntry):
         return value

@@ -1,7 +1,7 @@
 """``PointsPolicy``: how points (积分) are earned, when they become spendable, expire and are spent.
 
 The policy is data (frozen pydantic, JSON round trip, JSON Schema); its earning helpers turn an order
-into the exact integer points of an ``earn`` :class:`~user_ops.membership.LedgerEntry`, so a host never
+into the exact integer points of an ``earn`` [`LedgerEntry`][], so a host never
 computes points with floats of its own.
 """
 
@@ -62,7 +62,7 @@ class EventReward(PolicyModel):
 class OrderLine:
     """One order line as the earning rules see it.
 
-    ``amount`` is what the customer paid for the line (after discounts, a :class:`~user_ops.Money`);
+    ``amount`` is what the customer paid for the line (after discounts, a [`Money`][]);
     ``eligible=False`` marks lines the host excludes itself (gift cards, shipping fees...).
 
     Examples
@@ -491,10 +491,10 @@ def _month_start_us(months: Any, tz: tzinfo) -> IntArray:
 def lot_dates_us(
     at_us: IntArray, pending: BoolArray, policy: PointsPolicy, tz: tzinfo
 ) -> tuple[IntArray, IntArray]:
-    """Vectorized :meth:`PointsPolicy.available_at` / :meth:`~PointsPolicy.expires_at` in UTC microseconds.
+    """Vectorized [`PointsPolicy.available_at`][] / [`expires_at`][PointsPolicy.expires_at], in UTC µs.
 
     ``pending`` marks the lots the pending period applies to (order points); ``expires`` is
-    :data:`NEVER_US` for points that never expire. The same instants as the scalar methods (tested).
+    [`NEVER_US`][] for points that never expire. The same instants as the scalar methods (tested).
 
     Examples
     --------

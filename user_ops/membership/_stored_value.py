@@ -2,7 +2,7 @@
 
 A card holds two balances: **principal** (本金, what the customer paid) and **bonus** (赠送金, what the
 shop added). The split matters: a refund pays back principal only, accounting treats them differently,
-and the order in which a purchase uses them is a business rule (:attr:`StoredValuePolicy.spend_order`).
+and the order in which a purchase uses them is a business rule ([`StoredValuePolicy.spend_order`][]).
 Like the points ledger, the card's state is replayed from an append-only list of entries.
 
 Entry kinds, in the order entries at one instant apply: ``topup`` (充值), ``refund`` (a spend given
@@ -78,7 +78,7 @@ class StoredValuePolicy(PolicyModel):
         largest remainder; a tie in the last cent goes to principal), ``principal_first`` or
         ``bonus_first``.
     min_topup:
-        Smallest top-up :meth:`topup_entry` accepts.
+        Smallest top-up [`topup_entry`][] accepts.
 
     Examples
     --------
@@ -117,7 +117,7 @@ class StoredValuePolicy(PolicyModel):
 
     @property
     def unit(self) -> Currency:
-        """The card's :class:`~user_ops.Currency`."""
+        """The card's [`Currency`][]."""
         return Currency(self.currency)
 
     def bonus_for(self, amount: Money) -> Money:
@@ -201,11 +201,11 @@ class CardEntry:
         ``topup``, ``spend``, ``refund`` (of a spend, ``ref`` = its key) or ``withdraw`` (an unspent
         top-up paid back, ``ref`` = the top-up's key).
     amount:
-        A positive :class:`~user_ops.Money` (for ``withdraw``: the principal paid back).
+        A positive [`Money`][] (for ``withdraw``: the principal paid back).
     at:
         When (timezone-aware).
     bonus:
-        For ``topup``: the bonus granted (``None``: the policy's :meth:`~StoredValuePolicy.bonus_for`).
+        For ``topup``: the bonus granted (``None``: the policy's [`bonus_for`][StoredValuePolicy.bonus_for]).
 
     Examples
     --------
@@ -242,7 +242,7 @@ class CardEntry:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CardEntry:
-        """Rebuild from :meth:`to_json` output."""
+        """Rebuild from [`to_json`][] output."""
         return _coerce_card_entry(data, position=None)
 
 
@@ -348,7 +348,7 @@ class CardState:
         return self.principal + self.bonus
 
     def to_dict(self) -> dict[str, Any]:
-        """Every amount as a :class:`~user_ops.Money`, plus the bookkeeping counts."""
+        """Every amount as a [`Money`][], plus the bookkeeping counts."""
         out = {item.name: getattr(self, item.name) for item in fields(self) if item.name != "policy"}
         out["balance"] = self.balance
         return out
@@ -478,7 +478,7 @@ def replay_card(
     """A stored-value card's state at ``as_of`` from its entries (any input order).
 
     Entries are deduplicated by key (identical repeats change nothing; a reused key with other
-    content is a :class:`~user_ops.DataError`), entries after ``as_of`` are left out and listed, the
+    content is a [`DataError`][]), entries after ``as_of`` are left out and listed, the
     rest applied in ``(at, kind, key)`` order — except that a refund at the very instant of the spend
     it refunds comes right after the spends at that instant.
 

@@ -1,6 +1,6 @@
 """The dated facts a tier history is made of: purchases, refunds, points, growth value, overrides.
 
-The host stores them append-only; :class:`~user_ops.TierPolicy` folds them into a tier. A history is a
+The host stores them append-only; [`TierPolicy`][] folds them into a tier. A history is a
 sequence of these models, of their JSON documents (dicts with a ``kind``), or a table of events.
 """
 
@@ -33,7 +33,7 @@ __all__ = [
 class _Dated(PolicyModel):
     """An event at a timezone-aware instant, with an optional id for the host's bookkeeping.
 
-    Events are data, not configuration: invalid ones raise :class:`~user_ops.DataError`.
+    Events are data, not configuration: invalid ones raise [`DataError`][].
     """
 
     invalid_input_error: ClassVar[type[UserOpsError]] = DataError

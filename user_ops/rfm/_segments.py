@@ -152,7 +152,7 @@ class SegmentMap(PolicyModel):
 
     The last segment is the fallback (``when=None``) so every score combination has a segment.
     ``levels`` names the score scale the rules were written for (5 means scores 1..5); a model
-    checks it against its own scale. Built-ins: :meth:`classic`, :meth:`cn8`, :meth:`pymc`.
+    checks it against its own scale. Built-ins: [`classic`][], [`cn8`][], [`pymc`][].
 
     Examples
     --------

@@ -177,7 +177,7 @@ class NullLit(_Node):
 
     A comparison with ``null`` is unknown (SQL three-valued logic), so ``Rule`` refuses a comparison
     with a null literal, which could never match; test for a missing value with ``is null``
-    (:class:`IsNullNode`).
+    ([`IsNullNode`][]).
 
     Examples
     --------
@@ -233,7 +233,7 @@ class DateLit(_Node):
     Attributes
     ----------
     value:
-        The ``date`` (a ``datetime`` is rejected: use :class:`DateTimeLit`).
+        The ``date`` (a ``datetime`` is rejected: use [`DateTimeLit`][]).
 
     Examples
     --------
@@ -368,7 +368,7 @@ class OrNode(_Node):
     Attributes
     ----------
     items:
-        The conditions (at least one), flat like :class:`AndNode`.
+        The conditions (at least one), flat like [`AndNode`][].
 
     Examples
     --------
@@ -414,7 +414,7 @@ class InNode(_Node):
     item:
         The value looked up.
     values:
-        The list (a :class:`ListLit`, or a ``list[str]`` field).
+        The list (a [`ListLit`][], or a ``list[str]`` field).
     negated:
         True for ``not in``.
 
@@ -517,7 +517,7 @@ class CallNode(_Node):
     Attributes
     ----------
     fn:
-        The function name (see :func:`user_ops.rules.functions`).
+        The function name (see [`user_ops.rules.functions`][]).
     args:
         The arguments, in order.
 

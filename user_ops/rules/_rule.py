@@ -43,8 +43,8 @@ _CACHE_SIZE = 256
 class Rule:
     """A condition over one customer record, evaluated for one record or a whole table.
 
-    Build one with :meth:`parse` (text), :meth:`from_json` (the canonical JSON AST) or
-    :meth:`from_jsonlogic`. Without a schema a rule is type-checked against the data it meets (the
+    Build one with [`parse`][] (text), [`from_json`][] (the canonical JSON AST) or
+    [`from_jsonlogic`][]. Without a schema a rule is type-checked against the data it meets (the
     record's values, the table's columns); with one, when it is built.
 
     Parameters
@@ -269,7 +269,7 @@ class Rule:
         table:
             A Table or anything ``Table.coerce`` accepts (dict of columns, list of records, DataFrame).
         as_of, tz:
-            As for :meth:`evaluate_one`.
+            As for [`evaluate_one`][].
         tags:
             Tag name to boolean column (used by ``has_tag``; a TagSet passes them).
         """

@@ -359,15 +359,15 @@ def _check_priorities(tags: Sequence[TagRule]) -> None:
 
 
 class TagTable(Table):
-    """The result of :meth:`TagSet.evaluate`: one boolean column per tag, plus counts and a summary.
+    """The result of [`TagSet.evaluate`][]: one boolean column per tag, plus counts and a summary.
 
-    A :class:`~user_ops.Table` whose columns are the tags, in definition order; a customer has at most
+    A [`Table`][] whose columns are the tags, in definition order; a customer has at most
     one tag of each group.
 
     Attributes
     ----------
     tag_set:
-        The :class:`TagSet` that produced it (its labels and groups feed :meth:`summary`).
+        The [`TagSet`][] that produced it (its labels and groups feed [`summary`][]).
 
     Examples
     --------
