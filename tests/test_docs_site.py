@@ -1,7 +1,8 @@
 """The documentation site as its readers meet it, checked on a real ``mkdocs build --strict``.
 
-One build per test run (module fixture), then: the API reference rendered, its cross-references
-links that resolve (no raw Sphinx roles); the executed examples
+One build per test run (module fixture), then: the API reference rendered, truthfully (each
+policy's real constructor, its fields' types, defaults and required-ness; cross-references that are
+links and resolve); the executed examples
 and their figures (decodable, not blank) on the gallery and room pages; no request to another host
 when a page loads (no web fonts: Google Fonts is often unreachable from mainland China); Chinese
 words found by the search as the theme's own search engine tokenizes the index; the Chinese
@@ -11,7 +12,10 @@ width; a copy button that copies code without prompts or output; no "being writt
 
 from __future__ import annotations
 
+import ast
 import functools
+import importlib
+import inspect
 import io
 import json
 import os
@@ -24,9 +28,13 @@ from collections.abc import Iterator
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
+import pydantic
 import pytest
 import yaml
+
+from user_ops.coupons import CouponTemplate
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -400,6 +408,125 @@ def _dom(path: Path) -> _Element:
 
 def _reference_page_files(site: Path) -> list[Path]:
     return sorted((site / "reference").rglob("index.html"))
+
+
+def _import_path(path: str) -> Any:
+    """The object a documented path names (``user_ops.coupons.CouponTemplate``), imported."""
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            value: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for part in parts[cut:]:
+            value = getattr(value, part)
+        return value
+    raise ImportError(path)
+
+
+def _object(site: Path, page: str, identifier: str) -> _Element:
+    """The ``doc-object`` block of the object whose heading has the id ``identifier``."""
+    for element in _dom(site / page / "index.html").iter():
+        if element.attrs.get("id") == identifier and element.parent is not None:
+            return element.parent
+    raise AssertionError(f"{identifier} is not documented on {page}")
+
+
+def _own(block: _Element, css_class: str) -> list[_Element]:
+    """Elements of ``css_class`` in an object's block, not in the blocks of its members."""
+    return [element for element in block.iter(skip="doc-children") if css_class in element.classes]
+
+
+def _signature(block: _Element) -> str:
+    signatures = _own(block, "doc-signature")
+    assert signatures, "no signature"
+    return signatures[0].text().strip()
+
+
+def _parameters_table(block: _Element) -> dict[str, tuple[str, str]]:
+    """``{name: (type, default)}`` of the object's own Parameters table (text as shown)."""
+    for table in (element for element in block.iter(skip="doc-children") if element.tag == "table"):
+        header = [cell.text().strip() for cell in table.iter() if cell.tag == "th"]
+        if header == ["Name", "Type", "Description", "Default"]:
+            rows = [row for row in table.iter() if row.tag == "tr" and "doc-section-item" in row.classes]
+            cells = [[cell.text().strip() for cell in row.iter() if cell.tag == "td"] for row in rows]
+            return {name: (kind, default) for name, kind, _, default in cells}
+    return {}
+
+
+def _parsed_signature(text: str) -> ast.arguments:
+    """A rendered signature (``Name(a: int, *, b: str = "x")``) parsed as Python."""
+    call = re.sub(r"\)\s*->.*\Z", ")", text[text.index("(") :], flags=re.DOTALL)
+    function = ast.parse(f"def f{call}: pass").body[0]
+    assert isinstance(function, ast.FunctionDef)
+    return function.args
+
+
+def _same_expression(shown: str, source: ast.expr) -> bool:
+    return ast.unparse(ast.parse(shown, mode="eval").body) == ast.unparse(source)
+
+
+def _models(site: Path) -> list[tuple[str, str, type]]:
+    """``(page, documented path, class)`` of every pydantic model documented in the reference."""
+    found = []
+    for page_file in _reference_page_files(site):
+        page = str(page_file.parent.relative_to(site))
+        for element in _dom(page_file).iter():
+            identifier = element.attrs.get("id", "")
+            if "doc-heading" in element.classes and identifier.startswith("user_ops."):
+                value = _import_path(identifier)
+                if isinstance(value, type) and issubclass(value, pydantic.BaseModel):
+                    found.append((page, identifier, value))
+    return found
+
+
+def test_a_policys_page_shows_each_field_its_type_its_default_and_whether_it_is_required(site: Path) -> None:
+    block = _object(site, "reference/coupons", "user_ops.coupons.CouponTemplate")
+    signature = _signature(block)
+    assert "**data" not in signature and signature.startswith("CouponTemplate(")
+    table = _parameters_table(block)
+    assert list(table) == list(CouponTemplate.model_fields)  # 14 fields, in order, each documented
+    required = [name for name, (_, default) in table.items() if default == "required"]
+    assert required == ["id", "currency", "benefit"]
+    assert table["target"] == ("Target", "None")
+    assert table["conditions"] == ("Conditions", "Conditions()")
+    assert table["label_en"] == ("str | None", "None")  # its own, not the one of "name, label_en, ..."
+    assert table["name"] == ("str", "''")
+    # The types are links to their own documentation.
+    (benefit_row,) = [
+        row for row in block.iter() if row.tag == "tr" and row.text().split()[:1] == ["benefit"]
+    ]
+    hrefs = {link.attrs.get("href") for link in benefit_row.iter() if link.tag == "a"}
+    assert "#user_ops.coupons.Benefit" in hrefs
+
+
+def test_every_model_shows_the_constructor_pydantic_accepts(site: Path) -> None:
+    models = _models(site)
+    assert len(models) >= 60  # the policies and validated data of every room
+    for page, identifier, model in models:
+        block = _object(site, page, identifier)
+        signature = _signature(block)
+        assert "**data" not in signature, f"{identifier}: {signature}"
+        parameters = _parsed_signature(signature)
+        keyword = dict(zip((a.arg for a in parameters.kwonlyargs), parameters.kw_defaults))
+        positional = [a.arg for a in parameters.posonlyargs + parameters.args]
+        accepted = inspect.signature(model).parameters
+        assert positional + list(keyword) == list(accepted), identifier
+        table = _parameters_table(block)
+        for name, field in model.model_fields.items():
+            assert name in table, f"{identifier}: the field {name} is not in the parameters table"
+            shown_type, shown_default = table[name]
+            if name in keyword:
+                default = keyword[name]
+                annotation = next(a.annotation for a in parameters.kwonlyargs if a.arg == name)
+                assert annotation is not None and _same_expression(shown_type, annotation), (identifier, name)
+                assert (default is None) == field.is_required(), (identifier, name)
+                if default is None:
+                    assert shown_default == "required", (identifier, name)
+                else:
+                    assert _same_expression(shown_default, default), (identifier, name, shown_default)
+            else:  # a positional parameter standing for the field (``TagSet([...])``): its own default
+                assert shown_default != "required" or accepted[name].default is inspect.Parameter.empty
 
 
 _SPHINX_ROLE = re.compile(r":(?:class|func|meth|attr|mod|data|exc|obj):`")

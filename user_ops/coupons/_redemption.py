@@ -139,6 +139,8 @@ def _no_bool(value: object, name: str) -> object:
 class CounterMove(PolicyModel):
     """Add ``amount`` to the counter ``key``, allowed only while the result stays within ``limit``.
 
+    Invalid fields raise ``InvalidIntentError`` (a [`DataError`][]) naming the field.
+
     Parameters
     ----------
     key : str
@@ -150,8 +152,6 @@ class CounterMove(PolicyModel):
     limit : int or None
         The largest value the counter may reach, 0 to ``2**63 - 1``; ``None`` for no limit (the move is
         only counted; a counter still cannot pass ``2**63 - 1``, the largest integer SQLite stores).
-
-    Invalid fields raise ``InvalidIntentError`` (a [`DataError`][]) naming the field.
 
     Examples
     --------
