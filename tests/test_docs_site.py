@@ -2,7 +2,7 @@
 
 One build per test run (module fixture), then: the API reference rendered, truthfully (each
 policy's real constructor, its fields' types, defaults and required-ness; cross-references that are
-links and resolve); the executed examples
+links and resolve; signatures that fit); the executed examples
 and their figures (decodable, not blank) on the gallery and room pages; no request to another host
 when a page loads (no web fonts: Google Fonts is often unreachable from mainland China); Chinese
 words found by the search as the theme's own search engine tokenizes the index; the Chinese
@@ -571,6 +571,33 @@ def test_the_reference_shows_no_raw_role_and_its_cross_references_resolve(site: 
     assert ("issue", "#user_ops.coupons.IssuedCoupon.issue") in linked  # was :meth:`issue`
     assert ("check_store", "#user_ops.coupons.testing.check_store") in linked  # :func:`~...check_store`
     assert ("user_ops.Money", "../#user_ops.Money") in linked  # was :class:`user_ops.Money`
+
+
+def test_the_docs_extras_install_a_signature_formatter() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = config["project"]["optional-dependencies"]
+    for extra in ("docs", "dev"):  # mkdocstrings formats signatures with black or ruff, if installed
+        assert any(re.match(r"(ruff|black)\b", requirement) for requirement in extras[extra]), extra
+
+
+def test_long_signatures_are_formatted_to_fit_the_content_width(site: Path) -> None:
+    signature = _signature(_object(site, "reference/coupons", "user_ops.coupons.plan_issuance"))
+    assert len(signature.splitlines()) > 10  # one parameter a line
+    # Every signature of a function or class (a constant's value, text included, is shown as it is).
+    signatures = [
+        block
+        for page_file in _reference_page_files(site)
+        for block in _dom(page_file).iter()
+        if "doc-signature" in block.classes
+        and block.parent is not None
+        and block.parent.classes & {"doc-function", "doc-class"}
+    ]
+    assert len(signatures) > 300
+    too_wide = [
+        line for block in signatures for line in block.text().splitlines() if len(line) > CODE_COLUMNS
+    ]
+    assert too_wide == []
 
 
 # -- 4. Reading comfort ----------------------------------------------------------------------------
