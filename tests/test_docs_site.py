@@ -2,7 +2,8 @@
 
 One build per test run (module fixture), then: the API reference rendered, truthfully (each
 policy's real constructor, its fields' types, defaults and required-ness; cross-references that are
-links and resolve; signatures that fit); the executed examples
+links and resolve; signatures that fit; each room grouped, functions first, under a summary of its
+``__all__``); the executed examples
 and their figures (decodable, not blank) on the gallery and room pages; no request to another host
 when a page loads (no web fonts: Google Fonts is often unreachable from mainland China); Chinese
 words found by the search as the theme's own search engine tokenizes the index; the Chinese
@@ -13,12 +14,14 @@ width; a copy button that copies code without prompts or output; no "being writt
 from __future__ import annotations
 
 import ast
+import enum
 import functools
 import importlib
 import inspect
 import io
 import json
 import os
+import pkgutil
 import re
 import shutil
 import subprocess
@@ -34,6 +37,7 @@ import pydantic
 import pytest
 import yaml
 
+import user_ops
 from user_ops.coupons import CouponTemplate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -410,6 +414,15 @@ def _reference_page_files(site: Path) -> list[Path]:
     return sorted((site / "reference").rglob("index.html"))
 
 
+def _rooms_by_page() -> dict[str, list[str]]:
+    """``{page: [room, ...]}`` from the ``<!-- reference: room -->`` lines of docs/reference/*.md."""
+    pages = {}
+    for source in sorted((DOCS / "reference").glob("*.md")):
+        page = "reference" if source.stem == "index" else f"reference/{source.stem}"
+        pages[page] = re.findall(r"^<!-- reference: ([\w.]+) -->$", source.read_text("utf-8"), re.MULTILINE)
+    return pages
+
+
 def _import_path(path: str) -> Any:
     """The object a documented path names (``user_ops.coupons.CouponTemplate``), imported."""
     parts = path.split(".")
@@ -598,6 +611,87 @@ def test_long_signatures_are_formatted_to_fit_the_content_width(site: Path) -> N
         line for block in signatures for line in block.text().splitlines() if len(line) > CODE_COLUMNS
     ]
     assert too_wide == []
+
+
+_GROUP_RANK = {"function": 0, "class": 1, "enum or error": 2, "constant": 3}
+
+
+def _kind(value: Any) -> str:
+    if inspect.isclass(value):
+        return "enum or error" if issubclass(value, (BaseException, enum.Enum)) else "class"
+    if inspect.isfunction(value):
+        return "function"
+    return "constant"
+
+
+def test_each_room_page_lists_its_names_in_a_summary_then_functions_classes_errors(site: Path) -> None:
+    pages = _rooms_by_page()
+    documented = {room for rooms in pages.values() for room in rooms}
+    doors = {"user_ops", "user_ops.exceptions"} | {
+        f"user_ops.{info.name}"
+        for info in pkgutil.iter_modules(user_ops.__path__)
+        if info.ispkg and not info.name.startswith("_")
+    }
+    assert doors <= documented, f"rooms without a reference page: {sorted(doors - documented)}"
+    for page, rooms in pages.items():
+        page_file = site / page / "index.html"
+        root = _dom(page_file)
+        tables = [element for element in root.iter() if element.tag == "table"]
+        summaries = [t for t in tables if [c.text() for c in t.iter() if c.tag == "th"][1:] == [""]]
+        summary_links = {
+            link.text(): link.attrs["href"] for t in summaries for link in t.iter() if link.tag == "a"
+        }
+        rows = [
+            [c.text().strip() for c in row.iter() if c.tag == "td"] for t in summaries for row in t.iter()
+        ]
+        assert [row for row in rows if len(row) == 2 and not row[1]] == [], f"{page}: names without a summary"
+        headings = [
+            element.attrs["id"]
+            for element in root.iter()
+            if "doc-heading" in element.classes and element.attrs.get("id", "").startswith("user_ops.")
+        ]
+        for room in [inner for page_room in rooms for inner in _with_submodules(page_room)]:
+            module = importlib.import_module(room)
+            for name in module.__all__:
+                assert name in summary_links, f"{page}: {room}.{name} is not in the summary"
+                value = getattr(module, name)
+                if room != "user_ops" and not inspect.ismodule(value):
+                    # documented on its room's page (only the top level lists other rooms' names)
+                    assert summary_links[name] == f"#{room}.{name}", (page, name, summary_links[name])
+                    assert f"{room}.{name}" in headings, f"{page}: {room}.{name} is not documented"
+            # Functions first, then classes, then enumerations and errors, then constants and types.
+            own = [
+                h for h in headings if h.rsplit(".", 1)[0] == room and h.rsplit(".", 1)[1] in module.__all__
+            ]
+            ranks = [_GROUP_RANK[_kind(getattr(module, h.rsplit(".", 1)[1]))] for h in own]
+            assert ranks == sorted(ranks), f"{page}: {room} is not grouped: {own}"
+        # The summary comes before the first documented object.
+        first_table = next(i for i, element in enumerate(root.iter()) if element.tag == "table")
+        first_object = next(i for i, element in enumerate(root.iter()) if "doc-heading" in element.classes)
+        assert first_table < first_object, page
+    # The functions of the coupons room are where a reader looks first, not after 42 classes.
+    coupons = [h for h in _headings(site, "reference/coupons") if h.count(".") == 2]
+    assert coupons.index("user_ops.coupons.check") < coupons.index("user_ops.coupons.CouponTemplate")
+
+
+def _with_submodules(room: str) -> list[str]:
+    """The room and the submodules it exports (``user_ops.coupons.testing``), documented with it."""
+    module = importlib.import_module(room)
+    inner = [getattr(module, name) for name in module.__all__]
+    return [room] + [
+        name
+        for value in inner
+        if inspect.ismodule(value) and value.__name__.startswith(room + ".")
+        for name in _with_submodules(value.__name__)
+    ]
+
+
+def _headings(site: Path, page: str) -> list[str]:
+    return [
+        element.attrs["id"]
+        for element in _dom(site / page / "index.html").iter()
+        if "doc-heading" in element.classes and "id" in element.attrs
+    ]
 
 
 # -- 4. Reading comfort ----------------------------------------------------------------------------

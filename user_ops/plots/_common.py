@@ -63,6 +63,7 @@ Lang = Literal["en", "zh"]
 FontOption = str | Sequence[str] | None
 FloatArray = npt.NDArray[np.float64]
 
+#: How to install what the plots need (matplotlib): the command the missing-matplotlib error names.
 INSTALL_HINT = 'pip install "user_ops[plot]"'
 _GLYPH_WARNING = r"Glyph \d+ .*missing from font"
 _DRAW_MARK = "_user_ops_draws_within_fonts"
