@@ -13,7 +13,8 @@
     constructor does; the annotation and default are shown as written in the source.
 
     The table lists every field, each with its own type and default: a field the docstring does not
-    describe gets a row (type and default, no description); fields described in an ``Attributes``
+    describe gets a row, described by a base class's docstring (``at`` and ``key`` of every tier
+    event, once) or its ``Field(description=...)``, if any; fields described in an ``Attributes``
     section move to the table; a line describing several fields at once (``label_en, label_zh:``)
     becomes one row per field (the docstring parser would give them all the first one's type and
     default); a type the docstring writes for a field gives way to the field's annotation.
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from griffe import (
@@ -228,16 +229,31 @@ def _section_bounds(lines: list[str]) -> dict[str, tuple[int, int]]:
     return bounds
 
 
-def complete_parameters(text: str, fields: Sequence[str]) -> str:
+def field_items(text: str) -> dict[str, list[str]]:
+    """``{name: item lines}`` of the ``Parameters`` and ``Attributes`` items of a numpy docstring."""
+    lines = text.split("\n")
+    found: dict[str, list[str]] = {}
+    for title in ("Attributes", "Parameters"):  # Parameters wins
+        if (bounds := _section_bounds(lines).get(title)) is not None:
+            for item in _items(lines[bounds[0] + 2 : bounds[1]]):
+                found.update({name: [f"{name}:", *item[1:]] for name in _names(item)})
+    return found
+
+
+def complete_parameters(
+    text: str, fields: Sequence[str], described: Mapping[str, list[str]] | None = None
+) -> str:
     """``text`` (a numpy-style docstring) with a ``Parameters`` section holding one item per field.
 
     An item naming several fields becomes one item per field (same description), without the type
     the docstring gives (the signature's annotation is the field's type);
     fields described in an ``Attributes`` section move to ``Parameters`` (the table that shows
-    their defaults); fields no item names are added without a description, in field order. The
+    their defaults); a field no item names takes its item from ``described`` (what a base class's
+    docstring or the field's own ``description`` says), or none. Items follow the field order. The
     section replaces the old ``Parameters`` (or ``Attributes``) section, or goes before the first
     section when the docstring has neither.
     """
+    described = described or {}
     lines = text.split("\n")
     bounds = _section_bounds(lines)
     params = bounds.get("Parameters")
@@ -260,7 +276,7 @@ def complete_parameters(text: str, fields: Sequence[str]) -> str:
         else:
             entries.append((names, item))
         named.update(names)
-    entries += [([field], [f"{field}:"]) for field in fields if field not in named]
+    entries += [([field], described.get(field, [f"{field}:"])) for field in fields if field not in named]
     # Rows in the order of the signature; anything else the section names keeps its place after them.
     order = {field: rank for rank, field in enumerate(fields)}
     entries.sort(
@@ -287,6 +303,20 @@ def complete_parameters(text: str, fields: Sequence[str]) -> str:
             out.append("")
         out += new
     return "\n".join(out).rstrip() + "\n"
+
+
+def _described(cls: Class, model: Any) -> dict[str, list[str]]:
+    """Descriptions of fields found outside the class's docstring: a base class's docstring (the
+    nearest first: ``at`` and ``key`` of every tier event), else the field's ``description``."""
+    described = {
+        name: [f"{name}:", f"    {field.description}"]
+        for name, field in model.model_fields.items()
+        if field.description
+    }
+    for base in reversed(cls.mro()):
+        if base.docstring is not None:
+            described.update(field_items(base.docstring.value))
+    return described
 
 
 class PydanticSignatures(Extension):
@@ -320,7 +350,7 @@ class PydanticSignatures(Extension):
             obj.set_member("__init__", init)
             if obj.docstring is not None:
                 names = [parameter.name for parameter in init.parameters if parameter.name != "self"]
-                obj.docstring.value = complete_parameters(obj.docstring.value, names)
+                obj.docstring.value = complete_parameters(obj.docstring.value, names, _described(obj, model))
 
 
 class SphinxComments(Extension):

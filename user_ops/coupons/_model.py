@@ -532,6 +532,17 @@ class Stacking(PolicyModel):
     (互斥组: at most one per group), and each one's ``combinable_with`` (when given) names the other's
     template id or group. ``priority`` orders application inside a stage (higher first).
 
+    Parameters
+    ----------
+    exclusive:
+        True: used alone (独享), never beside another coupon.
+    group:
+        Mutual-exclusion group (互斥组): at most one coupon of a group per order.
+    priority:
+        Order of application inside a stage, higher first.
+    combinable_with:
+        Template ids or groups this coupon may be used with; ``None``: any that stacking allows.
+
     Examples
     --------
     >>> Stacking(group="store", priority=10).exclusive
@@ -748,6 +759,23 @@ class IssuedCoupon(PolicyModel):
     edited later; ``template_hash`` pins the version (a mismatch on load raises ``ConfigError``).
     Build with [`issue`][].
 
+    Parameters
+    ----------
+    code:
+        The coupon's code (券码), its key in usage counters.
+    template:
+        The [`CouponTemplate`][] as issued.
+    template_hash:
+        The template's ``content_hash()``; filled in when empty, checked when given.
+    owner:
+        The customer id it was given to; ``None``: anyone holding the code may use it.
+    issued_at:
+        When it was issued (timezone-aware).
+    starts_at:
+        Start of the usable window (inclusive, resolved at issue); ``None``: no start.
+    ends_at:
+        End of the usable window (exclusive); ``None``: no end.
+
     Examples
     --------
     >>> from datetime import datetime, timezone
@@ -902,6 +930,17 @@ class CartLine(PolicyModel):
 class Cart(PolicyModel):
     """A cart: lines, shipping fee, currency and sales channel.
 
+    Parameters
+    ----------
+    currency:
+        ISO code; every line and the shipping fee are in it.
+    lines:
+        The [`CartLine`][] entries, at least one, each ``line_id`` once.
+    shipping_fee:
+        The shipping fee (``None``: zero).
+    channel:
+        The sales channel (``"miniprogram"``, ``"store"``, ...) that channel conditions read.
+
     Examples
     --------
     >>> cart = Cart(currency="CNY", lines=[CartLine(sku="a", unit_price="10 CNY", quantity=3)],
@@ -966,6 +1005,23 @@ _RESERVED = ("id", "tags", "tier", "stage", "segment", "order_count")
 
 class CustomerContext(PolicyModel):
     """Who is checking out: what audience rules and first-order conditions read.
+
+    Parameters
+    ----------
+    id:
+        The customer id (an owned coupon is only theirs).
+    tags:
+        The customer's tags (``tags contains "vip"``).
+    tier:
+        Membership tier code.
+    stage:
+        Lifecycle stage code.
+    segment:
+        RFM segment code.
+    order_count:
+        Orders before this one (0: a first order, for ``first_order_only``).
+    attributes:
+        Any other fields audience rules read (``city``); not the names above.
 
     Examples
     --------

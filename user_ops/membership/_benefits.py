@@ -54,7 +54,13 @@ def _plain(value: Decimal) -> str:
 
 
 class _BenefitBase(PolicyModel):
-    """Common behaviour: the inheritance key and the labels a person reads."""
+    """Common behaviour: the inheritance key and the labels a person reads.
+
+    Parameters
+    ----------
+    kind:
+        The benefit type, fixed by the class: what a JSON document names it (``{"kind": "discount"}``).
+    """
 
     @property
     def key(self) -> str:
@@ -100,6 +106,11 @@ class MemberDiscount(_BenefitBase):
 class MemberPrice(_BenefitBase):
     """会员价: whether the member may buy at member prices.
 
+    Parameters
+    ----------
+    eligible:
+        False to state that this tier does not get member prices.
+
     Examples
     --------
     >>> MemberPrice().label()
@@ -115,6 +126,11 @@ class MemberPrice(_BenefitBase):
 
 class PointsMultiplier(_BenefitBase):
     """积分倍率: points earned are multiplied by ``multiplier`` (``"1.5"`` is 1.5×).
+
+    Parameters
+    ----------
+    multiplier:
+        Above 0, at most 100; a string or ``Decimal`` (a float is refused: ``"1.1"`` stays exact).
 
     Examples
     --------
@@ -139,6 +155,11 @@ class PointsMultiplier(_BenefitBase):
 
 class FreeShipping(_BenefitBase):
     """包邮: free shipping, on every order or from a ``threshold`` order value (满X包邮).
+
+    Parameters
+    ----------
+    threshold:
+        The order value from which shipping is free; ``None`` (or zero): every order.
 
     Examples
     --------
@@ -170,6 +191,15 @@ class CouponGrant(_BenefitBase):
 
     Grants of different templates are different benefits (the key includes the template id).
 
+    Parameters
+    ----------
+    template_id:
+        The coupon template granted (the id of a [`CouponTemplate`][user_ops.coupons.CouponTemplate]).
+    count:
+        How many coupons per period, 1 to 1000.
+    period:
+        ``"month"``, ``"quarter"`` or ``"year"``.
+
     Examples
     --------
     >>> grant = CouponGrant(template_id="hotpot-20-off", count=2, period="month")
@@ -198,6 +228,19 @@ class CouponGrant(_BenefitBase):
 
 class BirthdayBenefit(_BenefitBase):
     """生日权益: on the member's birthday, a coupon, a points multiplier and/or a gift.
+
+    At least one of the three is needed.
+
+    Parameters
+    ----------
+    coupon_template_id:
+        A coupon template given on the birthday.
+    points_multiplier:
+        Points earned on the birthday are multiplied by it (above 0, at most 100).
+    gift_en:
+        The gift, in English; ``gift_zh`` goes with it.
+    gift_zh:
+        The gift, in Chinese.
 
     Examples
     --------
@@ -238,6 +281,11 @@ class BirthdayBenefit(_BenefitBase):
 class PriorityService(_BenefitBase):
     """优先服务: priority queueing / booking / customer service (``channels`` says which).
 
+    Parameters
+    ----------
+    channels:
+        What the member gets first, in the host's words (``"queue"``, ``"booking"``, ...); at least one.
+
     Examples
     --------
     >>> PriorityService(channels=("queue", "booking")).label()
@@ -254,6 +302,11 @@ class PriorityService(_BenefitBase):
 
 class Revoke(_BenefitBase):
     """Withdraw a benefit a lower tier grants (by its key) instead of inheriting it.
+
+    Parameters
+    ----------
+    target:
+        The key of the benefit withdrawn (a kind, or ``coupon_grant:{template_id}``).
 
     Examples
     --------
@@ -358,6 +411,13 @@ class CustomBenefit(_BenefitBase):
     ``params`` are validated by the type's model when the benefit is built or read from JSON; an
     unregistered type is a [`ConfigError`][].
 
+    Parameters
+    ----------
+    type:
+        The name the type was registered under (``"lounge"``).
+    params:
+        The benefit's parameters, as the type's model reads them.
+
     Examples
     --------
     >>> try:
@@ -433,6 +493,13 @@ def _check_unique_keys(benefits: Sequence[Any], where: str) -> None:
 class TierBenefits(PolicyModel):
     """The benefits one tier grants itself (before inheritance).
 
+    Parameters
+    ----------
+    tier:
+        The tier code.
+    benefits:
+        The benefits (models or their JSON documents), one per key.
+
     Examples
     --------
     >>> TierBenefits(tier="silver", benefits=[{"kind": "discount", "rate": "0.95"}]).benefits[0].rate
@@ -450,6 +517,12 @@ class TierBenefits(PolicyModel):
 
 class BenefitTable(PolicyModel):
     """Benefits per tier, lowest tier first, independent of a [`TierPolicy`][].
+
+    Parameters
+    ----------
+    tiers:
+        One [`TierBenefits`][] per tier, lowest first, each tier once; a tier inherits the
+        benefits of the tiers below it.
 
     Examples
     --------

@@ -46,6 +46,17 @@ ExpiryMode = Literal["never", "after", "end_of_month", "end_of_year"]
 class EventReward(PolicyModel):
     """Points for an event such as the daily check-in (签到), with an optional cap per local day.
 
+    Parameters
+    ----------
+    points:
+        Points per occurrence, above 0 (an integer).
+    daily_limit:
+        Rewards per local day of the policy's ``tz`` at most; one more is refused (``DAILY_CAP``).
+    label_en:
+        What a member reads, in English.
+    label_zh:
+        What a member reads, in Chinese.
+
     Examples
     --------
     >>> EventReward(points=5, daily_limit=1, label_zh="每日签到").points
@@ -107,6 +118,8 @@ class PointsPolicy(PolicyModel):
 
     Parameters
     ----------
+    name:
+        The programme's name, for people.
     earn_points, earn_per:
         ``earn_points`` points per ``earn_per`` of eligible spend (default 1 point per 1.00 CNY).
     rounding:

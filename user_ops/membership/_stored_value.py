@@ -51,6 +51,13 @@ _REFUND_OF_SAME_INSTANT = _SORT_RANK["spend"] + 1
 class BonusTier(PolicyModel):
     """A top-up bonus step: top up at least ``topup``, get ``bonus`` (充 ``topup`` 送 ``bonus``).
 
+    Parameters
+    ----------
+    topup:
+        The smallest top-up the step applies to.
+    bonus:
+        The bonus credited with it (赠送金: a refund pays back principal only, never the bonus).
+
     Examples
     --------
     >>> BonusTier(topup=Money("100.00"), bonus=Money("20.00")).bonus

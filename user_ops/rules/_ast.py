@@ -50,6 +50,14 @@ ArithOp = Literal["+", "-", "*", "/", "%"]
 
 
 class _Node(ValidatedModel):
+    """The base of the rule AST's node classes.
+
+    Parameters
+    ----------
+    kind:
+        The node type, fixed by the class: the ``kind`` of its JSON form (``{"kind": "field", ...}``).
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
     # A node built by hand from bad values is a rule that cannot be read, like bad rule text.
     invalid_input_error: ClassVar[type[UserOpsError]] = RuleSyntaxError

@@ -25,6 +25,11 @@ class Schema(ValidatedModel):
     Types: ``int``, ``float``, ``decimal``, ``str``, ``bool``, ``datetime`` (aware instant), ``date``,
     ``duration``, ``list[str]`` and ``null`` (a field whose values are all missing, so of no known type).
 
+    Parameters
+    ----------
+    fields:
+        ``{field name: type}`` (positional, or ``fields=``).
+
     Examples
     --------
     >>> s = Schema({"orders_90d": "int", "city": "str"})

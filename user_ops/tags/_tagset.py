@@ -112,6 +112,11 @@ class TagSet(PolicyModel):
     group. Tags are evaluated in dependency order; ``has_tag("x")`` sees ``x`` after its group was
     resolved.
 
+    Parameters
+    ----------
+    tags:
+        The [`TagRule`][] entries (positional, or ``tags=``).
+
     Examples
     --------
     >>> from datetime import datetime, timezone
