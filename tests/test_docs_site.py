@@ -1,14 +1,14 @@
 """The documentation site as its readers meet it, checked on a real ``mkdocs build --strict``.
 
 One build per test run (module fixture), then: the API reference rendered, truthfully (each
-policy's real constructor, its fields' types, defaults and required-ness; cross-references that are
-links and resolve; signatures that fit; each room grouped, functions first, under a summary of its
-``__all__``); the executed examples
-and their figures (decodable, not blank) on the gallery and room pages; no request to another host
-when a page loads (no web fonts: Google Fonts is often unreachable from mainland China); Chinese
-words found by the search as the theme's own search engine tokenizes the index; the Chinese
-landing page; navigation groups, footer links and a sitemap; code blocks that fit the content
-width; a copy button that copies code without prompts or output; no "being written" stubs.
+policy's real constructor, its fields' types, defaults, required-ness and descriptions;
+cross-references that are links and resolve; signatures that fit; each room grouped, functions
+first, under a summary of its ``__all__``); the executed examples and their figures (decodable, not
+blank) on the gallery and room pages; no request to another host when a page loads (no web fonts:
+Google Fonts is often unreachable from mainland China); Chinese words found by the search as the
+theme's own search engine tokenizes the index; the Chinese landing page; navigation groups, footer
+links and a sitemap; code blocks that fit the content width; a copy button that copies code without
+prompts or output; no "being written" stubs.
 """
 
 from __future__ import annotations
