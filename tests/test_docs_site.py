@@ -1,29 +1,44 @@
 """The documentation site as its readers meet it, checked on a real ``mkdocs build --strict``.
 
-One build per test run (module fixture), then: the API reference rendered; the executed examples
-and their figures (decodable, not blank) on the gallery and room pages; no request to another host
-when a page loads (no web fonts: Google Fonts is often unreachable from mainland China); Chinese
-words found by the search as the theme's own search engine tokenizes the index; the Chinese
-landing page; navigation groups, footer links and a sitemap; code blocks that fit the content
-width; a copy button that copies code without prompts or output; no "being written" stubs.
+One build per test run (module fixture), then: the API reference rendered, truthfully (each
+policy's real constructor, its fields' types, defaults, required-ness and descriptions;
+cross-references that are links and resolve; signatures that fit; each room grouped, functions
+first, under a summary of its ``__all__``); the executed examples and their figures (decodable, not
+blank) on the gallery and room pages; no request to another host when a page loads (no web fonts:
+Google Fonts is often unreachable from mainland China); Chinese words found by the search as the
+theme's own search engine tokenizes the index; the Chinese landing page; navigation groups, footer
+links and a sitemap; code blocks that fit the content width; a copy button that copies code without
+prompts or output; no "being written" stubs.
 """
 
 from __future__ import annotations
 
+import ast
+import enum
+import functools
+import importlib
+import inspect
 import io
 import json
 import os
+import pkgutil
 import re
 import shutil
 import subprocess
 import sys
 import unicodedata
+from collections.abc import Iterator
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
+import pydantic
 import pytest
 import yaml
+
+import user_ops
+from user_ops.coupons import CouponTemplate
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -336,6 +351,348 @@ def test_the_chinese_landing_page_is_linked_from_the_home_page(site: Path) -> No
     for topic in ("## 安装", "## 规则", "## 标签", "## RFM", "## 用户生命周期", "## 优惠券"):
         assert topic in source
     assert source.count(">>> ") >= 20  # runnable examples (they run as doctests of docs/zh/index.md)
+
+
+# -- 3. An API reference that tells the truth -------------------------------------------------------
+
+_VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+
+class _Element:
+    """An element of a parsed page: enough of a DOM to read the reference's tables and signatures."""
+
+    def __init__(self, tag: str, attrs: dict[str, str], parent: _Element | None) -> None:
+        self.tag, self.attrs, self.parent = tag, attrs, parent
+        self.children: list[_Element | str] = []
+
+    @property
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+    def text(self) -> str:
+        return "".join(child if isinstance(child, str) else child.text() for child in self.children)
+
+    def iter(self, *, skip: str | None = None) -> Iterator[_Element]:
+        """This element and every element inside it, in document order; not inside ``skip`` elements."""
+        yield self
+        for child in self.children:
+            if isinstance(child, _Element) and not (skip and skip in child.classes):
+                yield from child.iter(skip=skip)
+
+
+class _Tree(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = _Element("document", {}, None)
+        self._open = self.root
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element = _Element(tag, {key: value or "" for key, value in attrs}, self._open)
+        self._open.children.append(element)
+        if tag not in _VOID_TAGS:
+            self._open = element
+
+    def handle_endtag(self, tag: str) -> None:
+        element: _Element | None = self._open
+        while element is not None and element.tag != tag:
+            element = element.parent
+        if element is not None and element.parent is not None:
+            self._open = element.parent
+
+    def handle_data(self, data: str) -> None:
+        self._open.children.append(data)
+
+
+@functools.cache
+def _dom(path: Path) -> _Element:
+    tree = _Tree()
+    tree.feed(path.read_text(encoding="utf-8"))
+    return tree.root
+
+
+def _reference_page_files(site: Path) -> list[Path]:
+    return sorted((site / "reference").rglob("index.html"))
+
+
+def _rooms_by_page() -> dict[str, list[str]]:
+    """``{page: [room, ...]}`` from the ``<!-- reference: room -->`` lines of docs/reference/*.md."""
+    pages = {}
+    for source in sorted((DOCS / "reference").glob("*.md")):
+        page = "reference" if source.stem == "index" else f"reference/{source.stem}"
+        pages[page] = re.findall(r"^<!-- reference: ([\w.]+) -->$", source.read_text("utf-8"), re.MULTILINE)
+    return pages
+
+
+def _import_path(path: str) -> Any:
+    """The object a documented path names (``user_ops.coupons.CouponTemplate``), imported."""
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            value: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for part in parts[cut:]:
+            value = getattr(value, part)
+        return value
+    raise ImportError(path)
+
+
+def _object(site: Path, page: str, identifier: str) -> _Element:
+    """The ``doc-object`` block of the object whose heading has the id ``identifier``."""
+    for element in _dom(site / page / "index.html").iter():
+        if element.attrs.get("id") == identifier and element.parent is not None:
+            return element.parent
+    raise AssertionError(f"{identifier} is not documented on {page}")
+
+
+def _own(block: _Element, css_class: str) -> list[_Element]:
+    """Elements of ``css_class`` in an object's block, not in the blocks of its members."""
+    return [element for element in block.iter(skip="doc-children") if css_class in element.classes]
+
+
+def _signature(block: _Element) -> str:
+    signatures = _own(block, "doc-signature")
+    assert signatures, "no signature"
+    return signatures[0].text().strip()
+
+
+def _parameters_table(block: _Element) -> dict[str, tuple[str, str, str]]:
+    """``{name: (type, default, description)}`` of the object's own Parameters table (as shown)."""
+    for table in (element for element in block.iter(skip="doc-children") if element.tag == "table"):
+        header = [cell.text().strip() for cell in table.iter() if cell.tag == "th"]
+        if header == ["Name", "Type", "Description", "Default"]:
+            rows = [row for row in table.iter() if row.tag == "tr" and "doc-section-item" in row.classes]
+            cells = [[cell.text().strip() for cell in row.iter() if cell.tag == "td"] for row in rows]
+            return {name: (kind, default, text) for name, kind, text, default in cells}
+    return {}
+
+
+def _parsed_signature(text: str) -> ast.arguments:
+    """A rendered signature (``Name(a: int, *, b: str = "x")``) parsed as Python."""
+    call = re.sub(r"\)\s*->.*\Z", ")", text[text.index("(") :], flags=re.DOTALL)
+    function = ast.parse(f"def f{call}: pass").body[0]
+    assert isinstance(function, ast.FunctionDef)
+    return function.args
+
+
+def _same_expression(shown: str, source: ast.expr) -> bool:
+    return ast.unparse(ast.parse(shown, mode="eval").body) == ast.unparse(source)
+
+
+def _models(site: Path) -> list[tuple[str, str, type]]:
+    """``(page, documented path, class)`` of every pydantic model documented in the reference."""
+    found = []
+    for page_file in _reference_page_files(site):
+        page = str(page_file.parent.relative_to(site))
+        for element in _dom(page_file).iter():
+            identifier = element.attrs.get("id", "")
+            if "doc-heading" in element.classes and identifier.startswith("user_ops."):
+                value = _import_path(identifier)
+                if isinstance(value, type) and issubclass(value, pydantic.BaseModel):
+                    found.append((page, identifier, value))
+    return found
+
+
+def test_a_policys_page_shows_each_field_its_type_its_default_and_whether_it_is_required(site: Path) -> None:
+    block = _object(site, "reference/coupons", "user_ops.coupons.CouponTemplate")
+    signature = _signature(block)
+    assert "**data" not in signature and signature.startswith("CouponTemplate(")
+    table = _parameters_table(block)
+    assert list(table) == list(CouponTemplate.model_fields)  # 14 fields, in order, each documented
+    required = [name for name, (_, default, _) in table.items() if default == "required"]
+    assert required == ["id", "currency", "benefit"]
+    assert table["target"][:2] == ("Target", "None")
+    assert table["conditions"][:2] == ("Conditions", "Conditions()")
+    assert table["label_en"][:2] == ("str | None", "None")  # its own, not the one of "name, label_en, ..."
+    assert table["name"][:2] == ("str", "''")
+    # The types are links to their own documentation.
+    (benefit_row,) = [
+        row for row in block.iter() if row.tag == "tr" and row.text().split()[:1] == ["benefit"]
+    ]
+    hrefs = {link.attrs.get("href") for link in benefit_row.iter() if link.tag == "a"}
+    assert "#user_ops.coupons.Benefit" in hrefs
+
+
+def test_every_model_shows_the_constructor_pydantic_accepts(site: Path) -> None:
+    models = _models(site)
+    assert len(models) >= 60  # the policies and validated data of every room
+    for page, identifier, model in models:
+        block = _object(site, page, identifier)
+        signature = _signature(block)
+        assert "**data" not in signature, f"{identifier}: {signature}"
+        parameters = _parsed_signature(signature)
+        keyword = dict(zip((a.arg for a in parameters.kwonlyargs), parameters.kw_defaults))
+        positional = [a.arg for a in parameters.posonlyargs + parameters.args]
+        accepted = inspect.signature(model).parameters
+        assert positional + list(keyword) == list(accepted), identifier
+        table = _parameters_table(block)
+        for name, field in model.model_fields.items():
+            assert name in table, f"{identifier}: the field {name} is not in the parameters table"
+            shown_type, shown_default, description = table[name]
+            assert description, f"{identifier}: the field {name} is not described"
+            if name in keyword:
+                default = keyword[name]
+                annotation = next(a.annotation for a in parameters.kwonlyargs if a.arg == name)
+                assert annotation is not None and _same_expression(shown_type, annotation), (identifier, name)
+                assert (default is None) == field.is_required(), (identifier, name)
+                if default is None:
+                    assert shown_default == "required", (identifier, name)
+                else:
+                    assert _same_expression(shown_default, default), (identifier, name, shown_default)
+            else:  # a positional parameter standing for the field (``TagSet([...])``): its own default
+                assert shown_default != "required" or accepted[name].default is inspect.Parameter.empty
+
+
+_SPHINX_ROLE = re.compile(r":(?:class|func|meth|attr|mod|data|exc|obj):`")
+
+
+def test_no_docstring_uses_a_sphinx_role() -> None:
+    # The reference renders docstrings as markdown: `[`Name`][]` is a link there, :class:`Name` raw text.
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "user_ops").rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if _SPHINX_ROLE.search(line)
+    ]
+    assert found == []
+
+
+def test_the_reference_shows_no_raw_role_and_its_cross_references_resolve(site: Path) -> None:
+    anchors: dict[Path, set[str]] = {}
+    links = 0
+    for page_file in _reference_page_files(site):
+        html = page_file.read_text(encoding="utf-8")
+        assert not re.search(r":(?:class|func|meth|attr|mod|data|exc|obj):", unescape(html)), page_file
+        for element in _dom(page_file).iter():
+            if element.tag != "a" or "autorefs-internal" not in element.classes:
+                continue
+            links += 1
+            target, _, fragment = element.attrs["href"].partition("#")
+            target_file = (page_file.parent / target / "index.html").resolve() if target else page_file
+            if target_file not in anchors:
+                anchors[target_file] = set(re.findall(r'\sid="([^"]+)"', target_file.read_text("utf-8")))
+            assert fragment in anchors[target_file], f"{page_file}: {element.attrs['href']} goes nowhere"
+    assert links > 500  # 187 before, when most of them were raw roles
+    # A few of the former roles, now links: a model named in a field's description, a method of the
+    # class in its docstring, a function of another module, a name of another page.
+    coupons = site / "reference" / "coupons" / "index.html"
+    linked = {
+        (element.text(), element.attrs["href"])
+        for element in _dom(coupons).iter()
+        if element.tag == "a" and "autorefs-internal" in element.classes
+    }
+    assert ("Benefit", "#user_ops.coupons.Benefit") in linked  # was :class:`Benefit`
+    assert ("issue", "#user_ops.coupons.IssuedCoupon.issue") in linked  # was :meth:`issue`
+    assert ("check_store", "#user_ops.coupons.testing.check_store") in linked  # :func:`~...check_store`
+    assert ("user_ops.Money", "../#user_ops.Money") in linked  # was :class:`user_ops.Money`
+
+
+def test_the_docs_extras_install_a_signature_formatter() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = config["project"]["optional-dependencies"]
+    for extra in ("docs", "dev"):  # mkdocstrings formats signatures with black or ruff, if installed
+        assert any(re.match(r"(ruff|black)\b", requirement) for requirement in extras[extra]), extra
+
+
+def test_long_signatures_are_formatted_to_fit_the_content_width(site: Path) -> None:
+    signature = _signature(_object(site, "reference/coupons", "user_ops.coupons.plan_issuance"))
+    assert len(signature.splitlines()) > 10  # one parameter a line
+    # Every signature of a function or class (a constant's value, text included, is shown as it is).
+    signatures = [
+        block
+        for page_file in _reference_page_files(site)
+        for block in _dom(page_file).iter()
+        if "doc-signature" in block.classes
+        and block.parent is not None
+        and block.parent.classes & {"doc-function", "doc-class"}
+    ]
+    assert len(signatures) > 300
+    too_wide = [
+        line for block in signatures for line in block.text().splitlines() if len(line) > CODE_COLUMNS
+    ]
+    assert too_wide == []
+
+
+_GROUP_RANK = {"function": 0, "class": 1, "enum or error": 2, "constant": 3}
+
+
+def _kind(value: Any) -> str:
+    if inspect.isclass(value):
+        return "enum or error" if issubclass(value, (BaseException, enum.Enum)) else "class"
+    if inspect.isfunction(value):
+        return "function"
+    return "constant"
+
+
+def test_each_room_page_lists_its_names_in_a_summary_then_functions_classes_errors(site: Path) -> None:
+    pages = _rooms_by_page()
+    documented = {room for rooms in pages.values() for room in rooms}
+    doors = {"user_ops", "user_ops.exceptions"} | {
+        f"user_ops.{info.name}"
+        for info in pkgutil.iter_modules(user_ops.__path__)
+        if info.ispkg and not info.name.startswith("_")
+    }
+    assert doors <= documented, f"rooms without a reference page: {sorted(doors - documented)}"
+    for page, rooms in pages.items():
+        page_file = site / page / "index.html"
+        root = _dom(page_file)
+        tables = [element for element in root.iter() if element.tag == "table"]
+        summaries = [t for t in tables if [c.text() for c in t.iter() if c.tag == "th"][1:] == [""]]
+        summary_links = {
+            link.text(): link.attrs["href"] for t in summaries for link in t.iter() if link.tag == "a"
+        }
+        rows = [
+            [c.text().strip() for c in row.iter() if c.tag == "td"] for t in summaries for row in t.iter()
+        ]
+        assert [row for row in rows if len(row) == 2 and not row[1]] == [], f"{page}: names without a summary"
+        headings = [
+            element.attrs["id"]
+            for element in root.iter()
+            if "doc-heading" in element.classes and element.attrs.get("id", "").startswith("user_ops.")
+        ]
+        for room in [inner for page_room in rooms for inner in _with_submodules(page_room)]:
+            module = importlib.import_module(room)
+            for name in module.__all__:
+                assert name in summary_links, f"{page}: {room}.{name} is not in the summary"
+                value = getattr(module, name)
+                if room != "user_ops" and not inspect.ismodule(value):
+                    # documented on its room's page (only the top level lists other rooms' names)
+                    assert summary_links[name] == f"#{room}.{name}", (page, name, summary_links[name])
+                    assert f"{room}.{name}" in headings, f"{page}: {room}.{name} is not documented"
+            # Functions first, then classes, then enumerations and errors, then constants and types.
+            own = [
+                h for h in headings if h.rsplit(".", 1)[0] == room and h.rsplit(".", 1)[1] in module.__all__
+            ]
+            ranks = [_GROUP_RANK[_kind(getattr(module, h.rsplit(".", 1)[1]))] for h in own]
+            assert ranks == sorted(ranks), f"{page}: {room} is not grouped: {own}"
+        # The summary comes before the first documented object.
+        first_table = next(i for i, element in enumerate(root.iter()) if element.tag == "table")
+        first_object = next(i for i, element in enumerate(root.iter()) if "doc-heading" in element.classes)
+        assert first_table < first_object, page
+    # The functions of the coupons room are where a reader looks first, not after 42 classes.
+    coupons = [h for h in _headings(site, "reference/coupons") if h.count(".") == 2]
+    assert coupons.index("user_ops.coupons.check") < coupons.index("user_ops.coupons.CouponTemplate")
+
+
+def _with_submodules(room: str) -> list[str]:
+    """The room and the submodules it exports (``user_ops.coupons.testing``), documented with it."""
+    module = importlib.import_module(room)
+    inner = [getattr(module, name) for name in module.__all__]
+    return [room] + [
+        name
+        for value in inner
+        if inspect.ismodule(value) and value.__name__.startswith(room + ".")
+        for name in _with_submodules(value.__name__)
+    ]
+
+
+def _headings(site: Path, page: str) -> list[str]:
+    return [
+        element.attrs["id"]
+        for element in _dom(site / page / "index.html").iter()
+        if "doc-heading" in element.classes and "id" in element.attrs
+    ]
 
 
 # -- 4. Reading comfort ----------------------------------------------------------------------------

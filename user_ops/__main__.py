@@ -1,4 +1,4 @@
-"""``python -m user_ops``: see :mod:`user_ops.cli`."""
+"""``python -m user_ops``: see [`user_ops.cli`][]."""
 
 from user_ops.cli import main
 

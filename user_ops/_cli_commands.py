@@ -1,10 +1,10 @@
 """The data and policy commands of the command line: ``metrics``, ``rfm``, ``tags``, ``lifecycle``,
-``schema`` and ``validate`` (``demo`` lives in :mod:`user_ops.cli`; ``tiers``, ``points``, ``issue``
-and ``coupons`` in :mod:`user_ops._cli_rooms`), and what every data command shares: reading the
+``schema`` and ``validate`` (``demo`` lives in [`user_ops.cli`][]; ``tiers``, ``points``, ``issue``
+and ``coupons`` in [`user_ops._cli_rooms`][]), and what every data command shares: reading the
 input with its options, file lines in messages, the ``--as-of`` instant, atomic output.
 
 Each ``run_*`` function takes the parsed arguments and the output stream and returns the exit code;
-bad input raises a :class:`~user_ops.UserOpsError`, which :func:`user_ops.cli.main` prints as one line.
+bad input raises a [`UserOpsError`][], which [`user_ops.cli.main`][] prints as one line.
 
 Examples
 --------

@@ -1,7 +1,7 @@
 """Command-line commands for the rooms beyond analytics: ``tiers`` (membership tiers), ``points``
 (points balances), ``issue`` (a coupon issuance plan) and ``coupons check`` / ``coupons quote``.
 
-They follow the conventions of the other data commands (:mod:`user_ops._cli_commands`): ``--as-of``
+They follow the conventions of the other data commands ([`user_ops._cli_commands`][]): ``--as-of``
 with a UTC offset, ``--tz``, ``--column NAME=COLUMN``, ``--encoding``, ``--date-format``, output
 written atomically, one-line errors naming file lines, the same exit codes.
 

@@ -1,4 +1,4 @@
-"""DataFrame interop for :class:`~user_ops.Table`: pandas, polars and pyarrow in and out.
+"""DataFrame interop for [`Table`][]: pandas, polars and pyarrow in and out.
 
 Imported only when a frame is read or written, never at ``import user_ops``; each library is imported
 only when an object of that library is handed in (found by the module name of its type) or a
@@ -35,7 +35,7 @@ pandas object of anything else              by value    the same rules as ``Tabl
 ==========================================  ==========  =========================================
 
 Any other dtype (complex, intervals, periods, structs, binary, times of day, ...) is a
-:class:`~user_ops.DataError` naming the column and the dtype. A pandas index is ignored (call
+[`DataError`][] naming the column and the dtype. A pandas index is ignored (call
 ``reset_index()`` to keep it). A column whose values are all null reads as the ``null`` kind when the
 library keeps it as Python objects (strings, decimals, lists).
 

@@ -1,7 +1,7 @@
 """What ``to_json()`` returns: JSON text, which for one release still answers the old dict-like uses.
 
-``to_json()`` used to return a JSON-compatible dict (now :meth:`to_dict`), so writing it to a file
-failed. It now returns a ``str`` — :class:`JSONText`, a subclass that a host treats as plain text
+``to_json()`` used to return a JSON-compatible dict (now [`to_dict`][]), so writing it to a file
+failed. It now returns a ``str`` — [`JSONText`][], a subclass that a host treats as plain text
 (``open(...).write(policy.to_json())``, ``Path.write_text``, ``json.loads``, ``from_json``). Code
 written for the old dict keeps working for one release, with a ``DeprecationWarning`` naming the
 replacement, wherever Python lets a ``str`` tell a dict-like use from a text one:

@@ -2,8 +2,8 @@
 
 Every amount a customer pays or is given back lives here as an integer count of the currency's minor
 unit (分 for CNY, cents for USD, yen for JPY, fils for KWD). Rates and percentages are applied by
-:func:`round_ratio`, which rounds an exact integer fraction in a named mode, so no float ever touches
-a price. :func:`allocate` splits an amount across lines with the largest-remainder method: the parts
+[`round_ratio`][], which rounds an exact integer fraction in a named mode, so no float ever touches
+a price. [`allocate`][] splits an amount across lines with the largest-remainder method: the parts
 sum exactly to the whole and none is negative.
 
 Examples
@@ -110,7 +110,7 @@ class Currency:
     code : str
         Three upper-case letters.
     exponent : int, optional
-        Digits after the decimal point; looked up in :data:`CURRENCY_EXPONENTS` when omitted.
+        Digits after the decimal point; looked up in ``CURRENCY_EXPONENTS`` when omitted.
 
     Examples
     --------
@@ -168,12 +168,12 @@ class Currency:
 
 
 def currency(value: str | Currency) -> Currency:
-    """A :class:`Currency` from a code or a currency (unknown codes raise :class:`DataError`)."""
+    """A [`Currency`][] from a code or a currency (unknown codes raise [`DataError`][])."""
     return value if isinstance(value, Currency) else Currency(value)
 
 
 def summary_currency(value: object) -> Currency:
-    """The ``currency=`` option of a summary: a code or a :class:`Currency` (ConfigError otherwise)."""
+    """The ``currency=`` option of a summary: a code or a [`Currency`][] (ConfigError otherwise)."""
     from user_ops.exceptions import ConfigError
 
     if isinstance(value, Currency):
@@ -239,7 +239,7 @@ def round_ratio(numerator: int, denominator: int, rounding: Rounding | str = Rou
 def round_ratio_array(
     numerator: npt.NDArray[np.int64], denominator: int, rounding: Rounding | str = Rounding.HALF_UP
 ) -> npt.NDArray[np.int64]:
-    """Vectorised :func:`round_ratio` over an int64 array with one positive denominator.
+    """Vectorised [`round_ratio`][] over an int64 array with one positive denominator.
 
     Examples
     --------
@@ -333,8 +333,8 @@ def _parse_amount(text: str) -> Decimal:
 class Money:
     """An exact amount of one currency, stored as an integer number of minor units.
 
-    Arithmetic between amounts of different currencies raises :class:`DataError`; multiplying by a
-    rate needs an explicit :class:`Rounding` (:meth:`times_ratio`, :meth:`times`). In a policy model
+    Arithmetic between amounts of different currencies raises [`DataError`][]; multiplying by a
+    rate needs an explicit [`Rounding`][] ([`times_ratio`][], [`times`][]). In a policy model
     a ``Money`` field reads ``Money`` objects, ``{"amount": "12.50", "currency": "CNY"}`` or
     ``"12.50 CNY"`` and writes the dict form.
 
@@ -462,7 +462,7 @@ class Money:
         return self.times_ratio(numerator, denominator, rounding=rounding)
 
     def allocate(self, weights: Sequence[int]) -> list[Money]:
-        """Split across ``weights`` with :func:`allocate`; the parts sum to ``self`` exactly."""
+        """Split across ``weights`` with [`allocate`][]; the parts sum to ``self`` exactly."""
         return [_make(part, self.currency) for part in allocate(self.minor, weights)]
 
     def min(self, other: Money) -> Money:

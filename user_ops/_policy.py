@@ -35,9 +35,9 @@ class ValidatedModel(BaseModel):
     """A frozen pydantic model whose invalid input raises a ``user_ops`` error naming the field path.
 
     Every way of building one — the constructor, ``model_validate``, ``model_validate_json``,
-    ``model_validate_strings`` — raises :attr:`invalid_input_error` (``ConfigError`` unless a subclass
+    ``model_validate_strings`` — raises [`invalid_input_error`][] (``ConfigError`` unless a subclass
     says otherwise) instead of pydantic's ``ValidationError`` or a ``RecursionError``. The base of
-    :class:`PolicyModel` and of the rule language's AST nodes.
+    [`PolicyModel`][] and of the rule language's AST nodes.
 
     Examples
     --------
@@ -146,9 +146,9 @@ class PolicyModel(ValidatedModel):
     text or UTF-8 bytes, ``from_document`` the envelope.
 
     Every way of building one (the constructor, ``model_validate``, ``model_validate_json``,
-    :meth:`from_json`, :meth:`from_document`) reports invalid input as a ``user_ops`` error naming the
-    class and the field path: :class:`~user_ops.ConfigError` for policies and options, or the class's
-    :attr:`invalid_input_error` (``DataError`` for events, which are data). pydantic's
+    [`from_json`][], [`from_document`][]) reports invalid input as a ``user_ops`` error naming the
+    class and the field path: [`ConfigError`][] for policies and options, or the class's
+    ``invalid_input_error`` (``DataError`` for events, which are data). pydantic's
     ``ValidationError``, ``RecursionError`` and JSON decoding errors never leave it.
 
     Examples
@@ -170,7 +170,7 @@ class PolicyModel(ValidatedModel):
     schema_version: ClassVar[int] = 1
 
     def to_dict(self) -> dict[str, Any]:
-        """The policy as a JSON-compatible dict (what ``json.dumps`` takes, and :meth:`from_json`).
+        """The policy as a JSON-compatible dict (what ``json.dumps`` takes, and [`from_json`][]).
 
         Examples
         --------
@@ -181,11 +181,11 @@ class PolicyModel(ValidatedModel):
         return self.model_dump(mode="json")
 
     def to_json(self, *, indent: int | None = None) -> str:
-        """The policy as JSON text, ready to write to a file; :meth:`from_json` reads it back.
+        """The policy as JSON text, ready to write to a file; [`from_json`][] reads it back.
 
         ``indent`` pretty-prints (``json.dumps``'s meaning); Chinese text is kept as it is. Until the
         next release the text also answers the dict-like uses of the old ``to_json()`` (which returned
-        what :meth:`to_dict` returns now), each with a ``DeprecationWarning``.
+        what [`to_dict`][] returns now), each with a ``DeprecationWarning``.
 
         Examples
         --------
@@ -202,9 +202,9 @@ class PolicyModel(ValidatedModel):
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | str | bytes) -> Self:
-        """Rebuild from :meth:`to_json` text (or UTF-8 bytes) or :meth:`to_dict` output.
+        """Rebuild from [`to_json`][] text (or UTF-8 bytes) or [`to_dict`][] output.
 
-        Invalid input raises :attr:`invalid_input_error` (``ConfigError`` for policies) naming the field
+        Invalid input raises ``invalid_input_error`` (``ConfigError`` for policies) naming the field
         path; bytes that are not UTF-8 and JSON nested too deeply are invalid input like any other.
 
         Examples
@@ -251,11 +251,11 @@ class PolicyModel(ValidatedModel):
 
     @classmethod
     def from_document(cls, document: dict[str, Any] | str | bytes) -> Self:
-        """Read :meth:`to_document` output, checking its type, version and (when present) content hash.
+        """Read [`to_document`][] output, checking its type, version and (when present) content hash.
 
         A document from a newer ``schema_version`` than this library knows, of another policy type, or
         whose policy no longer matches its ``content_hash`` (edited by hand) raises
-        :class:`~user_ops.ConfigError`; so does an invalid policy, naming the fields.
+        [`ConfigError`][]; so does an invalid policy, naming the fields.
         """
         version, policy, expected = read_document(
             cls.__name__, document, newest=cls.schema_version, error=cls.invalid_input_error
@@ -266,12 +266,12 @@ class PolicyModel(ValidatedModel):
 
     @classmethod
     def migrate_document(cls, policy: Any, *, from_version: int) -> Any:
-        """Bring an older document's policy up to :attr:`schema_version` (identity until a type changes)."""
+        """Bring an older document's policy up to [`schema_version`][] (identity until a type changes)."""
         return policy
 
     @classmethod
     def document_json_schema(cls) -> dict[str, Any]:
-        """JSON Schema of :meth:`to_document` output (the policy's schema inside a versioned envelope)."""
+        """JSON Schema of [`to_document`][] output (the policy's schema inside a versioned envelope)."""
         return document_schema(cls.__name__, cls.schema_version, cls.json_schema())
 
 
@@ -396,7 +396,7 @@ _DEEP = 200
 
 
 def _too_deep(data: Any) -> str:
-    """The dotted path of the first value in ``data`` nested deeper than :data:`_DEEP` ("" if none).
+    """The dotted path of the first value in ``data`` nested deeper than [`_DEEP`][] ("" if none).
 
     Only called after a ``RecursionError``, so it walks iteratively and stops at the first culprit.
     """

@@ -1,7 +1,7 @@
 """Engine-agnostic helpers for running ``user_ops`` over partitioned data (Dask, Spark, ...).
 
-An engine adapter hands the core a :class:`Reducer`: a function that runs a task on every partition
-(each partition given as a :class:`~user_ops._table.Table`) and returns the per-partition results, in
+An engine adapter hands the core a [`Reducer`][]: a function that runs a task on every partition
+(each partition given as a [`Table`][]) and returns the per-partition results, in
 partition order, on the driver. The core never imports an engine; the adapters only move data.
 
 Also here: splitting a Table into partitions (by row ranges or by a hash of a key, so that two
@@ -74,7 +74,7 @@ class PairReducer(Protocol):
 
 
 def in_memory_pair_reducer(left: Sequence[Table], right: Sequence[Table] | None = None) -> PairReducer:
-    """A :class:`PairReducer` over co-partitioned partitions in memory (``right`` None: no right table).
+    """A [`PairReducer`][] over co-partitioned partitions in memory (``right`` None: no right table).
 
     Examples
     --------
@@ -94,7 +94,7 @@ def in_memory_pair_reducer(left: Sequence[Table], right: Sequence[Table] | None 
 
 
 def in_memory_reducer(partitions: Sequence[Table]) -> Reducer:
-    """A :class:`Reducer` over partitions already in memory (tests, docs, a single machine).
+    """A [`Reducer`][] over partitions already in memory (tests, docs, a single machine).
 
     Examples
     --------
@@ -192,7 +192,7 @@ def hash_partition(keys: Array, partitions: int) -> npt.NDArray[np.int64]:
 
 
 def split_by_key(table: Table, column: str, partitions: int) -> list[Table]:
-    """``table`` split into ``partitions`` by :func:`hash_partition` of ``column`` (row order kept).
+    """``table`` split into ``partitions`` by [`hash_partition`][] of ``column`` (row order kept).
 
     Examples
     --------
@@ -289,7 +289,7 @@ def exact_quantile(
 ) -> float | None:
     """``float(np.quantile(all_values, q))`` (linear method) over partitions, bit for bit; None if empty.
 
-    The two order statistics around ``(n - 1) * q`` come from :func:`order_statistics`; the
+    The two order statistics around ``(n - 1) * q`` come from [`order_statistics`][]; the
     interpolation repeats numpy's own (``a + (b - a) * g``, or ``b - (b - a) * (1 - g)`` from
     ``g >= 0.5``).
 

@@ -18,7 +18,7 @@ kind           numpy dtype                     null
 =============  ==============================  ===================================
 
 Instants are always stored as UTC; naive input is rejected unless the caller names its zone (``tz=``).
-A naive wall-clock time is read as :class:`datetime.datetime` reads it with ``fold=0``: a time that
+A naive wall-clock time is read as ``datetime.datetime`` reads it with ``fold=0``: a time that
 happens twice (clocks going back) is the first of the two, and a time that never happens (clocks going
 forward) moves forward by the gap, so 02:30 on a spring-forward night in New York is 03:30 EDT.
 
@@ -186,7 +186,7 @@ class Table:
         """Build from a pandas or polars DataFrame, a pyarrow Table, or another Table.
 
         Columns are converted without going through Python objects wherever the library allows it;
-        how each dtype maps to a column kind is listed in :mod:`user_ops._frames`.
+        how each dtype maps to a column kind is listed in ``user_ops._frames``.
 
         Parameters
         ----------
@@ -287,7 +287,7 @@ class Table:
         return self._cache[key]
 
     def peek(self, key: Any) -> Any:
-        """A memoized value if :meth:`cached` has computed it, else ``None`` (computes nothing)."""
+        """A memoized value if [`cached`][] has computed it, else ``None`` (computes nothing)."""
         return self._cache.get(key)
 
     def select(self, names: Iterable[str]) -> Table:
@@ -450,7 +450,7 @@ class Table:
 
     def to_csv(self, path: Any) -> None:
         """Write the table as a UTF-8 CSV file (or to an open text stream); it reads back with
-        :meth:`read_csv` value for value (floats exactly; instants as UTC with ``+00:00``).
+        [`read_csv`][] value for value (floats exactly; instants as UTC with ``+00:00``).
 
         A file is written beside its target and moved into place at the end: an error or an interrupt
         never leaves half a file.
@@ -1103,7 +1103,7 @@ def _zone_utc_us(
     """UTC microseconds of datetimes that share one tzinfo (``None``: naive, read in ``info.tz``).
 
     Subtracting an epoch carrying the same tzinfo is plain wall-clock arithmetic in C (no offset
-    lookups per value); the offsets are then found in bulk by :func:`_wall_offsets`.
+    lookups per value); the offsets are then found in bulk by ``_wall_offsets``.
     """
     if zone is None:
         if info.tz is None:
@@ -1280,7 +1280,7 @@ def parse_instants(strings: Array, *, name: str, tz: tzinfo | None) -> Array:
 
     Strings without a UTC offset are wall-clock times in ``tz``; a date alone is its midnight. The
     common case (no offsets at all) is parsed by numpy in C; anything else goes value by value through
-    :meth:`datetime.fromisoformat`, which also finds the first bad row for the error.
+    ``datetime.fromisoformat``, which also finds the first bad row for the error.
 
     Examples
     --------

@@ -1,6 +1,6 @@
 """Tables in and out of files: CSV with the standard library, Parquet with the arrow extra.
 
-One module for both doors: :meth:`Table.read_csv` / :meth:`Table.to_csv` (and the Parquet pair) and
+One module for both doors: [`Table.read_csv`][] / [`Table.to_csv`][] (and the Parquet pair) and
 the command line call the same functions with the same options, so a file reads the same way from
 Python and from a shell. Only the spelling of the options in error messages differs (``tz=`` from
 Python, ``--tz`` on the command line).
@@ -128,7 +128,7 @@ CLI = Spelling(encoding="--encoding", date_format="--date-format", tz="--tz", co
 
 @dataclass(frozen=True)
 class CsvOptions:
-    """How to read a CSV file (see :meth:`Table.read_csv` for the meaning of each)."""
+    """How to read a CSV file (see [`Table.read_csv`][] for the meaning of each)."""
 
     encoding: str = "utf-8"
     date_format: str | None = None
@@ -232,9 +232,9 @@ def read_csv(
     tz: TzLike | None = None,
     columns: Mapping[str, str] | None = None,
 ) -> Table:
-    """A CSV file (a path, or an open text stream) as a typed :class:`~user_ops.Table`.
+    """A CSV file (a path, or an open text stream) as a typed [`Table`][].
 
-    The implementation of :meth:`Table.read_csv`, whose docstring explains the options.
+    The implementation of [`Table.read_csv`][], whose docstring explains the options.
     """
     options = CsvOptions.make(
         encoding=encoding, date_format=date_format, date_columns=date_columns, tz=tz, columns=columns
@@ -254,7 +254,7 @@ def read_csv(
 def read_parquet(
     path: str | os.PathLike[str], *, tz: TzLike | None = None, columns: Mapping[str, str] | None = None
 ) -> Table:
-    """A Parquet file as a :class:`~user_ops.Table` (needs the arrow extra)."""
+    """A Parquet file as a [`Table`][] (needs the arrow extra)."""
     parquet = _pyarrow_parquet()
     try:
         frame = parquet.read_table(str(path))

@@ -2,7 +2,7 @@
 
 Conventions (see ``docs/concepts.md``):
 
-* Instants are timezone-aware. A naive ``datetime`` is rejected with :class:`~user_ops.DataError`
+* Instants are timezone-aware. A naive ``datetime`` is rejected with [`DataError`][]
   unless the caller names the zone it is in (``tz=``).
 * In batch form an instant is ``datetime64[us]`` holding UTC; a calendar date is ``datetime64[D]``.
 * Durations are strings: ``"45s"``, ``"15min"``, ``"12h"``, ``"30d"``, ``"2w"``, ``"3mo"``, ``"1y"``,
@@ -361,7 +361,7 @@ def wall_offsets(
     """UTC offset in microseconds of each naive wall-clock time in ``tz``, as ``utcoffset()`` says.
 
     ``fold(i)`` gives the PEP 495 fold of row ``i`` (default 0: a time the clock skips moves forward by
-    the gap, a time it shows twice is the first occurrence). Bucketed like :func:`utc_offsets`.
+    the gap, a time it shows twice is the first occurrence). Bucketed like [`utc_offsets`][].
     """
     wall = np.asarray(wall_us, dtype=np.int64)
     if wall.ndim != 1:

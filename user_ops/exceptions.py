@@ -1,6 +1,6 @@
 """The error tree of ``user_ops``.
 
-Every error the library raises on purpose derives from :class:`UserOpsError`, and each also derives
+Every error the library raises on purpose derives from [`UserOpsError`][], and each also derives
 from the builtin exception a caller would naturally catch (``ValueError`` for bad data or configuration,
 ``TypeError`` for type mismatches in rules), so ``except ValueError`` keeps working in host code.
 
@@ -89,7 +89,7 @@ class DataError(UserOpsError, ValueError):
 class ConfigError(UserOpsError, ValueError):
     """A policy or option is inconsistent, or an optional extra it needs is not installed.
 
-    Strict policy models (e.g. :class:`~user_ops.rfm.RFMModel`) turn validation errors into this error.
+    Strict policy models (e.g. [`RFMModel`][]) turn validation errors into this error.
     It is also a ``ValueError``.
 
     Examples
@@ -231,7 +231,7 @@ class RuleTypeError(RuleError, TypeError):
 class RuleLimitError(RuleError):
     """A rule exceeds a size limit (text length, nesting depth, node count, list size).
 
-    The limits are a :class:`~user_ops.rules.Limits`, passed to ``Rule.parse(..., limits=...)``.
+    The limits are a [`Limits`][user_ops.rules.Limits], passed to ``Rule.parse(..., limits=...)``.
 
     Examples
     --------

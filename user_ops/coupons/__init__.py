@@ -1,9 +1,9 @@
 """Coupons (优惠券): templates, carts, eligibility with reasons, quotes, best combination,
 targeted issuance (定向发券) and the redemption protocol.
 
-Money is exact (integer minor units, see :class:`user_ops.Money`); every "no" carries a reason code
+Money is exact (integer minor units, see [`user_ops.Money`][]); every "no" carries a reason code
 with its numbers; the library stores nothing — usage counters live in the host's
-:class:`RedemptionStore`, whose conformance suite is :func:`user_ops.coupons.testing.check_store`.
+[`RedemptionStore`][], whose conformance suite is [`user_ops.coupons.testing.check_store`][].
 """
 
 from user_ops.coupons import testing  # the conformance suite: coupons.testing.check_store

@@ -1,7 +1,7 @@
 """``best_combination``: the set of coupons giving the largest discount the stacking rules allow.
 
 Exact branch and bound with bounded work. Candidates (coupons that pass
-:func:`~user_ops.coupons.check` alone) are visited in application order, so the cart state at a
+[`check`][] alone) are visited in application order, so the cart state at a
 search node is exactly the state after applying the coupons chosen so far, and a node's discount is
 computed incrementally. What keeps it fast on a full wallet:
 
@@ -13,7 +13,7 @@ computed incrementally. What keeps it fast on a full wallet:
 * **Situations already met.** Two paths reaching the same cart state, the same coupons still allowed
   and the same counters: only the one with the better prefix goes on.
 * **The bound.** What the coupons still allowed can add on the current state (a coupon never gives
-  more later, when less is left; see :mod:`user_ops.coupons._engine`): order coupons of one set of
+  more later, when less is left; see [`user_ops.coupons._engine`][]): order coupons of one set of
   lines applied in turn (percentages compound, amounts saturate), item coupons at the best saving of
   each free unit, percentages of the list price down to the lowest price of each line, one template
   per group, an exclusive coupon alone, never more than is left to pay; when only a tie is possible,
@@ -64,13 +64,13 @@ from user_ops.exceptions import DataError
 
 __all__ = ["BestCombination", "best_combination"]
 
-#: (discount, extra value, points, −count, sorted keys): see :func:`better`.
+#: (discount, extra value, points, −count, sorted keys): see [`better`][].
 Rank = tuple[int, int, int, int, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
 class BestCombination:
-    """The answer of :func:`best_combination`.
+    """The answer of [`best_combination`][].
 
     Attributes
     ----------
@@ -79,7 +79,7 @@ class BestCombination:
     discount:
         Their total discount (merchandise and shipping).
     quote:
-        The :class:`~user_ops.coupons.Quote` of the chosen set; coupons left out appear in
+        The [`Quote`][] of the chosen set; coupons left out appear in
         ``quote.rejected`` with their reason (``NOT_COMBINABLE``, ``NOT_SELECTED``, …).
     candidates:
         How many coupons passed the checks alone and entered the search.
@@ -939,7 +939,7 @@ def best_combination(
     Parameters
     ----------
     cart, customer:
-        The :class:`~user_ops.Cart` and :class:`~user_ops.CustomerContext`.
+        The [`Cart`][] and [`CustomerContext`][].
     coupons:
         The customer's coupons (issued coupons and/or templates used directly).
     as_of:
@@ -950,9 +950,9 @@ def best_combination(
         At most this many coupons in the combination (``None``: as many as stacking allows).
     tz:
         The shop's time zone for templates without a ``validity.tz`` (see
-        :func:`~user_ops.coupons.check`); the zone ``as_of`` is written in never matters.
+        [`check`][]); the zone ``as_of`` is written in never matters.
     max_nodes:
-        The work limit: search nodes visited at most (default :data:`DEFAULT_MAX_NODES`, 600; ``None``:
+        The work limit: search nodes visited at most (default ``DEFAULT_MAX_NODES``, 600; ``None``:
         no limit, exponential in the worst case). Past it the best combination found is returned
         with ``optimal=False``. The limit counts nodes, not time, so the answer is deterministic.
 

@@ -394,7 +394,7 @@ def prepare_all(
     usage: Any,
     tz: TzLike | None = None,
 ) -> tuple[LineFacts, list[Prepared]]:
-    """:func:`prepare` every coupon of a quote (inputs checked, ``as_of`` made aware)."""
+    """[`prepare`][] every coupon of a quote (inputs checked, ``as_of`` made aware)."""
     _check_inputs(cart, customer)
     _as_list(coupons, "coupons")
     get_tz(tz)  # a bad zone is refused even when no coupon needs it
@@ -407,7 +407,7 @@ def prepare_all(
 
 
 def eligibility_of(prepared: Prepared, currency: str) -> Eligibility:
-    """The :class:`Eligibility` of a prepared coupon taken alone."""
+    """The [`Eligibility`][] of a prepared coupon taken alone."""
     template = prepared.template
     ok = not prepared.reasons
     discount = prepared.standalone.total if (ok and prepared.standalone is not None) else 0
@@ -442,20 +442,20 @@ def check(
     Parameters
     ----------
     coupon:
-        An :class:`~user_ops.IssuedCoupon`, or a :class:`~user_ops.CouponTemplate` used directly.
+        An [`IssuedCoupon`][], or a [`CouponTemplate`][] used directly.
     cart, customer:
-        The :class:`~user_ops.Cart` and :class:`~user_ops.CustomerContext`.
+        The [`Cart`][] and [`CustomerContext`][].
     as_of:
         Timezone-aware instant of the check (windows are half-open).
     usage:
-        The host's counters for the coupon (:class:`CouponUsage`), or a mapping keyed by code or
+        The host's counters for the coupon ([`CouponUsage`][]), or a mapping keyed by code or
         template id; default: nothing used yet.
     alongside:
         Coupons already selected for this order: each one ``coupon`` may not stack with adds a
         ``NOT_COMBINABLE`` reason naming it (the discount stays the coupon's own, alone).
     tz:
         The shop's time zone, for a template whose ``validity.tz`` is not set: its calendar days
-        (``starts_on``/``ends_on``, :class:`~user_ops.ConfigError` without any zone) and its audience
+        (``starts_on``/``ends_on``, [`ConfigError`][] without any zone) and its audience
         rule's clock (``today()``, ``weekday(...)``; UTC without any zone). The zone ``as_of`` is
         written in never matters.
 

@@ -3,7 +3,7 @@
 A cart's state is, per line, the amount still payable and the units not yet discounted by an item
 coupon, plus the shipping still payable. Applying a coupon computes its *effect* on a state (how much
 comes off each line and shipping, which units it consumes) and subtracts it. Every effect is split
-across lines with :func:`~user_ops._money.allocate` (largest remainder), so parts sum exactly to the
+across lines with [`allocate`][] (largest remainder), so parts sum exactly to the
 coupon's discount and, because a discount never exceeds the amount it is taken from, no line goes
 below zero.
 
@@ -126,7 +126,7 @@ def _percent_ratio(percent: Decimal) -> tuple[int, int]:
 
 @lru_cache(maxsize=64)
 def money_currency(code: str) -> Currency:
-    """One :class:`Currency` per code (building one parses and looks up the code)."""
+    """One [`Currency`][] per code (building one parses and looks up the code)."""
     return Currency(code)
 
 
@@ -324,7 +324,7 @@ def item_weights(
 
     With ``per_unit`` (a fixed price, a percentage of the list price) the discount is
     ``min(Σ free × weight, cap)``: each unit saves the same whatever else happens. Otherwise (an amount
-    off, a percentage of the price paid) it is :func:`order_total` of ``Σ free × weight`` (the sale
+    off, a percentage of the price paid) it is [`order_total`][] of ``Σ free × weight`` (the sale
     prices). ``None`` with ``max_units`` (which units count depends on their worth) or off the items.
     """
     if template.benefit.max_units is not None:
@@ -335,7 +335,7 @@ def item_weights(
 def unit_savings(
     template: CouponTemplate, eligible: tuple[bool, ...], facts: LineFacts
 ) -> tuple[bool, tuple[int, ...]] | None:
-    """:func:`item_weights` whatever ``max_units`` says: with ``per_unit`` False the weights are the
+    """[`item_weights`][] whatever ``max_units`` says: with ``per_unit`` False the weights are the
     sale prices (an amount off or a percentage never saves more than a unit costs)."""
     benefit = template.benefit
     if stage_of(template) != ITEM_STAGE or not gives_money_off(template):

@@ -1,6 +1,6 @@
 """Targeted issuance (定向发券): who gets a coupon, and why everyone else is skipped.
 
-:func:`plan_issuance` takes a customers table and decides, for every row at once (numpy, no per-row
+[`plan_issuance`][] takes a customers table and decides, for every row at once (numpy, no per-row
 Python), whether the customer gets the coupon, in this order of checks (the first that fails is the
 reason):
 
@@ -13,7 +13,7 @@ reason):
    before the customer's turn in priority order (a column, e.g. ``monetary`` or ``p_alive``, ties broken
    by customer id, so the plan is deterministic).
 
-:func:`plan_issuance_one` decides for one customer with the same meaning (given the customer's rank for
+[`plan_issuance_one`][] decides for one customer with the same meaning (given the customer's rank for
 the budget); hypothesis tests prove the two agree.
 """
 
@@ -191,7 +191,7 @@ class IssuanceBudget(PolicyModel):
 
 @dataclass(frozen=True)
 class IssuanceDecision:
-    """One customer's issuance decision (from :func:`plan_issuance_one`).
+    """One customer's issuance decision (from [`plan_issuance_one`][]).
 
     Examples
     --------
@@ -205,13 +205,13 @@ class IssuanceDecision:
 
 @dataclass(frozen=True)
 class IssuancePlan:
-    """The result of :func:`plan_issuance`.
+    """The result of [`plan_issuance`][].
 
     Attributes
     ----------
     table : Table
         One row per customer, in input order: the id column, ``selected`` (bool), ``reason`` (an
-        :class:`IssuanceReason` value), ``rank`` (1-based position among the eligible in priority order;
+        [`IssuanceReason`][] value), ``rank`` (1-based position among the eligible in priority order;
         null for the rest) and, with a priority column, ``priority``.
     counts : dict of str to int
         Customers per reason (every reason, zeros included, in check order).
@@ -314,7 +314,7 @@ def plan_issuance(
     tags : TagSet or None
         Tags evaluated on the customers table first, so that the audience rules (the campaign's and
         the template's) can use ``has_tag("name")``. A rule using ``has_tag`` without a tag set, or
-        naming a tag the set does not define, raises :class:`~user_ops.ConfigError`.
+        naming a tag the set does not define, raises [`ConfigError`][].
 
     Returns
     -------
@@ -739,7 +739,7 @@ def plan_issuance_one(
     tz: TzLike | None = None,
     tags: TagSet | None = None,
 ) -> IssuanceDecision:
-    """The decision of :func:`plan_issuance` for one customer (for a request, or to explain a row).
+    """The decision of [`plan_issuance`][] for one customer (for a request, or to explain a row).
 
     The budget depends on everyone else; pass the customer's ``rank`` among the eligible (the batch
     plan's ``rank`` column) to apply it, or leave it ``None`` to ask "eligible, budget permitting".
@@ -755,7 +755,7 @@ def plan_issuance_one(
     rank : int or None
         1-based position among the eligible in priority order.
     template, audience, as_of, caps, budget, tz, tags
-        As for :func:`plan_issuance` (``tags`` is evaluated for this customer first).
+        As for [`plan_issuance`][] (``tags`` is evaluated for this customer first).
 
     Examples
     --------

@@ -1,8 +1,8 @@
 """Coupon definitions (优惠券模板), issued coupons, carts and the customer a cart belongs to.
 
-Every model here is a frozen policy (:class:`~user_ops._policy.PolicyModel`): JSON round trip,
-JSON Schema for admin UIs, a content hash, and a :class:`~user_ops.ConfigError` naming the field for a
-bad option. Amounts are :class:`~user_ops.Money` (integer minor units of the template's currency).
+Every model here is a frozen policy ([`PolicyModel`][]): JSON round trip,
+JSON Schema for admin UIs, a content hash, and a [`ConfigError`][] naming the field for a
+bad option. Amounts are [`Money`][] (integer minor units of the template's currency).
 
 Examples
 --------
@@ -55,7 +55,7 @@ __all__ = [
 
 _IDENT_MAX = 200
 
-#: Types of the fields a :class:`CustomerContext` gives an audience rule (besides its ``attributes``).
+#: Types of the fields a [`CustomerContext`][] gives an audience rule (besides its ``attributes``).
 CUSTOMER_FIELD_TYPES: dict[str, str] = {
     "id": "str",
     "tags": "list[str]",
@@ -69,8 +69,8 @@ CUSTOMER_FIELD_TYPES: dict[str, str] = {
 class BenefitKind(str, Enum):
     """What the coupon gives: 满减/立减 (amount off), 折扣 (percent off), 包邮, 赠品, 返现, 一口价.
 
-    The kind decides which :class:`Benefit` fields are needed and the template's default
-    :class:`Target`.
+    The kind decides which [`Benefit`][] fields are needed and the template's default
+    [`Target`][].
 
     Examples
     --------
@@ -178,7 +178,7 @@ class Benefit(PolicyModel):
     Parameters
     ----------
     kind:
-        A :class:`BenefitKind`.
+        A [`BenefitKind`][].
     amount:
         ``amount_off``: the amount off. ``fixed_price``: the price one unit costs (一口价).
         ``free_shipping``: an optional cap on the shipping waived. ``cash_back`` as stored value: the
@@ -188,7 +188,7 @@ class Benefit(PolicyModel):
     cap:
         ``percent_off``: the largest discount the coupon gives (封顶).
     base:
-        ``percent_off``: :class:`PriceBase` (``discounted`` by default).
+        ``percent_off``: [`PriceBase`][] (``discounted`` by default).
     rounding:
         How a percentage becomes whole minor units (default ``half_up``, 四舍五入).
     max_units:
@@ -196,7 +196,7 @@ class Benefit(PolicyModel):
     gift_sku, gift_quantity, gift_value:
         ``gift`` (赠品): the item given, how many, and the value of all of it (for budgets and ranking).
     cash_back:
-        ``cash_back``: :class:`CashBackForm`.
+        ``cash_back``: [`CashBackForm`][].
     points:
         ``cash_back`` as points: the points credited.
 
@@ -343,7 +343,7 @@ class Validity(PolicyModel):
 
     The zone is the shop's, never the one an instant is expressed in: ``tz`` here, else the
     ``tz=`` the caller passes (``check``, ``quote``, ``best_combination``, ``IssuedCoupon.issue``,
-    ``plan_issuance``). Calendar days with neither raise :class:`~user_ops.ConfigError` when the
+    ``plan_issuance``). Calendar days with neither raise [`ConfigError`][] when the
     window is resolved; ``days`` without a zone are 24-hour days.
 
     Parameters
@@ -450,7 +450,7 @@ class Validity(PolicyModel):
     def absolute_window(self, tz: TzLike | None = None) -> tuple[datetime | None, datetime | None]:
         """The absolute part of the window, calendar days resolved in the shop's zone.
 
-        Raises :class:`~user_ops.ConfigError` when ``starts_on``/``ends_on`` are set and neither
+        Raises [`ConfigError`][] when ``starts_on``/``ends_on`` are set and neither
         ``self.tz`` nor ``tz`` names the zone.
         """
         zone = self._require_zone(tz, relative=False)
@@ -471,7 +471,7 @@ class Validity(PolicyModel):
 
         Without ``issued_at`` a relative validity cannot be resolved, so only the absolute part applies.
         Calendar days (``starts_on``, ``ends_on``, ``end_of_day``) are resolved in ``self.tz``, else in
-        ``tz``; with neither they raise :class:`~user_ops.ConfigError`. ``days`` without a zone are
+        ``tz``; with neither they raise [`ConfigError`][]. ``days`` without a zone are
         24-hour days.
         """
         if issued_at is not None:
@@ -532,6 +532,17 @@ class Stacking(PolicyModel):
     (互斥组: at most one per group), and each one's ``combinable_with`` (when given) names the other's
     template id or group. ``priority`` orders application inside a stage (higher first).
 
+    Parameters
+    ----------
+    exclusive:
+        True: used alone (独享), never beside another coupon.
+    group:
+        Mutual-exclusion group (互斥组): at most one coupon of a group per order.
+    priority:
+        Order of application inside a stage, higher first.
+    combinable_with:
+        Template ids or groups this coupon may be used with; ``None``: any that stacking allows.
+
     Examples
     --------
     >>> Stacking(group="store", priority=10).exclusive
@@ -566,23 +577,23 @@ class CouponTemplate(PolicyModel):
     currency:
         ISO code; every amount of the template is in it, and it only applies to carts in it.
     benefit:
-        A :class:`Benefit`.
+        A [`Benefit`][].
     target:
-        A :class:`Target`; default by benefit: shipping for ``free_shipping``, items for
+        A [`Target`][]; default by benefit: shipping for ``free_shipping``, items for
         ``fixed_price``, order otherwise.
     conditions:
-        :class:`Conditions` (门槛); default none (无门槛).
+        [`Conditions`][] (门槛); default none (无门槛).
     audience:
         A rule over the customer record (``tags``, ``tier``, ``stage``, ``segment``, ``order_count``,
         ``id`` and the context's ``attributes``), e.g. ``tags contains "vip" or tier == "gold"``.
     validity:
-        :class:`Validity`.
+        [`Validity`][].
     limits:
-        :class:`Limits`.
+        [`Limits`][].
     budget:
         The total discount the template may give (预算), in its currency.
     stacking:
-        :class:`Stacking`.
+        [`Stacking`][].
     name, label_en, label_zh, description:
         For people.
 
@@ -746,7 +757,24 @@ class IssuedCoupon(PolicyModel):
 
     The template travels with the coupon, so a coupon keeps what it promised when the template is
     edited later; ``template_hash`` pins the version (a mismatch on load raises ``ConfigError``).
-    Build with :meth:`issue`.
+    Build with [`issue`][].
+
+    Parameters
+    ----------
+    code:
+        The coupon's code (券码), its key in usage counters.
+    template:
+        The [`CouponTemplate`][] as issued.
+    template_hash:
+        The template's ``content_hash()``; filled in when empty, checked when given.
+    owner:
+        The customer id it was given to; ``None``: anyone holding the code may use it.
+    issued_at:
+        When it was issued (timezone-aware).
+    starts_at:
+        Start of the usable window (inclusive, resolved at issue); ``None``: no start.
+    ends_at:
+        End of the usable window (exclusive); ``None``: no end.
 
     Examples
     --------
@@ -803,7 +831,7 @@ class IssuedCoupon(PolicyModel):
         """Issue ``template`` as ``code`` to ``owner`` at ``issued_at``; the window is resolved now.
 
         ``tz`` is the shop's zone for a validity without its own ``tz`` (calendar days need one of
-        them: :class:`~user_ops.ConfigError` otherwise); the zone ``issued_at`` is written in is not used.
+        them: [`ConfigError`][] otherwise); the zone ``issued_at`` is written in is not used.
         """
         issued_at = require_aware(issued_at, name="issued_at")
         try:
@@ -902,6 +930,17 @@ class CartLine(PolicyModel):
 class Cart(PolicyModel):
     """A cart: lines, shipping fee, currency and sales channel.
 
+    Parameters
+    ----------
+    currency:
+        ISO code; every line and the shipping fee are in it.
+    lines:
+        The [`CartLine`][] entries, at least one, each ``line_id`` once.
+    shipping_fee:
+        The shipping fee (``None``: zero).
+    channel:
+        The sales channel (``"miniprogram"``, ``"store"``, ...) that channel conditions read.
+
     Examples
     --------
     >>> cart = Cart(currency="CNY", lines=[CartLine(sku="a", unit_price="10 CNY", quantity=3)],
@@ -966,6 +1005,23 @@ _RESERVED = ("id", "tags", "tier", "stage", "segment", "order_count")
 
 class CustomerContext(PolicyModel):
     """Who is checking out: what audience rules and first-order conditions read.
+
+    Parameters
+    ----------
+    id:
+        The customer id (an owned coupon is only theirs).
+    tags:
+        The customer's tags (``tags contains "vip"``).
+    tier:
+        Membership tier code.
+    stage:
+        Lifecycle stage code.
+    segment:
+        RFM segment code.
+    order_count:
+        Orders before this one (0: a first order, for ``first_order_only``).
+    attributes:
+        Any other fields audience rules read (``city``); not the names above.
 
     Examples
     --------

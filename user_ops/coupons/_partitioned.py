@@ -1,6 +1,6 @@
 """Targeted issuance over partitioned customers: the per-customer checks map, the budget is a top-k.
 
-:func:`plan_issuance` decides in two parts. The audience, opt-out, holder, quiet-period and
+[`plan_issuance`][] decides in two parts. The audience, opt-out, holder, quiet-period and
 frequency-cap checks read one customer (and that customer's contacts) only: they run per partition,
 with the contact history co-partitioned by customer id. The budget needs everyone's priority: the
 first ``k`` eligible customers in priority order (higher first, nulls last, ties by id) get the
@@ -8,11 +8,11 @@ coupon. By default every partition sends all its eligible customers' (priority, 
 each, so the driver ranks everyone exactly; with ``exact_ranks=False`` each partition sends only its
 own first ``k`` (a top-k: less to move, but eligible customers beyond the budget get no rank). The
 selected ids and ranks go back to a second map step. The engine adapters use the three kernels
-(:func:`issuance_reasons`, :func:`issuance_candidates`, :func:`issuance_finish`) and
-:func:`issuance_cutoff` on the driver; :func:`plan_issuance_partitioned` chains them over a
-:class:`~user_ops._scale.PairReducer`.
+([`issuance_reasons`][], [`issuance_candidates`][], [`issuance_finish`][]) and
+[`issuance_cutoff`][] on the driver; [`plan_issuance_partitioned`][] chains them over a
+[`PairReducer`][].
 
-With ``exact_ranks=True`` the result equals :func:`plan_issuance` on the whole table row for row;
+With ``exact_ranks=True`` the result equals [`plan_issuance`][] on the whole table row for row;
 with ``exact_ranks=False`` it equals it for ``selected``, ``reason`` and ``priority``, and for ``rank``
 of the selected customers.
 """
@@ -74,7 +74,7 @@ def issuance_reasons(
     id_column: str = "customer_id",
     tags: TagSet | None = None,
 ) -> Table:
-    """Map step: :func:`plan_issuance` on one partition with the budget's order but not its limits.
+    """Map step: [`plan_issuance`][] on one partition with the budget's order but not its limits.
 
     Returns the plan table: ``reason`` is every check but the budget (``SELECTED`` means eligible),
     ``rank`` the order among the partition's eligible.
@@ -297,11 +297,11 @@ def plan_issuance_partitioned(
     exact_ranks: bool = True,
     tags: TagSet | None = None,
 ) -> IssuancePlan:
-    """:func:`plan_issuance` over co-partitioned (customers, contact history) partitions.
+    """[`plan_issuance`][] over co-partitioned (customers, contact history) partitions.
 
     ``reduce`` runs a task on every pair of partitions (customers, their contacts or None); two
     passes: reasons and candidates, then the final rows. The plan's table is the partitions' rows in
-    partition order, equal to :func:`plan_issuance` row for row. ``tags`` (a ``TagSet`` the audience
+    partition order, equal to [`plan_issuance`][] row for row. ``tags`` (a ``TagSet`` the audience
     reads with ``has_tag``) is evaluated per partition: a tag reads one customer's row only. With
     ``exact_ranks=True`` (default) every eligible customer's (priority, id) key reaches the driver
     (16 bytes each) so customers beyond the budget keep their global ``rank`` too;

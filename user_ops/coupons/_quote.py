@@ -2,7 +2,7 @@
 
 Order of work
 -------------
-1. Every coupon is checked alone (:func:`~user_ops.coupons.check`); failing ones are rejected with
+1. Every coupon is checked alone ([`check`][]); failing ones are rejected with
    their reasons. A key (code, or template id) given twice is rejected as ``DUPLICATE_COUPON``.
 2. Conflicts are resolved by **priority** (``stacking.priority``, higher first), then key, then input
    position: a coupon is accepted when it may stack with every coupon accepted before it
@@ -63,7 +63,7 @@ class LineAllocation:
     Attributes
     ----------
     line_id:
-        The cart line (:attr:`~user_ops.coupons.CartLine.line_id`).
+        The cart line (the ``line_id`` of a [`CartLine`][user_ops.coupons.CartLine]).
     discount:
         What the coupon takes off that line; the allocations of a coupon sum to its discount exactly.
     units:
@@ -106,7 +106,7 @@ class AppliedCoupon:
     base:
         What was left to pay of its eligible lines (or shipping) when it was applied.
     lines, shipping_discount:
-        Its discount per cart line (:class:`LineAllocation`, lines it does not touch left out) and on
+        Its discount per cart line ([`LineAllocation`][], lines it does not touch left out) and on
         shipping; together they sum to ``discount``.
     gift_sku, gift_quantity, gift_value, cash_back, cash_back_points:
         What a gift (赠品) or cash-back (返现) coupon gives besides the price.
@@ -174,7 +174,7 @@ class RejectedCoupon:
     key, template_id:
         The coupon's key (code, or template id) and its template's id.
     reasons:
-        The :class:`~user_ops.coupons.Reason` objects; :attr:`codes` gives their codes.
+        The [`Reason`][] objects; [`codes`][] gives their codes.
 
     Examples
     --------
@@ -292,7 +292,7 @@ class Quote:
 
     ``subtotal - merchandise_discount + shipping - shipping_discount == total`` exactly, every line's
     ``discount`` is the sum of the applied coupons' allocations to it, and no line goes below zero.
-    Built by :func:`quote` (and :func:`~user_ops.coupons.best_combination`).
+    Built by [`quote`][] (and [`best_combination`][]).
 
     Attributes
     ----------
@@ -305,12 +305,12 @@ class Quote:
     total:
         What the customer pays.
     applied, rejected:
-        The coupons used (:class:`AppliedCoupon`, in application order) and not used
-        (:class:`RejectedCoupon`, in input order).
+        The coupons used ([`AppliedCoupon`][], in application order) and not used
+        ([`RejectedCoupon`][], in input order).
     lines:
-        Every cart line after coupons (:class:`QuoteLine`).
+        Every cart line after coupons ([`QuoteLine`][]).
     trace:
-        The steps of the work (:class:`TraceStep`).
+        The steps of the work ([`TraceStep`][]).
     cash_back, cash_back_points, gifts:
         Stored value and points credited after the order, and ``(sku, quantity)`` of the gifts.
 
@@ -641,7 +641,7 @@ def run_quote(
     prepared: tuple[LineFacts, list[Prepared]] | None = None,
     tz: TzLike | None = None,
 ) -> Quote:
-    """:func:`quote`, optionally forcing the accepted set to the positions in ``chosen``."""
+    """[`quote`][], optionally forcing the accepted set to the positions in ``chosen``."""
     if prepared is None:
         prepared = prepare_all(coupons, cart, customer, as_of=as_of, usage=usage, tz=tz)
     facts, items = prepared
@@ -801,7 +801,7 @@ def quote(
     Parameters
     ----------
     cart, customer:
-        The :class:`~user_ops.Cart` and :class:`~user_ops.CustomerContext`.
+        The [`Cart`][] and [`CustomerContext`][].
     coupons:
         Issued coupons and/or templates used directly, as the customer chose them.
     as_of:
@@ -810,7 +810,7 @@ def quote(
         The host's counters, ``{code or template id: CouponUsage}``.
     tz:
         The shop's time zone for templates without a ``validity.tz`` (see
-        :func:`~user_ops.coupons.check`); the zone ``as_of`` is written in never matters.
+        [`check`][]); the zone ``as_of`` is written in never matters.
 
     Returns
     -------

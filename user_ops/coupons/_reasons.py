@@ -88,13 +88,13 @@ class Reason:
     Attributes
     ----------
     code:
-        A :class:`ReasonCode`.
+        A [`ReasonCode`][].
     message_en, message_zh:
         What a person reads ("spend 12.00 more" / "还差12.00元").
     fixable:
         True when the customer can change the cart to fix it (add items, switch channel…).
     public:
-        False for reasons a storefront should hide (see :meth:`Eligibility.public`).
+        False for reasons a storefront should hide (see [`Eligibility.public`][]).
     shortfall:
         For ``MIN_SPEND_NOT_MET``: the amount still missing.
     details:
@@ -158,7 +158,7 @@ def _jsonable(value: Any) -> Any:
 def make_reason(
     code: ReasonCode, en: str, zh: str, *, shortfall: Money | None = None, **details: Any
 ) -> Reason:
-    """A :class:`Reason` with the code's fixed flags."""
+    """A [`Reason`][] with the code's fixed flags."""
     fixable, public = REASON_FLAGS[code]
     return Reason(code, en, zh, fixable, public, shortfall, details)
 
@@ -207,7 +207,7 @@ class CouponUsage:
 
 @dataclass(frozen=True)
 class Eligibility:
-    """The answer of :func:`~user_ops.coupons.check` for one coupon, cart and customer.
+    """The answer of [`check`][] for one coupon, cart and customer.
 
     Attributes
     ----------

@@ -1,8 +1,8 @@
 """The redemption protocol (核销): usage counters that hold under concurrent checkouts.
 
 The library stores nothing; the host does. A checkout turns its applied coupons into a
-:class:`RedemptionIntent`: the counters to move (coupon total, per customer, per order, budget in minor
-units, single-use code) each with its limit. A :class:`RedemptionStore` then
+[`RedemptionIntent`][]: the counters to move (coupon total, per customer, per order, budget in minor
+units, single-use code) each with its limit. A [`RedemptionStore`][] then
 
 1. ``reserve(intent, idempotency_key, ttl)`` moves every counter or none (a limit would be exceeded:
    rejected, naming the counter), and holds them for ``ttl``; the outcome, a rejection too, is kept
@@ -116,8 +116,8 @@ class RedemptionError(UserOpsError, RuntimeError):
 
 
 class InvalidIntentError(DataError, ConfigError):
-    """An invalid :class:`CounterMove` or :class:`RedemptionIntent`: a :class:`~user_ops.DataError` (an
-    intent is per-request data), and still a :class:`~user_ops.ConfigError`, which it raised before.
+    """An invalid [`CounterMove`][] or [`RedemptionIntent`][]: a [`DataError`][] (an
+    intent is per-request data), and still a [`ConfigError`][], which it raised before.
 
     Examples
     --------
@@ -139,6 +139,8 @@ def _no_bool(value: object, name: str) -> object:
 class CounterMove(PolicyModel):
     """Add ``amount`` to the counter ``key``, allowed only while the result stays within ``limit``.
 
+    Invalid fields raise ``InvalidIntentError`` (a [`DataError`][]) naming the field.
+
     Parameters
     ----------
     key : str
@@ -150,8 +152,6 @@ class CounterMove(PolicyModel):
     limit : int or None
         The largest value the counter may reach, 0 to ``2**63 - 1``; ``None`` for no limit (the move is
         only counted; a counter still cannot pass ``2**63 - 1``, the largest integer SQLite stores).
-
-    Invalid fields raise :class:`InvalidIntentError` (a :class:`~user_ops.DataError`) naming the field.
 
     Examples
     --------
@@ -300,7 +300,7 @@ class Reservation:
     idempotency_key : str
         The key the caller chose for this redemption (typically the order or payment attempt id).
     status : ReservationStatus
-        ``RESERVED`` or ``COMMITTED`` mean the counters are held (:attr:`ok`).
+        ``RESERVED`` or ``COMMITTED`` mean the counters are held ([`ok`][]).
     replayed : bool
         True when ``reserve`` saw this key before and returned the stored outcome instead of moving
         counters again (an idempotent retry).
@@ -343,7 +343,7 @@ class Refund:
     refunded : Fraction
         Cumulative share refunded after this refund.
     restored : tuple of (str, int)
-        Amount given back to each counter by this refund (see :func:`refund_shares`).
+        Amount given back to each counter by this refund (see ``refund_shares``).
     replayed : bool
         True when this refund key was applied before (nothing moved this time).
 
@@ -363,22 +363,22 @@ class Refund:
 
 @runtime_checkable
 class RedemptionStore(Protocol):
-    """What a host's store implements; :func:`user_ops.coupons.testing.check_store` verifies it.
+    """What a host's store implements; [`user_ops.coupons.testing.check_store`][] verifies it.
 
-    Semantics (identical in :class:`MemoryRedemptionStore` and ``SQLiteRedemptionStore``):
+    Semantics (identical in [`MemoryRedemptionStore`][] and ``SQLiteRedemptionStore``):
 
     - ``reserve`` is all-or-nothing over the intent's counters and atomic against concurrent callers
       (in other threads or processes). A known key returns the stored outcome with ``replayed=True``,
       a rejection included (nothing moves); the same key with another intent (another
-      :meth:`RedemptionIntent.fingerprint`: limits do not count) raises :class:`RedemptionError`.
+      [`RedemptionIntent.fingerprint`][]: limits do not count) raises [`RedemptionError`][].
     - ``commit`` of a reserved key makes it permanent; committing twice is harmless. Committing a
-      released, expired or unknown key raises :class:`RedemptionError` (the counters are no longer
+      released, expired or unknown key raises [`RedemptionError`][] (the counters are no longer
       held, so the order must not go through with the coupon).
     - ``release`` frees a reservation; releasing twice, or an expired or rejected key, is harmless;
       releasing an unknown key records it as released, so a late ``reserve`` with that key does
-      nothing. Releasing a committed key raises :class:`RedemptionError` (use ``revert``).
+      nothing. Releasing a committed key raises [`RedemptionError`][] (use ``revert``).
     - ``revert`` gives back a refunded ``fraction`` of a committed redemption, once per refund key; see
-      :func:`refund_shares` for the exact rounding.
+      ``refund_shares`` for the exact rounding.
     - ``used(key)`` reads a counter (0 if never moved); ``status(key)`` a reservation's status (``None``
       if unknown).
 
@@ -419,7 +419,7 @@ class RedemptionStore(Protocol):
 
 
 def check_key(value: object, *, name: str) -> str:
-    """A non-empty string of at most 512 characters of valid Unicode, else :class:`~user_ops.DataError`."""
+    """A non-empty string of at most 512 characters of valid Unicode, else [`DataError`][]."""
     if not isinstance(value, str) or not value or len(value) > _MAX_KEY_LENGTH:
         raise DataError(
             f"{name} must be a non-empty string of at most {_MAX_KEY_LENGTH} characters, got {value!r}"
@@ -434,21 +434,21 @@ def check_key(value: object, *, name: str) -> str:
 
 
 def check_clock(clock: object) -> Clock:
-    """``clock`` itself if it is callable, else :class:`~user_ops.DataError`."""
+    """``clock`` itself if it is callable, else [`DataError`][]."""
     if not callable(clock):
         raise DataError(f"clock must be a callable returning an aware datetime, got {clock!r}")
     return clock
 
 
 def check_intent(intent: object) -> RedemptionIntent:
-    """``intent`` itself if it is a :class:`RedemptionIntent`, else :class:`~user_ops.DataError`."""
+    """``intent`` itself if it is a [`RedemptionIntent`][], else [`DataError`][]."""
     if not isinstance(intent, RedemptionIntent):
         raise DataError(f"intent must be a RedemptionIntent, got {type(intent).__name__}")
     return intent
 
 
 def ttl_us(ttl: object) -> int:
-    """A positive ``timedelta`` in microseconds, else :class:`~user_ops.DataError`."""
+    """A positive ``timedelta`` in microseconds, else [`DataError`][]."""
     if not isinstance(ttl, timedelta):
         raise DataError(f"ttl must be a positive timedelta, got {ttl!r}")
     if ttl <= timedelta(0):
@@ -460,7 +460,7 @@ def ttl_us(ttl: object) -> int:
 
 
 def expiry_us(now: int, lifetime: int) -> int:
-    """``now + lifetime``, if it is an instant a datetime can hold, else :class:`~user_ops.DataError`."""
+    """``now + lifetime``, if it is an instant a datetime can hold, else [`DataError`][]."""
     if now + lifetime > _MAX_US:
         raise DataError(
             f"ttl {timedelta(microseconds=lifetime)} is too long: from {instant(now)} the reservation "
@@ -474,7 +474,7 @@ def _us(delta: timedelta) -> int:
 
 
 def now_us(clock: Clock) -> int:
-    """The clock's instant in UTC microseconds; a naive clock raises :class:`~user_ops.DataError`."""
+    """The clock's instant in UTC microseconds; a naive clock raises [`DataError`][]."""
     return as_utc_us(require_aware(clock(), name="the store's clock()"))
 
 
@@ -538,7 +538,7 @@ def _floor(value: Fraction) -> int:
 
 
 def next_refunded(idempotency_key: str, refunded: Fraction, fraction: Fraction) -> Fraction:
-    """The refunded share after one more refund; over 1 raises :class:`RedemptionError`."""
+    """The refunded share after one more refund; over 1 raises [`RedemptionError`][]."""
     after = refunded + fraction
     if after > 1:
         raise RedemptionError(
@@ -554,7 +554,7 @@ def encode_moves(moves: Moves) -> str:
 
 
 def decode_moves(text: str) -> Moves:
-    """Inverse of :func:`encode_moves`."""
+    """Inverse of [`encode_moves`][]."""
     return tuple((str(key), int(amount)) for key, amount in json.loads(text))
 
 
@@ -569,12 +569,12 @@ def first_over_limit(intent: RedemptionIntent, used: Callable[[str], int]) -> Re
 
 
 def effective_limit(limit: int | None) -> int:
-    """A move's limit; without one, the largest count a store can hold (:data:`MAX_COUNT`)."""
+    """A move's limit; without one, the largest count a store can hold ([`MAX_COUNT`][])."""
     return MAX_COUNT if limit is None else limit
 
 
 def check_same_intent(idempotency_key: str, stored: str, intent: RedemptionIntent, fingerprint: str) -> None:
-    """Raise :class:`RedemptionError` when a known key comes back with another intent.
+    """Raise [`RedemptionError`][] when a known key comes back with another intent.
 
     ``stored`` is the fingerprint kept with the key: empty for a release that came first (any intent
     matches), or, for keys stored before fingerprints existed, the intent's ``content_hash()``.
@@ -604,7 +604,7 @@ def encode_rejection(rejection: Rejection | None) -> str | None:
 
 
 def decode_rejection(text: str | None) -> Rejection | None:
-    """Inverse of :func:`encode_rejection`."""
+    """Inverse of [`encode_rejection`][]."""
     if text is None:
         return None
     key, used, limit, amount = json.loads(text)
@@ -651,7 +651,7 @@ class _Held:
 
 
 class MemoryRedemptionStore:
-    """A :class:`RedemptionStore` in a dict, for tests, single-process hosts and as the reference.
+    """A [`RedemptionStore`][] in a dict, for tests, single-process hosts and as the reference.
 
     Thread-safe: one lock around every call. Expired reservations free their counters lazily, at the
     start of the next call (a heap of expiry instants, so each call costs O(log n) plus what expired).
@@ -682,7 +682,7 @@ class MemoryRedemptionStore:
         self._expiries: list[tuple[int, str]] = []
 
     def reserve(self, intent: RedemptionIntent, idempotency_key: str, ttl: timedelta) -> Reservation:
-        """Hold every counter of ``intent`` for ``ttl``, or none (see :class:`RedemptionStore`)."""
+        """Hold every counter of ``intent`` for ``ttl``, or none (see [`RedemptionStore`][])."""
         check_intent(intent)
         check_key(idempotency_key, name="idempotency_key")
         lifetime = ttl_us(ttl)
@@ -829,7 +829,7 @@ class MemoryRedemptionStore:
 
 
 def replayed_refund(done: Refund, share: Fraction) -> Refund:
-    """A stored refund returned again for a retry (same fraction), else :class:`RedemptionError`."""
+    """A stored refund returned again for a retry (same fraction), else [`RedemptionError`][]."""
     if done.fraction != share:
         raise RedemptionError(
             f"refund key {done.refund_key!r} of {done.idempotency_key!r} was already used for a refund of "

@@ -8,7 +8,7 @@ interleave), and a counter moves only through a conditional update that re-check
 
 An update that matches no row means the limit would be exceeded: the transaction rolls back, so an
 intent moves all its counters or none. SQLite's own failures (a full disk, a lock held past the busy
-timeout) raise :class:`~user_ops.coupons.RedemptionError` naming the file and SQLite's reason, after
+timeout) raise [`RedemptionError`][] naming the file and SQLite's reason, after
 rolling the transaction back. The database runs in WAL mode (readers never block the writer)
 with a busy timeout; threads of one process take a process-local lock before the write lock, because
 SQLite's own busy handler sleeps in whole milliseconds and would make threads queue slowly.
@@ -105,7 +105,7 @@ class _RejectedError(Exception):
 
 
 class SQLiteRedemptionStore:
-    """A :class:`~user_ops.coupons.RedemptionStore` in a SQLite file, usable from many threads and processes.
+    """A [`RedemptionStore`][] in a SQLite file, usable from many threads and processes.
 
     Each thread gets its own connection; every process opening the same file sees the same counters.
     A store opened before ``fork`` (a prefork web server's master, ``multiprocessing``) works in the
@@ -116,12 +116,12 @@ class SQLiteRedemptionStore:
     ----------
     path : str or Path
         The database file (created with its tables if missing). Not ``":memory:"``: an in-memory
-        database is private to one connection; use :class:`~user_ops.coupons.MemoryRedemptionStore`.
+        database is private to one connection; use [`MemoryRedemptionStore`][].
     clock : callable, optional
         Returns the current aware datetime (inject a fake one in tests). Default: UTC now.
     busy_timeout : timedelta, optional
         How long a call waits for another process's write lock before raising
-        :class:`~user_ops.coupons.RedemptionError` ("database is locked").
+        [`RedemptionError`][] ("database is locked").
     synchronous : {"FULL", "NORMAL"}
         SQLite's ``PRAGMA synchronous``. ``FULL`` (default) syncs every commit to disk; ``NORMAL`` is
         faster in WAL mode and never corrupts, but the last commits can be lost on power failure.
@@ -334,7 +334,7 @@ class SQLiteRedemptionStore:
     def prune(self, *, older_than: timedelta) -> int:
         """Forget idempotency keys whose last change is more than ``older_than`` ago; how many.
 
-        As :meth:`MemoryRedemptionStore.prune <user_ops.coupons.MemoryRedemptionStore.prune>`: held
+        As [`MemoryRedemptionStore.prune`][user_ops.coupons.MemoryRedemptionStore.prune]: held
         reservations stay; committed, released, expired and rejected keys go with their refund keys.
         One transaction that scans the reservations (run it from a periodic job, off peak).
 
@@ -411,7 +411,7 @@ class SQLiteRedemptionStore:
 
     @contextmanager
     def _transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` ... ``COMMIT``; SQLite's own errors become :class:`RedemptionError`.
+        """One ``BEGIN IMMEDIATE`` ... ``COMMIT``; SQLite's own errors become [`RedemptionError`][].
 
         ``durable=False`` commits without waiting for the disk (``synchronous=NORMAL``: the commit may
         be lost on power failure, never corrupted) for writes that are harmless to lose.

@@ -1,7 +1,7 @@
 """The conformance suite of the redemption protocol: run it against your own store.
 
 A host that keeps coupon counters in its own database (Redis, Postgres, ...) implements
-:class:`~user_ops.coupons.RedemptionStore` and runs :func:`check_store` in its test suite. The suite
+[`RedemptionStore`][] and runs [`check_store`][] in its test suite. The suite
 drives a fresh store per check through the protocol's promises: concurrent reserves never exceed a
 limit, retries are idempotent (rejections included), double commits are harmless, expired
 reservations free their counters, refunds restore usage and budget exactly once, per-customer limits
@@ -68,7 +68,7 @@ class ManualClock:
 
 @dataclass(frozen=True)
 class CheckOutcome:
-    """One passed check of :func:`check_store`: its name, what it verified and how long it took."""
+    """One passed check of [`check_store`][]: its name, what it verified and how long it took."""
 
     name: str
     detail: str
@@ -77,7 +77,7 @@ class CheckOutcome:
 
 @dataclass(frozen=True)
 class StoreReport:
-    """What :func:`check_store` verified (it raises on the first failure, so ``passed`` is True).
+    """What [`check_store`][] verified (it raises on the first failure, so ``passed`` is True).
 
     Examples
     --------

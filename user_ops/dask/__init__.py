@@ -1,9 +1,9 @@
 """Run ``user_ops`` on Dask (分布式): the core's results, bit for bit, for data beyond one machine.
 
-Each function mirrors the core one and takes Dask DataFrames: :func:`customer_metrics` shuffles the
-transactions by ``customer_id`` and runs the core kernel once per partition; :func:`fit_rfm` fits
-exact cut-points in a few small passes; :func:`score_rfm`, :func:`evaluate_tags` and
-:func:`classify_lifecycle` are plain map steps; :func:`plan_issuance` maps the per-customer checks and
+Each function mirrors the core one and takes Dask DataFrames: [`customer_metrics`][] shuffles the
+transactions by ``customer_id`` and runs the core kernel once per partition; [`fit_rfm`][] fits
+exact cut-points in a few small passes; [`score_rfm`][], [`evaluate_tags`][] and
+[`classify_lifecycle`][] are plain map steps; [`plan_issuance`][] maps the per-customer checks and
 applies one global budget by a distributed top-k. Dask is imported when a function runs, never at
 ``import user_ops.dask`` (install the extra: ``pip install 'user_ops[dask]'``). See
 ``docs/scaling.md``.

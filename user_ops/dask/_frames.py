@@ -81,7 +81,7 @@ def _run(task: Callable[[Table], T], frame: Any) -> T:
 
 
 def dask_reducer(frame: Any, columns: Sequence[str] | None = None) -> Reducer:
-    """A :class:`~user_ops._scale.Reducer` over the partitions of a Dask DataFrame.
+    """A ``Reducer`` over the partitions of a Dask DataFrame.
 
     Each task runs where the partition lives (with the scheduler in effect: synchronous, threads,
     processes or a ``distributed`` cluster) and only its result travels back.
@@ -121,7 +121,7 @@ def map_tables(frame: Any, kernel: Callable[..., Table], *args: Any) -> Any:
 
 
 def to_table(frame: Any, *, sort_by: str | None = None) -> Table:
-    """Compute a Dask DataFrame into one :class:`~user_ops.Table` (optionally sorted by a column).
+    """Compute a Dask DataFrame into one [`Table`][] (optionally sorted by a column).
 
     ``customer_metrics`` on one machine returns customers sorted by id; a Dask result comes in
     partition order, so ``to_table(result, sort_by="customer_id")`` gives the same table.

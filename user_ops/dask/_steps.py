@@ -52,12 +52,12 @@ def customer_metrics(
     shuffle_method: str | None = None,
     id_column: str = "customer_id",
 ) -> Any:
-    """:func:`user_ops.metrics.customer_metrics` over a Dask DataFrame of transactions.
+    """[`user_ops.metrics.customer_metrics`][] over a Dask DataFrame of transactions.
 
     The transactions are hash-shuffled on ``customer_id`` (``shuffle(on=...)``) so that each
     partition holds all rows of its customers, then the core kernel runs once per partition
     (``map_partitions`` with an explicit ``meta``). The top-price threshold is a quantile of *all*
-    order lines, so it is computed first, exactly (:func:`user_ops._scale.exact_quantile`), and
+    order lines, so it is computed first, exactly (``user_ops._scale.exact_quantile``), and
     handed to every partition.
 
     Parameters
@@ -179,7 +179,7 @@ def fit_rfm(
 ) -> RFMModel:
     """``model.fit`` over a Dask frame of per-customer metrics: the same fitted model, bit for bit.
 
-    Uses :func:`user_ops.rfm.fit_partitioned` (exact distributed cut-points: a few small passes, all
+    Uses [`user_ops.rfm.fit_partitioned`][] (exact distributed cut-points: a few small passes, all
     three dimensions in each); the three columns (and the id) are persisted first so that the
     passes do not recompute the metrics.
 
@@ -316,7 +316,7 @@ def plan_issuance(
     shuffle_method: str | None = None,
     exact_ranks: bool = True,
 ) -> Any:
-    """:func:`user_ops.coupons.plan_issuance` over Dask frames, with one global budget.
+    """[`user_ops.coupons.plan_issuance`][] over Dask frames, with one global budget.
 
     The per-customer checks (audience, opt-out, holders, quiet period, frequency caps) are a map
     step; with a ``contact_history`` frame both frames are first shuffled by customer id (unless

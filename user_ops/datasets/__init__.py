@@ -1,10 +1,10 @@
 """Deterministic synthetic shop data for demos, docs and tests, and the real CDNOW sample.
 
-- :func:`synthetic_customers` / :func:`synthetic_transactions`: per-customer metrics and the order
+- [`synthetic_customers`][] / [`synthetic_transactions`][]: per-customer metrics and the order
   log they are aggregated from;
-- :func:`synthetic_shop`: a shop at order-line level (customers, order lines with SKUs, categories,
-  prices, quantities, discounts and refunds, seasonality), returned as a :class:`Shop`;
-- :func:`load_cdnow`: the CDNOW purchase sample.
+- [`synthetic_shop`][]: a shop at order-line level (customers, order lines with SKUs, categories,
+  prices, quantities, discounts and refunds, seasonality), returned as a [`Shop`][];
+- [`load_cdnow`][]: the CDNOW purchase sample.
 
 Examples
 --------

@@ -1,6 +1,6 @@
 """A deterministic synthetic shop at order-line level: customers, orders, lines, promotions, refunds.
 
-:func:`synthetic_shop` tells the same story as :mod:`user_ops.datasets._synthetic` (profiles, growth,
+[`synthetic_shop`][] tells the same story as [`user_ops.datasets._synthetic`][] (profiles, growth,
 prospects, "buy till you die" frequency, churn after a random lifetime, a Beijing-clock daily rhythm)
 and adds what order lines need: a catalogue of SKUs with category price ranges, quantities, promotion
 discounts, seasonality and refunds.
@@ -182,7 +182,7 @@ def synthetic_shop(
         Seed of the random generator (a non-negative integer).
     as_of:
         Timezone-aware instant the data describes; every registration, order and refund is strictly
-        before it. Default :data:`DEFAULT_AS_OF` (2024-06-30 00:00 +08:00).
+        before it. Default [`DEFAULT_AS_OF`][] (2024-06-30 00:00 +08:00).
     lines_per_order:
         Mean number of lines per order, 1 .. 10 (each order has at least one).
 

@@ -10,9 +10,9 @@ How the synthetic shop is made (one story, shared by both public generators):
    heavy-tailed and about half of the buyers buy exactly once.
 3. Each order gets an amount (customer's typical basket times noise, in whole fen), a promotion flag
    and a category, from per-customer propensities.
-4. :func:`synthetic_customers` aggregates those orders into per-customer metrics, so every
+4. [`synthetic_customers`][] aggregates those orders into per-customer metrics, so every
    consistency invariant (nested windows, ``max <= monetary``, ...) holds by construction, and
-   :func:`synthetic_transactions` returns the same orders as a log.
+   [`synthetic_transactions`][] returns the same orders as a log.
 
 Times of day follow a realistic hourly profile on the Asia/Shanghai wall clock (quiet at night, busy
 at lunch and in the evening). Calendar quantities (``recency_days``, the 30/90/365-day windows) are
@@ -92,7 +92,7 @@ MEMBER_TIERS: tuple[str, ...] = ("red", "silver", "gold", "black")
 _TIER_THRESHOLDS_YUAN = (400, 1_500, 5_000)
 
 CATEGORIES: tuple[str, ...] = ("fresh", "snacks", "drinks", "household", "beauty", "premium")
-"""Order categories of :func:`synthetic_transactions` (``premium`` holds the shop's top-priced goods)."""
+"""Order categories of [`synthetic_transactions`][] (``premium`` holds the shop's top-priced goods)."""
 _REGULAR_CATEGORY_WEIGHTS = (25, 25, 20, 18, 12)  # percent, every category but "premium"
 _REGULAR_CATEGORY_SLOTS = np.repeat(np.arange(len(_REGULAR_CATEGORY_WEIGHTS)), _REGULAR_CATEGORY_WEIGHTS)
 _PREMIUM = CATEGORIES.index("premium")
@@ -157,7 +157,7 @@ def synthetic_customers(n: int = 2000, *, seed: int = 7, as_of: datetime | None 
 
     The same arguments give the same table, bit for bit (numpy ``default_rng(seed)``; nothing depends
     on the wall clock). The metrics are aggregated from the orders that
-    :func:`synthetic_transactions` returns for the same arguments. Column meanings, types and units:
+    [`synthetic_transactions`][] returns for the same arguments. Column meanings, types and units:
     ``docs/glossary.md``.
 
     Parameters
@@ -168,7 +168,7 @@ def synthetic_customers(n: int = 2000, *, seed: int = 7, as_of: datetime | None 
         Seed of the random generator (a non-negative integer).
     as_of:
         Timezone-aware instant the data describes; every order is strictly before it. Default
-        :data:`DEFAULT_AS_OF` (2024-06-30 00:00 +08:00).
+        [`DEFAULT_AS_OF`][] (2024-06-30 00:00 +08:00).
 
     Returns
     -------
@@ -179,7 +179,7 @@ def synthetic_customers(n: int = 2000, *, seed: int = 7, as_of: datetime | None 
         ``top_price_share``, ``repurchase_cycle_days``, ``city``, ``gender``, ``age``, ``channel``,
         ``tags``, ``member_tier``. Prospects (customers who never bought, about 15 %) have
         ``frequency`` 0, spends 0.0 and null order dates, recency, averages and shares. The purchase
-        metrics follow :func:`~user_ops.metrics.customer_metrics`' definitions: ``repurchase_cycle_days``
+        metrics follow [`customer_metrics`][]' definitions: ``repurchase_cycle_days``
         is the median gap between consecutive purchase days, null with fewer than two.
 
     Raises
@@ -205,19 +205,19 @@ def synthetic_customers(n: int = 2000, *, seed: int = 7, as_of: datetime | None 
 
 
 def synthetic_transactions(n_customers: int = 2000, *, seed: int = 7, as_of: datetime | None = None) -> Table:
-    """The order log behind :func:`synthetic_customers` (same arguments, same customers).
+    """The order log behind [`synthetic_customers`][] (same arguments, same customers).
 
     Parameters
     ----------
     n_customers, seed, as_of:
-        As for :func:`synthetic_customers`.
+        As for [`synthetic_customers`][].
 
     Returns
     -------
     Table
         One row per order, in time order: ``customer_id`` (int), ``order_id`` (int, 1.. in time
         order), ``ordered_at`` (datetime, UTC), ``amount`` (float, CNY yuan, whole fen),
-        ``is_promo`` (bool), ``category`` (str, one of :data:`CATEGORIES`; ``"premium"`` is the shop's
+        ``is_promo`` (bool), ``category`` (str, one of [`CATEGORIES`][]; ``"premium"`` is the shop's
         top-priced line that ``top_price_share`` measures).
 
     Examples

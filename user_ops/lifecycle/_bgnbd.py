@@ -1,7 +1,7 @@
 """``BGNBD``: the BG/NBD "buy till you die" model (Fader, Hardie & Lee 2005) — P(alive), expected purchases.
 
-Fitting needs scipy (the ``stats`` extra), imported lazily inside :meth:`BGNBD.fit`. Scoring does not:
-:meth:`BGNBD.p_alive`, :meth:`BGNBD.expected_purchases` and their ``..._one`` twins use numpy and
+Fitting needs scipy (the ``stats`` extra), imported lazily inside [`BGNBD.fit`][]. Scoring does not:
+[`BGNBD.p_alive`][], [`BGNBD.expected_purchases`][] and their ``..._one`` twins use numpy and
 ``math`` only, so a model fitted in a notebook scores customers in a backend from its JSON alone.
 
 The Gaussian hypergeometric function of FHL eq. (10) is summed by our own power series, the same
@@ -50,12 +50,12 @@ class BGNBD(PolicyModel):
     Each customer buys at a Poisson rate ``λ`` (gamma-distributed across customers: shape ``r``,
     rate ``alpha``) while alive, and after each purchase drops out with probability ``p``
     (beta-distributed: ``a``, ``b``). Fitted by maximum likelihood on the "buy till you die" columns
-    of :func:`user_ops.metrics.customer_metrics`: ``repeat_frequency`` (x, repeat purchase periods),
+    of [`user_ops.metrics.customer_metrics`][]: ``repeat_frequency`` (x, repeat purchase periods),
     ``recency_age`` (t_x, age at the last purchase) and ``T`` (age at the end of observation), all in
     one time unit (``btyd_period`` / ``btyd_multiplier``); ``alpha`` and horizons are in that unit.
 
-    Frozen: :meth:`fit` returns a *new*, fitted model (``model = model.fit(metrics)``); a fitted model
-    round-trips through JSON and scores one customer (:meth:`p_alive_one`) without scipy.
+    Frozen: [`fit`][] returns a *new*, fitted model (``model = model.fit(metrics)``); a fitted model
+    round-trips through JSON and scores one customer ([`p_alive_one`][]) without scipy.
 
     Customers with all three columns null (no purchase before the end of observation) are left out of
     the fit and score null (NaN in arrays, ``None`` from the ``..._one`` methods).
@@ -142,7 +142,7 @@ class BGNBD(PolicyModel):
     # -- state --------------------------------------------------------------------------------------
     @property
     def is_fitted(self) -> bool:
-        """Whether parameters are set (by :meth:`fit` or :meth:`from_params`)."""
+        """Whether parameters are set (by [`fit`][] or [`from_params`][])."""
         return self.params_ is not None
 
     def _params(self) -> tuple[float, float, float, float]:
@@ -321,7 +321,7 @@ class BGNBD(PolicyModel):
 
     # -- scoring: one customer -----------------------------------------------------------------------
     def p_alive_one(self, record: Mapping[str, Any]) -> float | None:
-        """P(alive) of one customer (``math`` only, no scipy): what :meth:`p_alive` gives for the row.
+        """P(alive) of one customer (``math`` only, no scipy): what [`p_alive`][] gives for the row.
 
         ``None`` when the three fields are null (no purchase).
 
@@ -577,7 +577,7 @@ def _log_odds_dead_one(params: tuple[float, float, float, float], x: float, tx: 
 
 
 def _sigmoid_neg_one(y: float) -> float:
-    """``1 / (1 + exp(y))`` without overflow: the operations of :func:`_alive` for one value."""
+    """``1 / (1 + exp(y))`` without overflow: the operations of [`_alive`][] for one value."""
     small = math.exp(-abs(y))
     return (small if y > 0 else 1.0) / (1.0 + small)
 
@@ -623,7 +623,7 @@ def _first_check(big_a: float) -> int:
 
 
 def _series(big_a: float, big_b: float, c: FloatArray, z: FloatArray) -> FloatArray:
-    """Q for many rows: the same operations, in the same order, as :func:`_series_one` per row."""
+    """Q for many rows: the same operations, in the same order, as [`_series_one`][] per row."""
     out = np.zeros(z.size)
     idx = np.arange(z.size)
     term = big_a * z
@@ -685,7 +685,7 @@ def _too_long(z: float, row: int | None) -> DataError:
 
 
 def _times(t: Any) -> FloatArray:
-    """``t`` of :meth:`BGNBD.expected_purchases_new` as a float array (DataError for non-numbers)."""
+    """``t`` of [`BGNBD.expected_purchases_new`][] as a float array (DataError for non-numbers)."""
     try:
         raw = np.asarray(t)
     except (TypeError, ValueError):  # ragged nesting

@@ -105,8 +105,8 @@ def default_policy(
     ----------
     population_cycle_days:
         The cycle used for customers without one of their own (one purchase day: the metrics leave
-        ``repurchase_cycle_days`` null). Measure it with :func:`population_cycle` or use
-        :meth:`LifecyclePolicy.default_for`. Default 30 (a monthly shop).
+        ``repurchase_cycle_days`` null). Measure it with [`population_cycle`][] or use
+        [`LifecyclePolicy.default_for`][]. Default 30 (a monthly shop).
     dormancy_multiple, churn_multiple:
         Dormant (休眠) when ``recency_days > dormancy_multiple × cycle``; churned (流失) when
         ``recency_days > churn_multiple × cycle``. Defaults 2 and 4: one missed purchase is normal

@@ -1,10 +1,10 @@
 """Engagement events (曝光/浏览, 点击, 收藏, 加购, 购买, 入会) aggregated per customer, in both paths.
 
-:func:`engagement_metrics` turns an events log (``customer_id``, ``event``, ``occurred_at``) into one
+[`engagement_metrics`][] turns an events log (``customer_id``, ``event``, ``occurred_at``) into one
 row per customer, vectorized: events are coded once (customer code × event code), and every count is a
 ``bincount``, every first / last time a ``reduceat`` over the rows sorted by that code. No Python loop
-runs per customer. :func:`engagement_metrics_one` gives the same values for one customer's events in
-plain Python, for a request. The AIPL policy (:func:`~user_ops.lifecycle.aipl_policy`) reads these
+runs per customer. [`engagement_metrics_one`][] gives the same values for one customer's events in
+plain Python, for a request. The AIPL policy ([`aipl_policy`][]) reads these
 columns; ``docs/aipl.md`` documents the vocabulary and how a host maps its own event names to it.
 """
 
@@ -59,7 +59,7 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
 #: The columns of an events log (rename yours with ``columns=``; any other column is ignored).
 EVENT_COLUMNS: tuple[str, ...] = ("customer_id", "event", "occurred_at")
 
-#: The trailing windows :func:`engagement_metrics` counts each event type in by default (``view_30d``, ...).
+#: The trailing windows [`engagement_metrics`][] counts each event type in by default (``view_30d``, ...).
 DEFAULT_EVENT_WINDOWS: tuple[str, ...] = ("30d", "90d")
 
 _E = len(EVENT_TYPES)
@@ -73,7 +73,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def engagement_columns(windows: Sequence[str] = DEFAULT_EVENT_WINDOWS) -> tuple[str, ...]:
-    """The output columns of :func:`engagement_metrics`, in order, for these windows.
+    """The output columns of [`engagement_metrics`][], in order, for these windows.
 
     Examples
     --------
@@ -344,7 +344,7 @@ def _read_customers(customers: Any, log: _Log) -> Array:
 # -- the report and the result ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class EngagementReport:
-    """What an :func:`engagement_metrics` run read, left out and decided.
+    """What an [`engagement_metrics`][] run read, left out and decided.
 
     Attributes
     ----------
@@ -399,7 +399,7 @@ class EngagementReport:
 
 
 class EngagementMetrics(Table):
-    """The result of :func:`engagement_metrics`: a :class:`~user_ops.Table` with a ``.report``.
+    """The result of [`engagement_metrics`][]: a [`Table`][] with a ``.report``.
 
     Examples
     --------
@@ -444,7 +444,7 @@ def engagement_metrics(
 ) -> EngagementMetrics:
     """Per-customer engagement counts and times from an events log (the input of the AIPL policy).
 
-    Columns (``<e>`` for each event type of :data:`EVENT_TYPES`, ``<w>`` for each window as given):
+    Columns (``<e>`` for each event type of [`EVENT_TYPES`][], ``<w>`` for each window as given):
 
     ``customer_id``; ``first_event_at``, ``last_event_at`` (first / last used event of any type);
     ``purchases`` (= ``purchase_count``; 2 or more is a repeat purchase, 复购); ``is_member``
@@ -455,7 +455,7 @@ def engagement_metrics(
     Parameters
     ----------
     events:
-        The log: a :class:`~user_ops.Table`, a mapping of columns, a list of records or a DataFrame
+        The log: a [`Table`][], a mapping of columns, a list of records or a DataFrame
         with ``customer_id`` (int or str), ``event`` (str) and ``occurred_at`` (aware datetimes,
         ``datetime64`` / naive datetimes / dates with ``tz=``, or ISO 8601 strings). Other columns are
         ignored.
@@ -616,7 +616,7 @@ def engagement_metrics_one(
 ) -> dict[str, Any]:
     """The engagement metrics of one customer from their events, as a dict (the per-request path).
 
-    Gives the same values as the customer's row of :func:`engagement_metrics` (same keys, nulls as
+    Gives the same values as the customer's row of [`engagement_metrics`][] (same keys, nulls as
     ``None``, times as aware UTC datetimes); hypothesis tests prove it.
 
     Parameters
@@ -626,14 +626,14 @@ def engagement_metrics_one(
         given, one ``customer_id``), or a Table / mapping of columns. An empty sequence is a customer
         with no events.
     as_of, windows, tz, vocabulary, columns:
-        As for :func:`engagement_metrics`.
+        As for [`engagement_metrics`][].
     customer_id:
         The id to report when the events carry none (default: the events' own, else ``None``).
 
     Raises
     ------
     DataError
-        For the same bad input as :func:`engagement_metrics`, or rows of more than one customer.
+        For the same bad input as [`engagement_metrics`][], or rows of more than one customer.
 
     Examples
     --------

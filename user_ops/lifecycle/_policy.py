@@ -23,11 +23,11 @@ from user_ops.rules import _ast as A
 
 __all__ = ["RESERVED_CODES", "LifecyclePolicy", "Stage", "StageResult", "StageTable"]
 
-#: Codes no stage may take: :func:`user_ops.lifecycle.transitions` uses them for customers found in
+#: Codes no stage may take: [`user_ops.lifecycle.transitions`][] uses them for customers found in
 #: only one of two snapshots.
 RESERVED_CODES: frozenset[str] = frozenset({"new", "gone"})
 
-#: The label columns :meth:`LifecyclePolicy.classify` writes, in order (after ``customer_id``).
+#: The label columns [`LifecyclePolicy.classify`][] writes, in order (after ``customer_id``).
 STAGE_COLUMNS: tuple[str, ...] = ("stage", "stage_en", "stage_zh", "action", "action_en", "action_zh")
 
 
@@ -148,7 +148,7 @@ class LifecyclePolicy(PolicyModel):
     stages:
         The stages in order (positional, or ``stages=`` as in a JSON document).
     name:
-        A name for people and admin UIs (``"default"`` for :meth:`default`).
+        A name for people and admin UIs (``"default"`` for [`default`][]).
     lifecycle_order:
         Every stage code once, in the order a customer moves through the stages (``prospect`` →
         ``introduction`` → ... → ``churn``): the order stage summaries, charts and transitions show.
@@ -242,7 +242,7 @@ class LifecyclePolicy(PolicyModel):
         """The seeds' lifecycle: prospect, churn, dormancy, introduction, maturity, growth, unclassified.
 
         Every threshold is a parameter; the result is plain rules (print it, store it as JSON). See
-        :func:`user_ops.lifecycle.default_policy` for the meaning of each parameter and
+        [`user_ops.lifecycle.default_policy`][] for the meaning of each parameter and
         ``docs/lifecycle.md`` for the table of rules.
 
         Examples
@@ -271,9 +271,9 @@ class LifecyclePolicy(PolicyModel):
 
     @classmethod
     def default_for(cls, metrics: Any, **thresholds: Any) -> LifecyclePolicy:
-        """:meth:`default` with the population cycle measured on ``metrics``.
+        """[`default`][] with the population cycle measured on ``metrics``.
 
-        The population cycle is :func:`user_ops.lifecycle.population_cycle` of the table (the median
+        The population cycle is [`user_ops.lifecycle.population_cycle`][] of the table (the median
         ``repurchase_cycle_days`` of its repeat buyers), rounded for the rule text a person reads:
         to whole days from 10 days up, else to two significant digits (a median of 36.39 days is
         36, of 7.24 days 7.2). Other thresholds pass through.
@@ -301,7 +301,7 @@ class LifecyclePolicy(PolicyModel):
 
     @property
     def lifecycle_codes(self) -> tuple[str, ...]:
-        """Stage codes in lifecycle order (:attr:`lifecycle_order`, else the rule order of ``stages``).
+        """Stage codes in lifecycle order (``lifecycle_order``, else the rule order of ``stages``).
 
         Examples
         --------
@@ -381,7 +381,7 @@ class LifecyclePolicy(PolicyModel):
 
     # -- classification -----------------------------------------------------------------------------
     def stage_index(self, table: Any, *, as_of: datetime, tz: TzLike | None = None) -> npt.NDArray[np.intp]:
-        """Position (in :attr:`codes`) of every row's stage: the vectorized core of :meth:`classify`.
+        """Position (in [`codes`][]) of every row's stage: the vectorized core of [`classify`][].
 
         Each stage's rule is evaluated once over the whole table; rows take the first stage whose
         rule matched (an unknown result does not match), else the fallback.
@@ -409,7 +409,7 @@ class LifecyclePolicy(PolicyModel):
         ----------
         table:
             Per-customer columns (a ``Table``, a dict of columns, records or a DataFrame), e.g. the
-            output of :func:`user_ops.customer_metrics`.
+            output of [`user_ops.customer_metrics`][].
         as_of:
             The evaluation instant (timezone-aware).
         tz:
@@ -498,7 +498,7 @@ def _rule_text(stage: Stage) -> str:
 
 
 class StageTable(Table):
-    """The result of :meth:`LifecyclePolicy.classify`: a Table that remembers its policy.
+    """The result of [`LifecyclePolicy.classify`][]: a Table that remembers its policy.
 
     ``index`` holds each row's stage position in the policy (``policy.codes[index]`` is ``stage``).
 
@@ -508,7 +508,7 @@ class StageTable(Table):
     Attributes
     ----------
     policy:
-        The :class:`LifecyclePolicy` that classified the rows.
+        The [`LifecyclePolicy`][] that classified the rows.
     index:
         Each row's stage position in ``policy.codes`` (read-only int array).
 
@@ -557,7 +557,7 @@ class StageTable(Table):
         return {str(c): int(n) for c, n in zip(codes, found, strict=True)}
 
     def summary(self, metrics: Any = None, *, currency: str | Currency = "CNY") -> Table:
-        """:func:`user_ops.lifecycle.stage_summary` of this classification (money rounded to ``currency``)."""
+        """[`user_ops.lifecycle.stage_summary`][] of this classification (money rounded to ``currency``)."""
         from user_ops.lifecycle._summary import stage_summary
 
         return stage_summary(self, metrics, currency=currency)
@@ -565,7 +565,7 @@ class StageTable(Table):
 
 @dataclass(frozen=True)
 class StageResult:
-    """One customer's stage, from :meth:`LifecyclePolicy.classify_one`.
+    """One customer's stage, from [`LifecyclePolicy.classify_one`][].
 
     Attributes
     ----------
@@ -639,7 +639,7 @@ class StageResult:
         return tuple(out)
 
     def to_dict(self) -> dict[str, str]:
-        """The stage and action columns of :meth:`LifecyclePolicy.classify` for this customer."""
+        """The stage and action columns of [`LifecyclePolicy.classify`][] for this customer."""
         return {name: getattr(self, name) for name in STAGE_COLUMNS}
 
     def __str__(self) -> str:

@@ -29,11 +29,11 @@ IntpArray = npt.NDArray[np.intp]
 
 
 class RecallPlan(Table):
-    """The result of :func:`recall_plan`: one row per (stage, segment) group, most revenue at stake first.
+    """The result of [`recall_plan`][]: one row per (stage, segment) group, most revenue at stake first.
 
     ``customers(stage, segment)`` gives a group's customer ids (row positions when the tables have no
     id column) — the audience of a targeted coupon issuance (定向发券). The columns are listed under
-    :func:`recall_plan`.
+    [`recall_plan`][].
 
     Examples
     --------
@@ -187,10 +187,10 @@ def recall_plan(
     Parameters
     ----------
     classified:
-        The result of :meth:`LifecyclePolicy.classify`.
+        The result of [`LifecyclePolicy.classify`][].
     segments:
-        Who the customers are, row for row: RFM scores (:meth:`RFMModel.score`, or any table with a
-        ``segment`` column) or a tag table (:meth:`TagSet.evaluate`: each customer joins the first of
+        Who the customers are, row for row: RFM scores ([`RFMModel.score`][], or any table with a
+        ``segment`` column) or a tag table ([`TagSet.evaluate`][]: each customer joins the first of
         its tags, in ``tags`` order or column order; customers with none are ``untagged``).
     metrics:
         The classified per-customer metrics, row for row (for ``value`` and ``recency_days``).
@@ -205,7 +205,7 @@ def recall_plan(
     policy:
         The stage policy (default: the one that classified ``classified``).
     id_column:
-        The id column read for :meth:`RecallPlan.customers` (row positions when absent).
+        The id column read for [`RecallPlan.customers`][] (row positions when absent).
     labels:
         Where segment labels and actions come from when ``segments`` is a plain table or DataFrame
         rather than the scores or tag table itself: a ``SegmentMap`` or fitted ``RFMModel`` for RFM

@@ -27,7 +27,7 @@ def stage_positions(
 ) -> tuple[IntpArray, tuple[str, ...], Labels]:
     """Each row's stage position, the stage codes in order, and per code its labels (6 columns).
 
-    With a policy the order is its lifecycle order (:attr:`LifecyclePolicy.lifecycle_codes`, the order
+    With a policy the order is its lifecycle order ([`LifecyclePolicy.lifecycle_codes`][], the order
     people read stages in) and a code outside it is a DataError; without one, the codes found, sorted,
     with labels taken from the table's label columns when present.
     """
@@ -45,7 +45,7 @@ def stage_positions(
 def _rule_positions(
     stages: Table, policy: LifecyclePolicy | None, *, what: str
 ) -> tuple[IntpArray, tuple[str, ...], Labels]:
-    """:func:`stage_positions` in the policy's rule order (the positions of ``StageTable.index``)."""
+    """[`stage_positions`][] in the policy's rule order (the positions of ``StageTable.index``)."""
     if "stage" not in stages:
         raise DataError(f"{what} need a 'stage' column (the output of LifecyclePolicy.classify)")
     own_policy = getattr(stages, "policy", None)
@@ -140,7 +140,7 @@ def stage_summary(
     Parameters
     ----------
     stages:
-        The result of :meth:`LifecyclePolicy.classify` (or any table with a ``stage`` column).
+        The result of [`LifecyclePolicy.classify`][] (or any table with a ``stage`` column).
     metrics:
         The per-customer metrics that were classified, row for row (checked on ``customer_id`` when
         both have it). Adds ``revenue`` (sum of ``monetary``, nulls as 0), ``revenue_share`` and the
@@ -155,7 +155,7 @@ def stage_summary(
     Returns
     -------
     Table
-        One row per stage of the policy, in its lifecycle order (:attr:`LifecyclePolicy.lifecycle_codes`;
+        One row per stage of the policy, in its lifecycle order ([`LifecyclePolicy.lifecycle_codes`][];
         empty stages included, count 0): ``stage``, ``label_en``,
         ``label_zh``, ``action``, ``action_en``, ``action_zh``, ``count``, ``share`` (of all rows),
         [``revenue``, ``revenue_share``, ``mean_recency_days``, ``mean_frequency``,

@@ -206,7 +206,7 @@ def transitions(
     Parameters
     ----------
     before, after:
-        Results of :meth:`LifecyclePolicy.classify` (or tables with ``id_column`` and ``stage``).
+        Results of [`LifecyclePolicy.classify`][] (or tables with ``id_column`` and ``stage``).
     id_column:
         The customer id column (int or str, no nulls, no duplicates within a snapshot).
     policy:

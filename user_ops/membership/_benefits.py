@@ -2,13 +2,13 @@
 
 A benefit is a frozen model with a ``kind`` (the discriminator of its JSON document). A tier lists the
 benefits it grants; a higher tier inherits every benefit of the tiers below it unless it grants a
-benefit with the same :attr:`~MemberDiscount.key` itself (then its own one overrides), or revokes it
-with :class:`Revoke`. :func:`benefits_for` resolves a tier's effective set and :func:`compare_benefits`
+benefit with the same [`key`][MemberDiscount.key] itself (then its own one overrides), or revokes it
+with [`Revoke`][]. [`benefits_for`][] resolves a tier's effective set and [`compare_benefits`][]
 lays the tiers side by side for a shop's membership page.
 
 Custom benefit types (a lounge visit, a free dessert) are registered with
-:func:`register_benefit_type`, which names a pydantic model for their parameters; a
-:class:`CustomBenefit` then validates its ``params`` against it.
+[`register_benefit_type`][], which names a pydantic model for their parameters; a
+[`CustomBenefit`][] then validates its ``params`` against it.
 """
 
 from __future__ import annotations
@@ -55,7 +55,13 @@ def _plain(value: Decimal) -> str:
 
 
 class _BenefitBase(PolicyModel):
-    """Common behaviour: the inheritance key and the labels a person reads."""
+    """Common behaviour: the inheritance key and the labels a person reads.
+
+    Parameters
+    ----------
+    kind:
+        The benefit type, fixed by the class: what a JSON document names it (``{"kind": "discount"}``).
+    """
 
     @property
     def key(self) -> str:
@@ -101,6 +107,11 @@ class MemberDiscount(_BenefitBase):
 class MemberPrice(_BenefitBase):
     """会员价: whether the member may buy at member prices.
 
+    Parameters
+    ----------
+    eligible:
+        False to state that this tier does not get member prices.
+
     Examples
     --------
     >>> MemberPrice().label()
@@ -116,6 +127,11 @@ class MemberPrice(_BenefitBase):
 
 class PointsMultiplier(_BenefitBase):
     """积分倍率: points earned are multiplied by ``multiplier`` (``"1.5"`` is 1.5×).
+
+    Parameters
+    ----------
+    multiplier:
+        Above 0, at most 100; a string or ``Decimal`` (a float is refused: ``"1.1"`` stays exact).
 
     Examples
     --------
@@ -140,6 +156,11 @@ class PointsMultiplier(_BenefitBase):
 
 class FreeShipping(_BenefitBase):
     """包邮: free shipping, on every order or from a ``threshold`` order value (满X包邮).
+
+    Parameters
+    ----------
+    threshold:
+        The order value from which shipping is free; ``None`` (or zero): every order.
 
     Examples
     --------
@@ -171,6 +192,15 @@ class CouponGrant(_BenefitBase):
 
     Grants of different templates are different benefits (the key includes the template id).
 
+    Parameters
+    ----------
+    template_id:
+        The coupon template granted (the id of a [`CouponTemplate`][user_ops.coupons.CouponTemplate]).
+    count:
+        How many coupons per period, 1 to 1000.
+    period:
+        ``"month"``, ``"quarter"`` or ``"year"``.
+
     Examples
     --------
     >>> grant = CouponGrant(template_id="hotpot-20-off", count=2, period="month")
@@ -199,6 +229,19 @@ class CouponGrant(_BenefitBase):
 
 class BirthdayBenefit(_BenefitBase):
     """生日权益: on the member's birthday, a coupon, a points multiplier and/or a gift.
+
+    At least one of the three is needed.
+
+    Parameters
+    ----------
+    coupon_template_id:
+        A coupon template given on the birthday.
+    points_multiplier:
+        Points earned on the birthday are multiplied by it (above 0, at most 100).
+    gift_en:
+        The gift, in English; ``gift_zh`` goes with it.
+    gift_zh:
+        The gift, in Chinese.
 
     Examples
     --------
@@ -239,6 +282,11 @@ class BirthdayBenefit(_BenefitBase):
 class PriorityService(_BenefitBase):
     """优先服务: priority queueing / booking / customer service (``channels`` says which).
 
+    Parameters
+    ----------
+    channels:
+        What the member gets first, in the host's words (``"queue"``, ``"booking"``, ...); at least one.
+
     Examples
     --------
     >>> PriorityService(channels=("queue", "booking")).label()
@@ -255,6 +303,11 @@ class PriorityService(_BenefitBase):
 
 class Revoke(_BenefitBase):
     """Withdraw a benefit a lower tier grants (by its key) instead of inheriting it.
+
+    Parameters
+    ----------
+    target:
+        The key of the benefit withdrawn (a kind, or ``coupon_grant:{template_id}``).
 
     Examples
     --------
@@ -296,7 +349,7 @@ def register_benefit_type(
     Parameters
     ----------
     name:
-        Identifier used as :attr:`CustomBenefit.type` (``"lounge"``).
+        Identifier used as the ``type`` of a [`CustomBenefit`][] (``"lounge"``).
     model:
         A pydantic model class validating the benefit's parameters.
     label:
@@ -327,7 +380,7 @@ def register_benefit_type(
 
 
 def unregister_benefit_type(name: str) -> None:
-    """Remove a custom benefit type (a :class:`PluginError` if it is not registered).
+    """Remove a custom benefit type (a [`PluginError`][] if it is not registered).
 
     Examples
     --------
@@ -354,10 +407,17 @@ def benefit_type_names() -> list[str]:
 
 
 class CustomBenefit(_BenefitBase):
-    """A benefit of a registered custom type (see :func:`register_benefit_type`).
+    """A benefit of a registered custom type (see [`register_benefit_type`][]).
 
     ``params`` are validated by the type's model when the benefit is built or read from JSON; an
-    unregistered type is a :class:`~user_ops.ConfigError`.
+    unregistered type is a [`ConfigError`][].
+
+    Parameters
+    ----------
+    type:
+        The name the type was registered under (``"lounge"``).
+    params:
+        The benefit's parameters, as the type's model reads them.
 
     Examples
     --------
@@ -434,6 +494,13 @@ def _check_unique_keys(benefits: Sequence[Any], where: str) -> None:
 class TierBenefits(PolicyModel):
     """The benefits one tier grants itself (before inheritance).
 
+    Parameters
+    ----------
+    tier:
+        The tier code.
+    benefits:
+        The benefits (models or their JSON documents), one per key.
+
     Examples
     --------
     >>> TierBenefits(tier="silver", benefits=[{"kind": "discount", "rate": "0.95"}]).benefits[0].rate
@@ -450,7 +517,13 @@ class TierBenefits(PolicyModel):
 
 
 class BenefitTable(PolicyModel):
-    """Benefits per tier, lowest tier first, independent of a :class:`~user_ops.TierPolicy`.
+    """Benefits per tier, lowest tier first, independent of a [`TierPolicy`][].
+
+    Parameters
+    ----------
+    tiers:
+        One [`TierBenefits`][] per tier, lowest first, each tier once; a tier inherits the
+        benefits of the tiers below it.
 
     Examples
     --------
@@ -555,10 +628,10 @@ class BenefitSet:
         return [{**benefit.to_dict(), "granted_by": tier} for benefit, tier in self.entries]
 
     def to_json(self, *, indent: int | None = None) -> str:
-        """The effective benefits as JSON text (a JSON array of :meth:`to_dicts`' objects).
+        """The effective benefits as JSON text (a JSON array of [`to_dicts`][]' objects).
 
         Until the next release the text also answers the list-like uses of the old ``to_json()``
-        (which returned what :meth:`to_dicts` returns now), each with a ``DeprecationWarning``.
+        (which returned what [`to_dicts`][] returns now), each with a ``DeprecationWarning``.
 
         Examples
         --------
@@ -583,7 +656,7 @@ def benefits_for(source: Any, tier: str) -> BenefitSet:
     Parameters
     ----------
     source:
-        A :class:`~user_ops.TierPolicy` (benefits listed on its tiers) or a :class:`BenefitTable`.
+        A [`TierPolicy`][] (benefits listed on its tiers) or a [`BenefitTable`][].
     tier:
         A tier code of ``source``.
 
@@ -622,7 +695,7 @@ def compare_benefits(source: Any, *, lang: str = "en") -> Table:
     """Tiers side by side: one row per benefit, one column per tier (``"—"`` where not granted).
 
     The first column, ``benefit``, names the benefit key; each tier column holds what a member of that
-    tier reads (inherited grants included). The result is a :class:`~user_ops.Table`, which renders as
+    tier reads (inherited grants included). The result is a [`Table`][], which renders as
     an HTML table in notebooks.
 
     Examples
@@ -653,7 +726,7 @@ def compare_benefits(source: Any, *, lang: str = "en") -> Table:
 
 
 def benefits_html(source: Any, *, lang: str = "en") -> str:
-    """A small HTML table of :func:`compare_benefits` (for a membership page or a notebook).
+    """A small HTML table of [`compare_benefits`][] (for a membership page or a notebook).
 
     Examples
     --------

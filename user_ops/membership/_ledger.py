@@ -6,7 +6,7 @@ point past its expiry is never spendable because an expiry job has not run yet.
 How entries are applied
 -----------------------
 * Entries are deduplicated by idempotency key (identical repeats count as duplicates and change
-  nothing; a key reused with other content is a :class:`~user_ops.DataError`), entries after ``as_of``
+  nothing; a key reused with other content is a [`DataError`][]), entries after ``as_of``
   are left out (and listed), and the rest are applied in the order ``(at, kind, key)`` with kinds
   ranked earn < adjust < refund < revert < expire < redeem, so the result never depends on the
   order the host passes them in. One exception: a refund at the same instant as the redemption it
@@ -160,7 +160,7 @@ class Consumption:
     Attributes
     ----------
     lot:
-        The key of the lot (see :class:`Lot`).
+        The key of the lot (see [`Lot`][]).
     points:
         Points taken from it.
     expires_at:
@@ -238,7 +238,7 @@ class _Totals:
 
 @dataclass(frozen=True)
 class PointsState:
-    """A customer's points at ``as_of``, derived from the ledger by :func:`replay`.
+    """A customer's points at ``as_of``, derived from the ledger by [`replay`][].
 
     Attributes
     ----------
@@ -255,7 +255,7 @@ class PointsState:
     lifetime_earned, lifetime_reverted, lifetime_redeemed, lifetime_refunded, lifetime_expired,
     lifetime_adjusted, written_off:
         Totals over the whole ledger up to ``as_of``; they reconcile with the balance, see
-        :attr:`balance`.
+        [`balance`][].
     entries_applied, duplicates, ignored_after_as_of, issues:
         What replay did with its input.
 
@@ -413,7 +413,7 @@ class PointsState:
 
 
 class _Replayer:
-    """The mutable fold behind :func:`replay` (one instance per call)."""
+    """The mutable fold behind [`replay`][] (one instance per call)."""
 
     def __init__(self, policy: PointsPolicy, tz: tzinfo, dates: dict[str, tuple[int, int]]) -> None:
         self.policy = policy
@@ -841,13 +841,13 @@ def replay(
     Parameters
     ----------
     entries:
-        :class:`LedgerEntry` objects or mappings with the same fields (ISO 8601 text allowed for the
+        [`LedgerEntry`][] objects or mappings with the same fields (ISO 8601 text allowed for the
         instants), in any order.
     as_of:
         The instant to evaluate at (timezone-aware). Entries at ``as_of`` are applied; later ones are
         left out and listed in ``ignored_after_as_of``. Lots whose ``expires_at <= as_of`` are expired.
     policy:
-        The :class:`PointsPolicy` (default: ``PointsPolicy()``).
+        The [`PointsPolicy`][] (default: ``PointsPolicy()``).
 
     Raises
     ------
@@ -883,7 +883,7 @@ def replay_with_dates(
     policy: PointsPolicy,
     dates: dict[str, tuple[int, int]] | None,
 ) -> PointsState:
-    """:func:`replay` with ``(available_us, expires_us)`` of order points already computed, by key.
+    """[`replay`][] with ``(available_us, expires_us)`` of order points already computed, by key.
 
     ``as_of`` must already be checked.
     """
@@ -899,7 +899,7 @@ def replay_summary(
     dates: dict[str, tuple[int, int]],
     horizon_end_us: int | None,
 ) -> dict[str, int]:
-    """The balances and totals of :func:`replay` without building lots (the batch path's fallback)."""
+    """The balances and totals of [`replay`][] without building lots (the batch path's fallback)."""
     fold, as_of_us, *_ = _fold(entries, as_of, policy, dates)
     spendable = pending = expiring = 0
     for lot in fold.lots.values():
@@ -987,7 +987,7 @@ class RedemptionQuote:
     ``ok`` with ``consumed`` (the lots in order), or a stable ``reason`` code: ``NOT_POSITIVE``,
     ``BELOW_MINIMUM``, ``NOT_MULTIPLE_OF_STEP``, ``POINTS_PENDING`` (enough points at
     ``available_at`` if nothing else happens) or ``INSUFFICIENT_BALANCE`` (``shortfall`` points
-    missing). Built by :func:`quote_redemption`; :meth:`entry` turns an ``ok`` quote into the
+    missing). Built by [`quote_redemption`][]; [`entry`][] turns an ``ok`` quote into the
     ``redeem`` entry to append.
 
     Examples

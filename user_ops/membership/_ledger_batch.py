@@ -15,7 +15,7 @@ is computed with numpy over all customers at once, no Python loop per row or per
 Customers whose ledgers need more — refunds, reverts, adjustments, explicit expiry records, event
 rewards (daily caps), per-entry date overrides, repeated idempotency keys, an overdraft, point totals
 of 2**40 or more (beyond the exact range of the vectorized sums) — are replayed one by one with
-:func:`~user_ops.membership.replay` (a loop per such customer, not per row), and the ``via_replay``
+[`replay`][] (a loop per such customer, not per row), and the ``via_replay``
 column says which. Both paths give identical numbers, and refuse the same ledgers with the same
 message (prefixed with the customer): property tests check it.
 """
@@ -40,7 +40,7 @@ __all__ = ["BALANCE_COLUMNS", "balances"]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-#: Columns of :func:`balances` output, after ``customer_id``.
+#: Columns of [`balances`][] output, after ``customer_id``.
 BALANCE_COLUMNS: tuple[str, ...] = (
     "spendable",
     "pending",
@@ -83,14 +83,14 @@ def balances(
     Parameters
     ----------
     entries:
-        A :class:`~user_ops.Table` (or anything ``Table.coerce`` reads: dict of columns, records, pandas,
+        A [`Table`][] (or anything ``Table.coerce`` reads: dict of columns, records, pandas,
         polars, pyarrow) with ``customer_id``, ``key``, ``kind``, ``points`` (int) and ``at`` (datetime)
         columns, and optionally ``ref``, ``event``, ``order_id``, ``available_at``, ``expires_at``,
-        ``note`` — the :class:`LedgerEntry` fields.
+        ``note`` — the [`LedgerEntry`][] fields.
     as_of:
-        Evaluation instant (timezone-aware); same semantics as :func:`replay`.
+        Evaluation instant (timezone-aware); same semantics as [`replay`][].
     policy:
-        The :class:`PointsPolicy` (default ``PointsPolicy()``).
+        The [`PointsPolicy`][] (default ``PointsPolicy()``).
     horizon:
         Duration for the ``expiring`` column (points expiring in ``[as_of, as_of + horizon)``); without
         it the column is 0.
@@ -98,14 +98,14 @@ def balances(
     Returns
     -------
     Table
-        One row per customer (sorted by id): ``customer_id`` and :data:`BALANCE_COLUMNS`.
+        One row per customer (sorted by id): ``customer_id`` and [`BALANCE_COLUMNS`][].
 
     Raises
     ------
     DataError
         For missing columns, a non-integer ``points`` column (naming the first bad row), or any error
-        :func:`replay` raises for a customer's entries (in the table's order): the same message, after
-        ``customer <id>:``. Entries after ``as_of`` are checked too, as :func:`replay` checks them.
+        [`replay`][] raises for a customer's entries (in the table's order): the same message, after
+        ``customer <id>:``. Entries after ``as_of`` are checked too, as [`replay`][] checks them.
 
     Examples
     --------

@@ -1,8 +1,8 @@
 """``LedgerEntry``: one fact of a customer's points history (积分流水), validated on the way in.
 
-The host stores entries append-only; :func:`user_ops.membership.replay` folds them into a state. Every
+The host stores entries append-only; [`user_ops.membership.replay`][] folds them into a state. Every
 entry carries an idempotency key (幂等键): writing the same entry twice changes nothing, and two
-different entries under one key are a :class:`~user_ops.DataError`.
+different entries under one key are a [`DataError`][].
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class LedgerEntry:
         ``earn`` (spend or event reward), ``redeem`` (抵扣/兑换), ``refund`` (a redemption given back;
         ``ref`` = the redeem's key), ``revert`` (earned points clawed back on an order refund, 退款回收;
         ``ref`` = the earn's key), ``adjust`` (manual ± correction) or ``expire`` (an explicit expiry
-        record; optional, see :func:`~user_ops.membership.replay`).
+        record; optional, see [`replay`][]).
     points:
         A positive int; for ``adjust`` a non-zero signed int. At most ``2**63 - 1`` either way (int64).
     at:
@@ -183,10 +183,10 @@ class LedgerEntry:
         return out
 
     def to_json(self, *, indent: int | None = None) -> str:
-        """The entry as JSON text (:meth:`to_dict`'s fields), e.g. one line of a JSON Lines log.
+        """The entry as JSON text ([`to_dict`][]'s fields), e.g. one line of a JSON Lines log.
 
         Until the next release the text also answers the dict-like uses of the old ``to_json()``
-        (which returned what :meth:`to_dict` returns now), each with a ``DeprecationWarning``.
+        (which returned what [`to_dict`][] returns now), each with a ``DeprecationWarning``.
 
         Examples
         --------
@@ -198,7 +198,7 @@ class LedgerEntry:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | str | bytes) -> LedgerEntry:
-        """Rebuild from :meth:`to_json` text or :meth:`to_dict` output (ISO 8601 text or datetimes).
+        """Rebuild from [`to_json`][] text or [`to_dict`][] output (ISO 8601 text or datetimes).
 
         Examples
         --------
@@ -230,7 +230,7 @@ _DEFAULTS = tuple((item.name, item.default) for item in fields(LedgerEntry))
 
 
 def coerce_entry(value: Any, *, position: int | None) -> LedgerEntry:
-    """A :class:`LedgerEntry` from an entry or a mapping; errors name the position in the input."""
+    """A [`LedgerEntry`][] from an entry or a mapping; errors name the position in the input."""
     where = "entry" if position is None else f"entry at position {position}"
     if isinstance(value, LedgerEntry):
         return value

@@ -1,7 +1,7 @@
 """``PointsPolicy``: how points (积分) are earned, when they become spendable, expire and are spent.
 
 The policy is data (frozen pydantic, JSON round trip, JSON Schema); its earning helpers turn an order
-into the exact integer points of an ``earn`` :class:`~user_ops.membership.LedgerEntry`, so a host never
+into the exact integer points of an ``earn`` [`LedgerEntry`][], so a host never
 computes points with floats of its own.
 """
 
@@ -46,6 +46,17 @@ ExpiryMode = Literal["never", "after", "end_of_month", "end_of_year"]
 class EventReward(PolicyModel):
     """Points for an event such as the daily check-in (签到), with an optional cap per local day.
 
+    Parameters
+    ----------
+    points:
+        Points per occurrence, above 0 (an integer).
+    daily_limit:
+        Rewards per local day of the policy's ``tz`` at most; one more is refused (``DAILY_CAP``).
+    label_en:
+        What a member reads, in English.
+    label_zh:
+        What a member reads, in Chinese.
+
     Examples
     --------
     >>> EventReward(points=5, daily_limit=1, label_zh="每日签到").points
@@ -62,7 +73,7 @@ class EventReward(PolicyModel):
 class OrderLine:
     """One order line as the earning rules see it.
 
-    ``amount`` is what the customer paid for the line (after discounts, a :class:`~user_ops.Money`);
+    ``amount`` is what the customer paid for the line (after discounts, a [`Money`][]);
     ``eligible=False`` marks lines the host excludes itself (gift cards, shipping fees...).
 
     Examples
@@ -107,6 +118,8 @@ class PointsPolicy(PolicyModel):
 
     Parameters
     ----------
+    name:
+        The programme's name, for people.
     earn_points, earn_per:
         ``earn_points`` points per ``earn_per`` of eligible spend (default 1 point per 1.00 CNY).
     rounding:
@@ -491,10 +504,10 @@ def _month_start_us(months: Any, tz: tzinfo) -> IntArray:
 def lot_dates_us(
     at_us: IntArray, pending: BoolArray, policy: PointsPolicy, tz: tzinfo
 ) -> tuple[IntArray, IntArray]:
-    """Vectorized :meth:`PointsPolicy.available_at` / :meth:`~PointsPolicy.expires_at` in UTC microseconds.
+    """Vectorized [`PointsPolicy.available_at`][] / [`expires_at`][PointsPolicy.expires_at], in UTC µs.
 
     ``pending`` marks the lots the pending period applies to (order points); ``expires`` is
-    :data:`NEVER_US` for points that never expire. The same instants as the scalar methods (tested).
+    [`NEVER_US`][] for points that never expire. The same instants as the scalar methods (tested).
 
     Examples
     --------

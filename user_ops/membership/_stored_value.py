@@ -2,7 +2,7 @@
 
 A card holds two balances: **principal** (本金, what the customer paid) and **bonus** (赠送金, what the
 shop added). The split matters: a refund pays back principal only, accounting treats them differently,
-and the order in which a purchase uses them is a business rule (:attr:`StoredValuePolicy.spend_order`).
+and the order in which a purchase uses them is a business rule ([`StoredValuePolicy.spend_order`][]).
 Like the points ledger, the card's state is replayed from an append-only list of entries.
 
 Entry kinds, in the order entries at one instant apply: ``topup`` (充值), ``refund`` (a spend given
@@ -52,6 +52,13 @@ _REFUND_OF_SAME_INSTANT = _SORT_RANK["spend"] + 1
 class BonusTier(PolicyModel):
     """A top-up bonus step: top up at least ``topup``, get ``bonus`` (充 ``topup`` 送 ``bonus``).
 
+    Parameters
+    ----------
+    topup:
+        The smallest top-up the step applies to.
+    bonus:
+        The bonus credited with it (赠送金: a refund pays back principal only, never the bonus).
+
     Examples
     --------
     >>> BonusTier(topup=Money("100.00"), bonus=Money("20.00")).bonus
@@ -79,7 +86,7 @@ class StoredValuePolicy(PolicyModel):
         largest remainder; a tie in the last cent goes to principal), ``principal_first`` or
         ``bonus_first``.
     min_topup:
-        Smallest top-up :meth:`topup_entry` accepts.
+        Smallest top-up [`topup_entry`][] accepts.
 
     Examples
     --------
@@ -118,7 +125,7 @@ class StoredValuePolicy(PolicyModel):
 
     @property
     def unit(self) -> Currency:
-        """The card's :class:`~user_ops.Currency`."""
+        """The card's [`Currency`][]."""
         return Currency(self.currency)
 
     def bonus_for(self, amount: Money) -> Money:
@@ -202,11 +209,11 @@ class CardEntry:
         ``topup``, ``spend``, ``refund`` (of a spend, ``ref`` = its key) or ``withdraw`` (an unspent
         top-up paid back, ``ref`` = the top-up's key).
     amount:
-        A positive :class:`~user_ops.Money` (for ``withdraw``: the principal paid back).
+        A positive [`Money`][] (for ``withdraw``: the principal paid back).
     at:
         When (timezone-aware).
     bonus:
-        For ``topup``: the bonus granted (``None``: the policy's :meth:`~StoredValuePolicy.bonus_for`).
+        For ``topup``: the bonus granted (``None``: the policy's [`bonus_for`][StoredValuePolicy.bonus_for]).
 
     Examples
     --------
@@ -250,10 +257,10 @@ class CardEntry:
         return out
 
     def to_json(self, *, indent: int | None = None) -> str:
-        """The entry as JSON text (:meth:`to_dict`'s fields).
+        """The entry as JSON text ([`to_dict`][]'s fields).
 
         Until the next release the text also answers the dict-like uses of the old ``to_json()``
-        (which returned what :meth:`to_dict` returns now), each with a ``DeprecationWarning``.
+        (which returned what [`to_dict`][] returns now), each with a ``DeprecationWarning``.
 
         Examples
         --------
@@ -266,7 +273,7 @@ class CardEntry:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | str | bytes) -> CardEntry:
-        """Rebuild from :meth:`to_json` text or :meth:`to_dict` output.
+        """Rebuild from [`to_json`][] text or [`to_dict`][] output.
 
         Examples
         --------
@@ -379,7 +386,7 @@ class CardState:
         return self.principal + self.bonus
 
     def to_dict(self) -> dict[str, Any]:
-        """Every amount as a :class:`~user_ops.Money`, plus the bookkeeping counts."""
+        """Every amount as a [`Money`][], plus the bookkeeping counts."""
         out = {item.name: getattr(self, item.name) for item in fields(self) if item.name != "policy"}
         out["balance"] = self.balance
         return out
@@ -509,7 +516,7 @@ def replay_card(
     """A stored-value card's state at ``as_of`` from its entries (any input order).
 
     Entries are deduplicated by key (identical repeats change nothing; a reused key with other
-    content is a :class:`~user_ops.DataError`), entries after ``as_of`` are left out and listed, the
+    content is a [`DataError`][]), entries after ``as_of`` are left out and listed, the
     rest applied in ``(at, kind, key)`` order — except that a refund at the very instant of the spend
     it refunds comes right after the spends at that instant.
 

@@ -1,6 +1,6 @@
 """The dated facts a tier history is made of: purchases, refunds, points, growth value, overrides.
 
-The host stores them append-only; :class:`~user_ops.TierPolicy` folds them into a tier. A history is a
+The host stores them append-only; [`TierPolicy`][] folds them into a tier. A history is a
 sequence of these models, of their JSON documents (dicts with a ``kind``), or a table of events.
 """
 
@@ -33,7 +33,17 @@ __all__ = [
 class _Dated(PolicyModel):
     """An event at a timezone-aware instant, with an optional id for the host's bookkeeping.
 
-    Events are data, not configuration: invalid ones raise :class:`~user_ops.DataError`.
+    Events are data, not configuration: invalid ones raise [`DataError`][].
+
+    Parameters
+    ----------
+    at:
+        When it happened (timezone-aware; a naive datetime is refused).
+    key:
+        The host's id of the event (an order or refund number); ``""`` for none. An event given
+        twice with its key counts once; two different events may not share a key.
+    kind:
+        The event type, fixed by the class: what a JSON document or an events table names it.
     """
 
     invalid_input_error: ClassVar[type[UserOpsError]] = DataError
@@ -49,6 +59,11 @@ class _Dated(PolicyModel):
 
 class Purchase(_Dated):
     """A paid order: adds ``amount`` to spend and one order to the order count.
+
+    Parameters
+    ----------
+    amount:
+        What the order paid, positive (a refund is a [`Refund`][]).
 
     Examples
     --------
@@ -70,6 +85,13 @@ class Purchase(_Dated):
 
 class Refund(_Dated):
     """A refund: takes ``amount`` back out of spend; ``cancels_order`` also takes one order back.
+
+    Parameters
+    ----------
+    amount:
+        What is given back, positive.
+    cancels_order:
+        True when the whole order is cancelled: the order count goes down by one too.
 
     Examples
     --------
@@ -93,6 +115,11 @@ class Refund(_Dated):
 class PointsEarned(_Dated):
     """Points earned (the lifetime-earned figure, not the spendable balance); negative reverts earlier ones.
 
+    Parameters
+    ----------
+    points:
+        Points earned, not 0; negative to revert points earned earlier.
+
     Examples
     --------
     >>> from datetime import datetime, timezone
@@ -114,6 +141,11 @@ class PointsEarned(_Dated):
 class GrowthEarned(_Dated):
     """成长值 growth value earned (negative reverts earlier growth, e.g. on a refund).
 
+    Parameters
+    ----------
+    growth:
+        Growth value earned, not 0; negative to revert growth earned earlier.
+
     Examples
     --------
     >>> from datetime import datetime, timezone
@@ -134,6 +166,13 @@ class GrowthEarned(_Dated):
 
 class MetricEvent(_Dated):
     """A change of a custom qualifying metric (for a policy whose ``metric`` is that name).
+
+    Parameters
+    ----------
+    metric:
+        The metric's name, as the policy's ``metric`` names it (``"visits"``).
+    value:
+        The change: added to the metric's total (negative takes back).
 
     Examples
     --------
@@ -160,6 +199,17 @@ class TierOverride(_Dated):
       what they earned during it counts and a gift never leaves them above or below their own tier.
     * ``"review"``: the member is reviewed at once against the override tier's retention threshold
       (the policy's ``downgrade`` applies from the override tier, and anniversaries restart there).
+
+    Parameters
+    ----------
+    tier:
+        The tier code the member holds (``None``: no tier at all).
+    until:
+        When the override ends (exclusive, timezone-aware, after ``at``); ``None``: until a later one.
+    reason:
+        Why, for the audit trail (required).
+    on_end:
+        What happens when it ends: ``"earned"`` or ``"review"`` (above).
 
     Examples
     --------

@@ -100,7 +100,7 @@ class Progress:
         return Money.from_minor(self.needed, self.currency) if self.metric == "spend" else None
 
     def message(self, lang: str = "en") -> str:
-        """:attr:`message_en` or :attr:`message_zh`."""
+        """``message_en`` or ``message_zh``."""
         return self.message_zh if lang == "zh" else self.message_en
 
 
@@ -115,7 +115,7 @@ def make_progress(
     currency: str,
     tz: tzinfo,
 ) -> Progress:
-    """Build a :class:`Progress` with its messages; ``goal`` is ``"reach"`` or ``"keep"``."""
+    """Build a [`Progress`][] with its messages; ``goal`` is ``"reach"`` or ``"keep"``."""
     code, en, zh = tier
     needed = max(0, threshold - max(current, 0))
     amount = format_metric(metric, needed, currency)
@@ -286,7 +286,7 @@ class TierChange:
 
 @dataclass(frozen=True)
 class TierTimeline:
-    """The result of :meth:`~user_ops.TierPolicy.simulate`: every step and the state at ``until``.
+    """What [`simulate`][user_ops.membership.TierPolicy.simulate] returns: each step, the state at ``until``.
 
     Examples
     --------
@@ -310,7 +310,7 @@ class TierTimeline:
         return len(self.changes)
 
     def to_table(self) -> Table:
-        """The steps as a :class:`~user_ops.Table` (one row per step)."""
+        """The steps as a [`Table`][] (one row per step)."""
         names = (
             "at",
             "kind",

@@ -178,7 +178,7 @@ class TierPolicy(PolicyModel):
         ``"spend"`` (money, exact minor units), ``"points"`` (earned, not the balance), ``"growth"``
         (成长值), ``"orders"``, or any other name (fed by ``MetricEvent`` or a metric column).
     column:
-        The metric column :meth:`evaluate` reads (default: ``metric``).
+        The metric column [`evaluate`][] reads (default: ``metric``).
     currency:
         Currency of spend thresholds and purchases.
     window:
@@ -342,7 +342,7 @@ class TierPolicy(PolicyModel):
 
     @property
     def metric_column(self) -> str:
-        """The column :meth:`evaluate` reads."""
+        """The column [`evaluate`][] reads."""
         return self.column or self.metric
 
     def format_value(self, value: int) -> str:
@@ -446,7 +446,7 @@ class TierPolicy(PolicyModel):
         """Start of the qualifying window ending at ``end`` (exclusive).
 
         A rolling window ending at a scheduled review counts back from the review's scheduled wall-clock
-        time, which may be one the clock skipped (see :class:`Scheduled`).
+        time, which may be one the clock skipped (see [`Scheduled`][]).
         """
         if self.window == "lifetime":
             return None
@@ -696,17 +696,17 @@ class TierPolicy(PolicyModel):
         Parameters
         ----------
         history:
-            A sequence of tier events (:class:`Purchase`, :class:`Refund`, :class:`PointsEarned`,
-            :class:`GrowthEarned`, :class:`MetricEvent`, :class:`TierOverride`) or their dicts, or a
+            A sequence of tier events ([`Purchase`][], [`Refund`][], [`PointsEarned`][],
+            [`GrowthEarned`][], [`MetricEvent`][], [`TierOverride`][]) or their dicts, or a
             table of events. A ``Mapping`` without an ``at`` key is instead a *record* of metric values
-            (the scalar twin of :meth:`evaluate`): its :attr:`metric_column` is the metric.
+            (the scalar twin of [`evaluate`][]): its [`metric_column`][] is the metric.
         as_of:
             Timezone-aware instant.
         tz:
             Business time zone (default: the policy's ``tz``, else ``as_of``'s zone).
         current, review:
             Only for a record: the member's current tier code, and whether this is a review (see
-            :meth:`evaluate`).
+            [`evaluate`][]).
 
         Examples
         --------
@@ -941,8 +941,8 @@ class TierPolicy(PolicyModel):
         Parameters
         ----------
         table:
-            A :class:`~user_ops.Table` or anything it is built from, with the metric column
-            (:attr:`metric_column`; spend in integer minor units) and optionally ``customer_id``.
+            A [`Table`][] or anything it is built from, with the metric column
+            ([`metric_column`][]; spend in integer minor units) and optionally ``customer_id``.
         as_of:
             Timezone-aware instant the metric values refer to.
         current:
@@ -1058,7 +1058,7 @@ class TierPolicy(PolicyModel):
 
 
 class TierTable(Table):
-    """The result of :meth:`TierPolicy.evaluate`: a Table that remembers its policy and tier indexes.
+    """The result of [`TierPolicy.evaluate`][]: a Table that remembers its policy and tier indexes.
 
     Examples
     --------

@@ -1,7 +1,7 @@
 """Per-customer purchase metrics from a transaction log (用户基础数据分析: R, F, M and more).
 
-:class:`Transactions` validates a purchase log (order lines and refunds); :func:`customer_metrics`
-turns it into one row per customer, vectorized; :func:`customer_metrics_one` gives the same numbers
+[`Transactions`][] validates a purchase log (order lines and refunds); [`customer_metrics`][]
+turns it into one row per customer, vectorized; [`customer_metrics_one`][] gives the same numbers
 for one customer's rows, in plain Python, for a request. Definitions: ``docs/metrics.md``.
 
 Examples

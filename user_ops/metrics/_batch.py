@@ -37,8 +37,8 @@ _NAT = np.datetime64("NaT", "us")
 
 
 class CustomerMetrics(Table):
-    """The result of :func:`customer_metrics`: a :class:`~user_ops.Table` that also carries its
-    :class:`MetricsReport` (``.report``): rows used and left out, refunds, the top-price threshold.
+    """The result of [`customer_metrics`][]: a [`Table`][] that also carries its
+    [`MetricsReport`][] (``.report``): rows used and left out, refunds, the top-price threshold.
 
     Examples
     --------
@@ -98,7 +98,7 @@ def customer_metrics(
     Parameters
     ----------
     transactions:
-        A :class:`~user_ops.metrics.Transactions`, or data it accepts (canonical column names).
+        A [`Transactions`][], or data it accepts (canonical column names).
     as_of:
         Timezone-aware end of the observation: rows at or after it are left out (and counted in
         ``report.rows_after_as_of``).

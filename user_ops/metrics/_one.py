@@ -57,7 +57,7 @@ def customer_metrics_one(
 ) -> dict[str, Any]:
     """The metrics of one customer from their order lines and refunds, as a dict.
 
-    Gives the same values as the customer's row of :func:`~user_ops.metrics.customer_metrics` (the
+    Gives the same values as the customer's row of [`customer_metrics`][] (the
     same keys, nulls as ``None``, datetimes as aware UTC datetimes); hypothesis tests prove it.
 
     Parameters
@@ -65,10 +65,10 @@ def customer_metrics_one(
     orders:
         The customer's rows: a sequence of mappings (``ordered_at``, ``amount`` and any optional
         transaction column; ``customer_id`` may be left out but, when given, must be one id), a
-        :class:`~user_ops.Table` or a :class:`~user_ops.metrics.Transactions`. Naive times need a
+        [`Table`][] or a [`Transactions`][]. Naive times need a
         zone: build ``Transactions.from_records(rows, tz=...)`` first.
     as_of, windows, tz, btyd_period, btyd_multiplier, btyd_end:
-        As for :func:`~user_ops.metrics.customer_metrics`.
+        As for [`customer_metrics`][].
     registered_at:
         When the customer registered (aware), for ``registered_at`` and ``first_order_cycle_days``.
     top_price_threshold:
@@ -78,8 +78,8 @@ def customer_metrics_one(
     Raises
     ------
     DataError
-        For the same bad input as :class:`~user_ops.metrics.Transactions` and
-        :func:`~user_ops.metrics.customer_metrics`, or rows of more than one customer.
+        For the same bad input as [`Transactions`][] and
+        [`customer_metrics`][], or rows of more than one customer.
 
     Examples
     --------

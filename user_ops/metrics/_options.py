@@ -99,7 +99,7 @@ def _windows(windows: Any) -> tuple[str, ...]:
 
 
 def column_names(windows: Sequence[str]) -> tuple[str, ...]:
-    """The output columns of :func:`~user_ops.metrics.customer_metrics`, in order, for these windows.
+    """The output columns of [`customer_metrics`][], in order, for these windows.
 
     Parameters
     ----------
@@ -109,7 +109,7 @@ def column_names(windows: Sequence[str]) -> tuple[str, ...]:
     Returns
     -------
     tuple of str
-        The column names, ``customer_id`` first and the :data:`BTYD_COLUMNS` last.
+        The column names, ``customer_id`` first and the [`BTYD_COLUMNS`][] last.
 
     Examples
     --------
@@ -164,7 +164,7 @@ def btyd_period_index(day: int, period: BtydPeriod) -> int:
 
 @dataclass(frozen=True)
 class MetricsReport:
-    """What a :func:`~user_ops.metrics.customer_metrics` run read, left out and decided.
+    """What a [`customer_metrics`][] run read, left out and decided.
 
     Attributes
     ----------

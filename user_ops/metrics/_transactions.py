@@ -49,13 +49,13 @@ class Transactions:
     Parameters
     ----------
     data:
-        A :class:`~user_ops.Table`, a mapping of columns, a list of records or a DataFrame whose
-        column names are already the canonical ones (use :meth:`from_columns`, :meth:`from_records`
-        or :meth:`from_frame` with ``columns=`` to rename).
+        A [`Table`][], a mapping of columns, a list of records or a DataFrame whose
+        column names are already the canonical ones (use [`from_columns`][], [`from_records`][]
+        or [`from_frame`][] with ``columns=`` to rename).
     tz:
         Time zone of naive datetimes and of date / datetime strings without a UTC offset (they are
         rejected without it). It does not decide where business days begin: that is the ``tz`` of
-        :func:`~user_ops.metrics.customer_metrics`.
+        [`customer_metrics`][].
 
     Columns
     -------
@@ -170,7 +170,7 @@ class Transactions:
         columns: Mapping[str, str] | Sequence[str] | None = None,
         tz: TzLike | None = None,
     ) -> Transactions:
-        """Build from a pandas or polars DataFrame, a pyarrow Table or a :class:`~user_ops.Table`.
+        """Build from a pandas or polars DataFrame, a pyarrow Table or a [`Table`][].
 
         Parameters
         ----------

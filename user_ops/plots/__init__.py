@@ -1,11 +1,11 @@
 """Plots (the ``plot`` extra): RFM grid and treemap, Pareto curve, lifecycle stages and transitions,
 membership tiers and expiring points.
 
-Each function draws on ``ax`` (or a new :class:`matplotlib.figure.Figure`, without pyplot or a GUI
+Each function draws on ``ax`` (or a new ``matplotlib.figure.Figure``, without pyplot or a GUI
 backend) and returns the axes. matplotlib is imported when a plot is drawn, never by
-``import user_ops.plots``; without it a plot raises :class:`~user_ops.ConfigError` saying
+``import user_ops.plots``; without it a plot raises [`ConfigError`][] saying
 ``pip install "user_ops[plot]"``. Labels come from the data in English or Chinese (``lang="en"`` or
-``"zh"``); Chinese text is written with the first installed font of :data:`CJK_FONTS` (or of a plot's
+``"zh"``); Chinese text is written with the first installed font of [`CJK_FONTS`][] (or of a plot's
 ``font=``), and a plot warns once, saying how to install one, when there is none. See ``docs/plots.md``.
 
 Examples

@@ -2,12 +2,12 @@
 
 matplotlib is imported here, inside functions, and only when a plot is drawn: ``import user_ops`` and
 ``import user_ops.plots`` never import it. Figures are built with the object API
-(:class:`matplotlib.figure.Figure`), so no GUI backend and no pyplot state are involved.
+(``matplotlib.figure.Figure``), so no GUI backend and no pyplot state are involved.
 
 A Chinese label needs a font with CJK glyphs. ``lang="zh"`` plots take the first installed family of
-:data:`CJK_FONTS` (or of the plot's ``font=`` option), with DejaVu Sans as the fallback for what it
+[`CJK_FONTS`][] (or of the plot's ``font=`` option), with DejaVu Sans as the fallback for what it
 lacks. When none is installed the labels would render as boxes ("tofu"): the plot says so once, with a
-:class:`~user_ops.UserOpsWarning` naming the fonts tried and how to install one, and keeps matplotlib's
+[`UserOpsWarning`][] naming the fonts tried and how to install one, and keeps matplotlib's
 per-glyph warnings (one per character, each time the figure is drawn) out of the drawing of *those*
 axes only. With a CJK font in use nothing is silenced: a glyph that font lacks still warns.
 """
@@ -63,6 +63,7 @@ Lang = Literal["en", "zh"]
 FontOption = str | Sequence[str] | None
 FloatArray = npt.NDArray[np.float64]
 
+#: How to install what the plots need (matplotlib): the command the missing-matplotlib error names.
 INSTALL_HINT = 'pip install "user_ops[plot]"'
 _GLYPH_WARNING = r"Glyph \d+ .*missing from font"
 _DRAW_MARK = "_user_ops_draws_within_fonts"
@@ -135,7 +136,7 @@ _WORDS: dict[str, tuple[str, str]] = {
 
 
 def require_matplotlib() -> Any:
-    """The ``matplotlib.figure`` module, or a :class:`ConfigError` saying how to install it."""
+    """The ``matplotlib.figure`` module, or a [`ConfigError`][] saying how to install it."""
     try:
         return importlib.import_module("matplotlib.figure")
     except ImportError:
@@ -143,27 +144,27 @@ def require_matplotlib() -> Any:
 
 
 def check_lang(lang: object) -> Lang:
-    """``lang`` itself when it is ``"en"`` or ``"zh"``; a :class:`ConfigError` otherwise."""
+    """``lang`` itself when it is ``"en"`` or ``"zh"``; a [`ConfigError`][] otherwise."""
     if lang == "en" or lang == "zh":
         return lang
     raise ConfigError(f"lang must be 'en' or 'zh', got {lang!r}")
 
 
 def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
-    """``value`` when it is one of ``choices``; a :class:`ConfigError` naming the option otherwise."""
+    """``value`` when it is one of ``choices``; a [`ConfigError`][] naming the option otherwise."""
     if isinstance(value, str) and value in choices:
         return value
     raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
 def word(key: str, lang: Lang, **fields: Any) -> str:
-    """A caption of :data:`_WORDS` in ``lang``, formatted with ``fields``."""
+    """A caption of [`_WORDS`][] in ``lang``, formatted with ``fields``."""
     text = _WORDS[key][0 if lang == "en" else 1]
     return text.format(**fields) if fields else text
 
 
 def colormap(name: str) -> Any:
-    """The matplotlib colour map ``name``; a :class:`ConfigError` for an unknown one."""
+    """The matplotlib colour map ``name``; a [`ConfigError`][] for an unknown one."""
     from matplotlib import colormaps
 
     if not isinstance(name, str) or name not in colormaps:
@@ -172,7 +173,7 @@ def colormap(name: str) -> Any:
 
 
 def float_column(table: Table, name: str, *, what: str) -> FloatArray:
-    """A numeric column as float64, nulls as NaN; a :class:`DataError` naming it otherwise."""
+    """A numeric column as float64, nulls as NaN; a [`DataError`][] naming it otherwise."""
     if name not in table:
         raise DataError(f"{what} needs a {name!r} column (it has: {', '.join(table.columns) or 'none'})")
     kind = table.kind(name)
@@ -211,7 +212,7 @@ class MoneyStyle:
         return word(f"{key}_in", lang, unit=self.code) if self.code is not None else word(key, lang)
 
     def ticks(self) -> Any:
-        """A matplotlib tick formatter writing :meth:`text`: whole amounts when every tick is whole,
+        """A matplotlib tick formatter writing [`text`][]: whole amounts when every tick is whole,
         else the currency's decimals for all ticks (``¥0``, ``¥2.50``, ``¥5.00``, never a mix)."""
         from matplotlib.ticker import Formatter
 
@@ -233,7 +234,7 @@ class MoneyStyle:
 
 
 def money_style(currency: object, *tables: Table | None) -> MoneyStyle:
-    """The :class:`MoneyStyle` of the ``currency`` option, else of the ``currency`` column of the tables
+    """The [`MoneyStyle`][] of the ``currency`` option, else of the ``currency`` column of the tables
     (one code in all their rows), else a style without a currency.
     """
     if currency is not None:
@@ -264,7 +265,7 @@ def _currency_option(currency: object) -> tuple[str, int]:
 
 
 def new_axes(ax: Axes | None, *, size: tuple[float, float]) -> Axes:
-    """``ax``, or the axes of a new :class:`~matplotlib.figure.Figure` (no pyplot, no backend)."""
+    """``ax``, or the axes of a new ``Figure`` (no pyplot, no backend)."""
     figure = require_matplotlib()
     if ax is None:
         fig = figure.Figure(figsize=size, layout="constrained")
@@ -296,7 +297,7 @@ class FontChoice:
     @contextlib.contextmanager
     def drawing(self) -> Iterator[None]:
         """The context the plot's text is laid out and drawn in: without missing-glyph warnings when
-        :attr:`quiet_glyphs`, and without matplotlib's log line about a weight the chosen family lacks
+        [`quiet_glyphs`][], and without matplotlib's log line about a weight the chosen family lacks
         (WenQuanYi Zen Hei registers its regular face as weight 500: "Failed to find font weight normal
         for WenQuanYi Zen Hei, now using 500" is expected, not news). Nothing else is silenced.
         """
@@ -309,9 +310,9 @@ class FontChoice:
 
 
 def choose_font(font: object, lang: Lang) -> FontChoice:
-    """The fonts for a plot in ``lang``; one :class:`UserOpsWarning` when none of the candidates exists.
+    """The fonts for a plot in ``lang``; one [`UserOpsWarning`][] when none of the candidates exists.
 
-    ``font`` is ``None`` (Chinese: :data:`CJK_FONTS`; English: matplotlib's default), a family name or
+    ``font`` is ``None`` (Chinese: [`CJK_FONTS`][]; English: matplotlib's default), a family name or
     font file, or a sequence of them (first installed wins).
     """
     candidates = _font_candidates(font)
@@ -404,7 +405,7 @@ def _add_new_system_fonts() -> bool:
 
 def finish(ax: Axes, fonts: FontChoice) -> Axes:
     """Give every text of the axes the chosen fonts (tick labels made later too), and draw the axes in
-    :meth:`FontChoice.drawing` (it happens later, in the caller's ``savefig``).
+    [`FontChoice.drawing`][] (it happens later, in the caller's ``savefig``).
     """
     if fonts.families is not None:
         from matplotlib.text import Text

@@ -55,15 +55,15 @@ def stage_bars(
 ) -> Axes:
     """Bars of customers (or revenue) per lifecycle stage, in lifecycle order.
 
-    The order is the summary's: :func:`~user_ops.lifecycle.stage_summary` lists stages in the policy's
-    lifecycle order (:attr:`LifecyclePolicy.lifecycle_codes`: prospect, introduction, growth, ... for
+    The order is the summary's: [`stage_summary`][] lists stages in the policy's
+    lifecycle order ([`LifecyclePolicy.lifecycle_codes`][]: prospect, introduction, growth, ... for
     the default policy), not the order its rules are tried in.
 
     Parameters
     ----------
     summary:
-        A :func:`user_ops.lifecycle.stage_summary` table, or the stages of
-        :meth:`LifecyclePolicy.classify` (summarised here, with ``metrics``).
+        A [`user_ops.lifecycle.stage_summary`][] table, or the stages of
+        [`LifecyclePolicy.classify`][] (summarised here, with ``metrics``).
     metrics:
         The classified metrics (only with stages): gives revenue per stage.
     value:
@@ -78,12 +78,12 @@ def stage_bars(
         A matplotlib colour map name (stages take evenly spaced colours in order).
     currency:
         For revenue: the currency of the amounts (a code such as ``"CNY"`` or a
-        :class:`~user_ops.Currency`), on the axis label (``Revenue (CNY)``), the ticks and the bars
+        [`Currency`][]), on the axis label (``Revenue (CNY)``), the ticks and the bars
         (``¥12,345``). Default: the ``currency`` column of the summary or the metrics when one has it,
         else amounts with thousands separators and no currency.
     font:
         Font family name(s) or font file(s), first installed wins (default: for ``lang="zh"`` the first
-        installed of :data:`CJK_FONTS`).
+        installed of [`CJK_FONTS`][]).
     ax:
         The matplotlib axes to draw on (default: a new figure).
 
@@ -194,7 +194,7 @@ def transition_flows(
 ) -> Axes:
     """The migration between two lifecycle snapshots: a from → to matrix, or bands between stages.
 
-    Stages are in the lifecycle order of ``moves`` (see :func:`user_ops.lifecycle.transitions`). The
+    Stages are in the lifecycle order of ``moves`` (see [`user_ops.lifecycle.transitions`][]). The
     chart says which side is which — rows (or the left stack) are the stages *from*, columns (or the
     right stack) the stages *to* — and, with ``dates``, the date of each snapshot, in the title and on
     both sides.
@@ -202,7 +202,7 @@ def transition_flows(
     Parameters
     ----------
     moves:
-        The result of :func:`user_ops.lifecycle.transitions` (with its ``new`` and ``gone``).
+        The result of [`user_ops.lifecycle.transitions`][] (with its ``new`` and ``gone``).
     kind:
         ``"matrix"``: a heatmap of ``moves.counts`` (rows: from, columns: to). ``"bands"``: a
         Sankey-like chart, the earlier stages on the left, the later on the right, one band per
@@ -220,7 +220,7 @@ def transition_flows(
         A matplotlib colour map name.
     font:
         Font family name(s) or font file(s), first installed wins (default: for ``lang="zh"`` the first
-        installed of :data:`CJK_FONTS`).
+        installed of [`CJK_FONTS`][]).
     ax:
         The matplotlib axes to draw on (default: a new figure).
 
@@ -235,7 +235,7 @@ def transition_flows(
     Raises
     ------
     ConfigError
-        For ``moves`` that are not a :class:`~user_ops.lifecycle.Transitions`, an unknown ``kind``
+        For ``moves`` that are not a [`Transitions`][], an unknown ``kind``
         or ``lang``, or ``dates`` that are not two dates in order.
     DataError
         When there is no customer to draw, or for a naive datetime in ``dates``.

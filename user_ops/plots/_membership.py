@@ -59,7 +59,7 @@ def tier_distribution(
         The bars' colour.
     font:
         Font family name(s) or font file(s), first installed wins (default: for ``lang="zh"`` the first
-        installed of :data:`CJK_FONTS`).
+        installed of [`CJK_FONTS`][]).
     ax:
         The matplotlib axes to draw on (default: a new figure).
 
@@ -200,7 +200,7 @@ def points_expiring(
         The bars' colour.
     font:
         Font family name(s) or font file(s), first installed wins (default: for ``lang="zh"`` the first
-        installed of :data:`CJK_FONTS`).
+        installed of [`CJK_FONTS`][]).
     ax:
         The matplotlib axes to draw on (default: a new figure).
 

@@ -58,7 +58,7 @@ def rfm_grid(
     Parameters
     ----------
     scores:
-        The result of :meth:`user_ops.rfm.RFMModel.score`, or any table with int ``r`` and ``f``.
+        The result of [`user_ops.rfm.RFMModel.score`][], or any table with int ``r`` and ``f``.
     metrics:
         The scored metrics, row for row: needed for ``value="monetary"`` (its monetary column is the
         model's ``monetary_column``, else ``monetary``).
@@ -74,13 +74,13 @@ def rfm_grid(
         A matplotlib colour map name.
     currency:
         With ``value="monetary"``: the currency of the amounts (a code such as ``"CNY"`` or a
-        :class:`~user_ops.Currency`), written on the colour bar and the cells (``¥1,234``). Default: the
+        [`Currency`][]), written on the colour bar and the cells (``¥1,234``). Default: the
         ``currency`` column of ``metrics`` when it has one, else amounts without a currency.
     font:
         Font family name(s) or font file(s) to write with, first installed wins (default: for
-        ``lang="zh"`` the first installed of :data:`CJK_FONTS`; see ``docs/plots.md``).
+        ``lang="zh"`` the first installed of [`CJK_FONTS`][]; see ``docs/plots.md``).
     ax:
-        The matplotlib axes to draw on (default: a new :class:`~matplotlib.figure.Figure`).
+        The matplotlib axes to draw on (default: a new ``Figure``).
 
     Returns
     -------
@@ -213,7 +213,7 @@ def segment_treemap(
 ) -> Axes:
     """A treemap of the RFM segments: one rectangle per segment, its area proportional to its size.
 
-    The rectangles tile the unit square of the axes (see :func:`squarify`); segments with a zero or
+    The rectangles tile the unit square of the axes (see [`squarify`][]); segments with a zero or
     negative value are left out (they have no area). Each rectangle is captioned with its label and
     value when they fit inside it, measured with the renderer at the figure's size; otherwise with the
     label alone, or the label shortened (``Champ…``), or nothing, and the legend under the axes then
@@ -222,7 +222,7 @@ def segment_treemap(
     Parameters
     ----------
     data:
-        A :func:`user_ops.rfm.segment_summary` table, or the scores of :meth:`RFMModel.score` (their
+        A [`user_ops.rfm.segment_summary`][] table, or the scores of [`RFMModel.score`][] (their
         summary is computed, with ``metrics``).
     metrics:
         The scored metrics (only with scores): gives each segment's revenue.
@@ -234,11 +234,11 @@ def segment_treemap(
         A qualitative matplotlib colour map name.
     currency:
         With ``value="revenue"``: the currency of the amounts (a code such as ``"CNY"`` or a
-        :class:`~user_ops.Currency`), written as ``¥12,345``. Default: the ``currency`` column of the
+        [`Currency`][]), written as ``¥12,345``. Default: the ``currency`` column of the
         summary or the metrics when one has it, else amounts without a currency.
     font:
         Font family name(s) or font file(s), first installed wins (default: for ``lang="zh"`` the first
-        installed of :data:`CJK_FONTS`).
+        installed of [`CJK_FONTS`][]).
     ax:
         The matplotlib axes to draw on (default: a new figure).
 
@@ -424,7 +424,7 @@ def pareto_curve(
     Parameters
     ----------
     result:
-        A :class:`user_ops.rfm.ParetoResult` (from :func:`user_ops.rfm.pareto`), or per-customer
+        A [`user_ops.rfm.ParetoResult`][] (from [`user_ops.rfm.pareto`][]), or per-customer
         values to pass to it.
     mark:
         The fraction of customers to mark (0 < mark <= 1; default the 20 % of 二八). Its share is
@@ -433,7 +433,7 @@ def pareto_curve(
         ``"en"`` or ``"zh"``.
     font:
         Font family name(s) or font file(s), first installed wins (default: for ``lang="zh"`` the first
-        installed of :data:`CJK_FONTS`).
+        installed of [`CJK_FONTS`][]).
     ax:
         The matplotlib axes to draw on (default: a new figure).
 
@@ -448,7 +448,7 @@ def pareto_curve(
     ConfigError
         For ``mark`` outside (0, 1] or an unknown ``lang``.
     DataError
-        For values :func:`~user_ops.rfm.pareto` rejects.
+        For values [`pareto`][] rejects.
 
     Examples
     --------

@@ -2,11 +2,11 @@
 
 A plugin function has a scalar implementation (plain Python values in, a value out) and, ideally, a
 batch implementation (numpy arrays in, one array out). Without the batch one, batch evaluation calls
-the scalar one row by row and warns with :class:`~user_ops.UserOpsWarning`. Null arguments give a null
+the scalar one row by row and warns with [`UserOpsWarning`][]. Null arguments give a null
 result without calling either implementation (unless ``propagate_nulls=False``).
 
 Installed packages offer plugins through the entry-point group ``user_ops.plugins``; they are loaded
-only by :func:`load_entry_points`, never at import. Each entry point names a callable that registers
+only by [`load_entry_points`][], never at import. Each entry point names a callable that registers
 its functions (or a module that does so when imported).
 
 Examples
@@ -45,7 +45,7 @@ __all__ = [
     "unregister_function",
 ]
 
-#: The entry-point group :func:`load_entry_points` reads: a package offers plugins by declaring entry
+#: The entry-point group [`load_entry_points`][] reads: a package offers plugins by declaring entry
 #: points in it (``[project.entry-points."user_ops.plugins"]`` in its ``pyproject.toml``).
 ENTRY_POINT_GROUP = "user_ops.plugins"
 _RESERVED = frozenset({"and", "or", "not", "in", "is", "null", "true", "false", "contains", "within"})
@@ -138,7 +138,7 @@ def unregister_function(name: str) -> None:
     Parameters
     ----------
     name:
-        The name given to :func:`register_function`.
+        The name given to [`register_function`][].
 
     Raises
     ------

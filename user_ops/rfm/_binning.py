@@ -179,7 +179,7 @@ def assign(
 
 
 def assign_one(value: float, cuts: tuple[float, ...], scores: tuple[int, ...], *, reverse: bool) -> int:
-    """Score of one value: exactly :func:`assign` for one element.
+    """Score of one value: exactly [`assign`][] for one element.
 
     Examples
     --------

@@ -35,9 +35,9 @@ _DEFAULT_BINS = 5
 class RFMModel(PolicyModel):
     """RFM scoring (R 最近一次消费, F 消费频率, M 消费金额) with a segment map.
 
-    Frozen: :meth:`fit` returns a *new*, fitted model (``model = model.fit(metrics)``). Scores come
-    from the fitted cut-points only, so :meth:`score_one` in a backend gives exactly what
-    :meth:`score` gave in a notebook, and a fitted model round-trips through JSON.
+    Frozen: [`fit`][] returns a *new*, fitted model (``model = model.fit(metrics)``). Scores come
+    from the fitted cut-points only, so [`score_one`][] in a backend gives exactly what
+    [`score`][] gave in a notebook, and a fitted model round-trips through JSON.
 
     Parameters
     ----------
@@ -52,8 +52,8 @@ class RFMModel(PolicyModel):
     id_column:
         Column copied into score tables when present (``None``: never).
     segments:
-        The segment map (default: :meth:`SegmentMap.classic` for 5-level R and F,
-        :meth:`SegmentMap.cn8` otherwise, e.g. for ``"mean"``). Stored whole, so a stored model keeps
+        The segment map (default: [`SegmentMap.classic`][] for 5-level R and F,
+        [`SegmentMap.cn8`][] otherwise, e.g. for ``"mean"``). Stored whole, so a stored model keeps
         scoring the same even if a later version changes a built-in map.
     recency_cuts_, frequency_cuts_, monetary_cuts_:
         Fitted cut-points, strictly increasing, in the column's units.
@@ -277,7 +277,7 @@ class RFMModel(PolicyModel):
         Raises
         ------
         NotFittedError
-            Before :meth:`fit`.
+            Before [`fit`][].
         DataError
             For a missing column or bad values.
         """
@@ -304,7 +304,7 @@ class RFMModel(PolicyModel):
         return result
 
     def score_one(self, record: Mapping[str, Any]) -> RFMScore:
-        """Scores, code and segment of one customer: exactly what :meth:`score` gives for the row.
+        """Scores, code and segment of one customer: exactly what [`score`][] gives for the row.
 
         Examples
         --------
@@ -390,8 +390,8 @@ class _Values:
 class RFMScore:
     """One customer's RFM result (``None`` scores and code for a customer without a purchase).
 
-    The result of :meth:`RFMModel.score_one`: the same values as the customer's row of
-    :meth:`RFMModel.score`.
+    The result of [`RFMModel.score_one`][]: the same values as the customer's row of
+    [`RFMModel.score`][].
 
     Attributes
     ----------
@@ -421,12 +421,12 @@ class RFMScore:
     segment_zh: str
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a dict (the columns of :meth:`RFMModel.score`, without the id)."""
+        """The fields as a dict (the columns of [`RFMModel.score`][], without the id)."""
         return asdict(self)
 
 
 class RFMScores(Table):
-    """The result of :meth:`RFMModel.score`: a Table that remembers its model.
+    """The result of [`RFMModel.score`][]: a Table that remembers its model.
 
     Columns: the id column (when the input has it), ``r``, ``f``, ``m`` (null for customers without a
     purchase), ``rfm_code``, ``segment``, ``segment_en``, ``segment_zh``.
@@ -434,7 +434,7 @@ class RFMScores(Table):
     Attributes
     ----------
     model:
-        The fitted :class:`RFMModel` that scored the table (its segment map orders :meth:`counts`).
+        The fitted [`RFMModel`][] that scored the table (its segment map orders [`counts`][]).
 
     Examples
     --------
@@ -468,7 +468,7 @@ class RFMScores(Table):
         return found
 
     def summary(self, metrics: Any = None, *, currency: str | Currency = "CNY") -> Table:
-        """:func:`user_ops.rfm.segment_summary` of these scores (money rounded to ``currency``)."""
+        """[`user_ops.rfm.segment_summary`][] of these scores (money rounded to ``currency``)."""
         from user_ops.rfm._summary import segment_summary
 
         return segment_summary(self, metrics, currency=currency)

@@ -1,7 +1,7 @@
 """Fit an ``RFMModel`` over partitioned data with exactly the cut-points of a single-machine fit.
 
-The engine adapters (``user_ops.dask``, ``user_ops.spark``) give :func:`fit_partitioned` a
-:class:`~user_ops._scale.Reducer`; the fit runs a few small passes over the partitions, each pass
+The engine adapters (``user_ops.dask``, ``user_ops.spark``) give [`fit_partitioned`][] a
+``Reducer``; the fit runs a few small passes over the partitions, each pass
 serving all three dimensions, and only summaries travel to the driver.
 
 Quantile (exact distributed order statistics)
@@ -73,7 +73,7 @@ def fit_partitioned(
         The model to fit (a thresholds model is only checked, as by ``fit``).
     reduce:
         Runs a task on every partition of the per-customer metrics and returns the results (see
-        :class:`user_ops._scale.Reducer`); every customer in exactly one partition.
+        ``user_ops._scale.Reducer``); every customer in exactly one partition.
     gather_limit:
         Most values a bin may hold to have its distinct values gathered to the driver; a fuller bin
         is cut into a finer histogram first.

@@ -152,7 +152,16 @@ class SegmentMap(PolicyModel):
 
     The last segment is the fallback (``when=None``) so every score combination has a segment.
     ``levels`` names the score scale the rules were written for (5 means scores 1..5); a model
-    checks it against its own scale. Built-ins: :meth:`classic`, :meth:`cn8`, :meth:`pymc`.
+    checks it against its own scale. Built-ins: [`classic`][], [`cn8`][], [`pymc`][].
+
+    Parameters
+    ----------
+    name:
+        The map's name (``classic``, ``cn8``, ``pymc`` for the built-ins).
+    levels:
+        The score scale the rules were written for, 2 to 9; ``None``: not stated (any scale).
+    segments:
+        The [`Segment`][] entries in the order they are tried, the last one the fallback.
 
     Examples
     --------

@@ -33,7 +33,7 @@ def segment_summary(
     Parameters
     ----------
     scores:
-        The result of :meth:`RFMModel.score` (or a table with its ``segment``, ``r``, ``f``, ``m``
+        The result of [`RFMModel.score`][] (or a table with its ``segment``, ``r``, ``f``, ``m``
         columns).
     metrics:
         The per-customer metrics that were scored, row for row (checked on the id column when both

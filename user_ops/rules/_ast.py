@@ -50,6 +50,14 @@ ArithOp = Literal["+", "-", "*", "/", "%"]
 
 
 class _Node(ValidatedModel):
+    """The base of the rule AST's node classes.
+
+    Parameters
+    ----------
+    kind:
+        The node type, fixed by the class: the ``kind`` of its JSON form (``{"kind": "field", ...}``).
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
     # A node built by hand from bad values is a rule that cannot be read, like bad rule text.
     invalid_input_error: ClassVar[type[UserOpsError]] = RuleSyntaxError
@@ -177,7 +185,7 @@ class NullLit(_Node):
 
     A comparison with ``null`` is unknown (SQL three-valued logic), so ``Rule`` refuses a comparison
     with a null literal, which could never match; test for a missing value with ``is null``
-    (:class:`IsNullNode`).
+    ([`IsNullNode`][]).
 
     Examples
     --------
@@ -233,7 +241,7 @@ class DateLit(_Node):
     Attributes
     ----------
     value:
-        The ``date`` (a ``datetime`` is rejected: use :class:`DateTimeLit`).
+        The ``date`` (a ``datetime`` is rejected: use [`DateTimeLit`][]).
 
     Examples
     --------
@@ -368,7 +376,7 @@ class OrNode(_Node):
     Attributes
     ----------
     items:
-        The conditions (at least one), flat like :class:`AndNode`.
+        The conditions (at least one), flat like [`AndNode`][].
 
     Examples
     --------
@@ -414,7 +422,7 @@ class InNode(_Node):
     item:
         The value looked up.
     values:
-        The list (a :class:`ListLit`, or a ``list[str]`` field).
+        The list (a [`ListLit`][], or a ``list[str]`` field).
     negated:
         True for ``not in``.
 
@@ -517,7 +525,7 @@ class CallNode(_Node):
     Attributes
     ----------
     fn:
-        The function name (see :func:`user_ops.rules.functions`).
+        The function name (see [`user_ops.rules.functions`][]).
     args:
         The arguments, in order.
 

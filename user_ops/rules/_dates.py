@@ -2,13 +2,13 @@
 
 A record a backend gets as JSON carries its instants as text (``"2024-06-30T08:00:00+08:00"``), and so
 does a table built from such records. A field a rule reads *as a date or an instant* — its
-:class:`~user_ops.rules.Schema` says ``date`` or ``datetime``, or the rule uses it so
+[`Schema`][user_ops.rules.Schema] says ``date`` or ``datetime``, or the rule uses it so
 (``days_since(first_order_at)``, ``registered_at within 1mo``, ``x >= 2024-01-01``) — reads that text:
 
 - ``YYYY-MM-DD`` is a date (a ``datetime`` field: its midnight in ``tz``);
 - a date and a time with a UTC offset (``+08:00``, ``Z``) is that instant;
 - a date and a time without one is a wall-clock time in the ``tz=`` passed to the call; without
-  ``tz=`` it is ambiguous and raises :class:`~user_ops.DataError` naming the field and the value.
+  ``tz=`` it is ambiguous and raises [`DataError`][user_ops.DataError] naming the field and the value.
 
 Anything else raises ``DataError`` too. A field the rule reads as text (``city == "北京"``) stays text.
 One function reads every value, for one record and for a column, so the two paths agree.
@@ -90,7 +90,7 @@ def with_dates_in_record(
 def with_dates_in_columns(table: Table, fields: Mapping[str, DateMode], *, tz: tzinfo | None) -> Table:
     """``table``, or a copy whose text columns among ``fields`` hold the dates and instants they write.
 
-    Every value is read by :func:`read_date_text`, as for one record; a column that mixes dates and
+    Every value is read by [`read_date_text`][], as for one record; a column that mixes dates and
     date-times cannot be one column and raises ``DataError`` (give every value a time, or none).
     """
     texts = [name for name in fields if name in table and table.kind(name) == "str"]

@@ -102,7 +102,7 @@ class ExplainNode:
 
 @dataclass(frozen=True)
 class Explanation:
-    """Why one record matched a rule or not: the result of :meth:`Rule.explain_one`.
+    """Why one record matched a rule or not: the result of [`Rule.explain_one`][].
 
     ``str(explanation)`` prints the tree; in Jupyter it renders as HTML. ``culprits`` lists the
     conditions that made the rule fail (empty when it matched).
@@ -112,7 +112,7 @@ class Explanation:
     result:
         The rule's three-valued result (``None``: unknown, which does not match).
     root:
-        The explained rule, an :class:`ExplainNode` tree.
+        The explained rule, an [`ExplainNode`][] tree.
 
     Examples
     --------
@@ -216,7 +216,7 @@ class NodeStats:
 class PopulationExplanation:
     """Per-condition counts over a table: where rows were filtered out.
 
-    The result of :meth:`Rule.explain`; ``str()`` prints the tree of counts, in
+    The result of [`Rule.explain`][]; ``str()`` prints the tree of counts, in
     Jupyter it renders as HTML.
 
     Attributes
@@ -224,7 +224,7 @@ class PopulationExplanation:
     rows:
         Rows of the table.
     root:
-        The counts of the whole rule, a :class:`NodeStats` tree.
+        The counts of the whole rule, a [`NodeStats`][] tree.
     extra:
         Additional information (empty unless a caller adds some).
 

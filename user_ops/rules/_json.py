@@ -1,13 +1,13 @@
 """Reading and writing rules in their JSON form.
 
-The JSON form of a rule is the canonical AST of :mod:`user_ops.rules._ast` dumped with pydantic: every node
+The JSON form of a rule is the canonical AST of [`user_ops.rules._ast`][] dumped with pydantic: every node
 is a JSON object with a ``kind`` and the fields of its model. Reading it is a two-step affair:
 
-1. an iterative walk over the decoded document enforces :class:`~user_ops.rules.Limits` (depth, node
+1. an iterative walk over the decoded document enforces [`Limits`][] (depth, node
    count, list size, total string size) before pydantic sees it, so a hostile document costs bounded
    work and can never hit Python's recursion limit;
 2. ``NODE_ADAPTER`` validates it, and the first pydantic error becomes one
-   :class:`~user_ops.RuleSyntaxError` with a human message and the JSON path of the problem.
+   [`RuleSyntaxError`][] with a human message and the JSON path of the problem.
 
 Paths follow JSONPath's normalised form: ``$.items[0].left``, with keys that are not identifiers quoted
 (``$['==']``). A path names the deepest part of the document that exists: a missing field is reported
@@ -144,7 +144,7 @@ def _parse_int(digits: str) -> int | NonJson:
 def decode_json_text(data: str | bytes | bytearray, limits: Limits) -> Any:
     """Decode JSON text (UTF-8/16/32 bytes or ``str``) with bounded work and user_ops errors.
 
-    Floats are read as :class:`~decimal.Decimal` so that ``0.1`` stays exactly ``0.1``.
+    Floats are read as ``Decimal`` so that ``0.1`` stays exactly ``0.1``.
 
     Raises
     ------
@@ -242,7 +242,7 @@ def check_document(
 
 
 class _LimitWalk:
-    """The state of one :func:`check_document` walk: an explicit stack and two running totals."""
+    """The state of one [`check_document`][] walk: an explicit stack and two running totals."""
 
     def __init__(
         self,
@@ -441,7 +441,7 @@ def document_steps(doc: object, loc: tuple[int | str, ...]) -> list[object]:
 
 
 def syntax_error_from_validation(exc: ValidationError, doc: object) -> RuleSyntaxError:
-    """One :class:`RuleSyntaxError` for the first error of ``exc``, located in ``doc``."""
+    """One [`RuleSyntaxError`][] for the first error of ``exc``, located in ``doc``."""
     errors = exc.errors(include_url=False)
     if not errors:  # pydantic always reports one; keep a message anyway
         return RuleSyntaxError("invalid rule document", path="$")
@@ -515,7 +515,7 @@ def node_to_json(node: Node) -> dict[str, Any]:
     Returns
     -------
     dict
-        A document that :func:`node_from_json` reads back to an equal AST; ``json.dumps`` accepts it.
+        A document that [`node_from_json`][] reads back to an equal AST; ``json.dumps`` accepts it.
         A datetime whose UTC offset is not a whole number of minutes (historical local mean time, such
         as Shanghai's +08:05:43 before 1928) is written in UTC: the same instant, since JSON's ISO 8601
         offsets, as pydantic writes and reads them, stop at minutes.

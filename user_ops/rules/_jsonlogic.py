@@ -38,7 +38,7 @@ JsonLogic                               rule AST
 ``min`` / ``max``                       ``min(...)`` / ``max(...)``
 ======================================  ==========================================================
 
-Everything else is a :class:`~user_ops.RuleSyntaxError` naming the operator and its JSON path,
+Everything else is a [`RuleSyntaxError`][] naming the operator and its JSON path,
 including ``!!`` (truthiness: mapping it to ``is not null`` would silently differ for ``0``, ``""``
 and ``false``), ``if``, ``?:``, ``cat``, ``substr``, ``map``, ``filter``, ``reduce``, ``all``, ``none``,
 ``some``, ``merge``, ``missing_some``, one-argument ``+``/``*`` (casts) and three-argument ``>``/``>=``
@@ -48,7 +48,7 @@ JsonLogic also counts the empty string.
 Export is the inverse where one exists; ``x not in [...]`` exports as ``{"!": {"in": ...}}`` and so
 reads back as ``not (x in [...])``, which means the same. Date, datetime and duration literals, most
 functions, and decimals that no double represents exactly have no JsonLogic form and raise
-:class:`~user_ops.RuleError`.
+[`RuleError`][].
 
 Examples
 --------
@@ -655,7 +655,7 @@ def node_to_jsonlogic(node: Node) -> Any:
     Returns
     -------
     Any
-        A JSON-compatible value (usually a one-key ``dict``) that :func:`node_from_jsonlogic` reads back
+        A JSON-compatible value (usually a one-key ``dict``) that [`node_from_jsonlogic`][] reads back
         to an equal AST, except that ``x not in [...]`` reads back as ``not (x in [...])``.
 
     Raises

@@ -28,7 +28,7 @@ Lexical details:
   (``Z``, ``+08:00``, or ``+05:30:15[.ffffff]``, since Python offsets may have seconds). A literal
   glued to letters (``30days``, ``1.5x``) is an error, not two tokens.
 * Whitespace is anything ``str.isspace`` accepts (ideographic space included); lines are counted like
-  ``str.splitlines`` so positions match the caret snippet of :class:`~user_ops.RuleError`.
+  ``str.splitlines`` so positions match the caret snippet of [`RuleError`][].
 
 Design notes:
 
@@ -200,7 +200,7 @@ _SHORT = 40
 
 
 class Parsed(NamedTuple):
-    """The result of :func:`parse_text`.
+    """The result of [`parse_text`][].
 
     Attributes
     ----------
@@ -282,7 +282,7 @@ def syntax_error(
         Character offsets of the offending text (end exclusive). When the span runs past the end of
         its first line, the caret stops at that line's end.
     cls:
-        The error class, :class:`~user_ops.RuleSyntaxError` by default.
+        The error class, [`RuleSyntaxError`][] by default.
 
     Returns
     -------

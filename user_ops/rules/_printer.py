@@ -1,4 +1,4 @@
-"""AST -> canonical rule text, the exact inverse of :func:`~user_ops.rules._parser.parse_text`.
+"""AST -> canonical rule text, the exact inverse of [`parse_text`][user_ops.rules._parser.parse_text].
 
 ``parse_text(to_text(node)).node == node`` for every valid AST: parentheses go exactly where the
 grammar would otherwise build a different tree, and the forms the operator syntax cannot express get
@@ -72,7 +72,7 @@ def to_text(node: Node) -> str:
     Returns
     -------
     str
-        Text that :func:`parse_text` reads back to an equal AST; keywords lower-case, one space
+        Text that ``parse_text`` reads back to an equal AST; keywords lower-case, one space
         around binary operators, strings in double quotes.
 
     Examples

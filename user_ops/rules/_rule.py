@@ -46,8 +46,8 @@ _CACHE_SIZE = 256
 class Rule:
     """A condition over one customer record, evaluated for one record or a whole table.
 
-    Build one with :meth:`parse` (text), :meth:`from_json` (the canonical JSON AST, as text or a
-    dict), :meth:`from_document` (a versioned document, as policies have) or :meth:`from_jsonlogic`.
+    Build one with [`parse`][] (text), [`from_json`][] (the canonical JSON AST, as text or a
+    dict), [`from_document`][] (a versioned document, as policies have) or [`from_jsonlogic`][].
     Without a schema a rule is type-checked against the data it meets (the record's values, the
     table's columns); with one, when it is built.
 
@@ -70,7 +70,7 @@ class Rule:
     array([False,  True])
     """
 
-    #: Version of the document layout of :meth:`to_document` (the canonical JSON AST's).
+    #: Version of the document layout of [`to_document`][] (the canonical JSON AST's).
     schema_version: ClassVar[int] = 1
 
     __slots__ = (
@@ -143,7 +143,7 @@ class Rule:
     def from_json(
         cls, obj: Any, schema: Schema | Mapping[str, str] | None = None, *, limits: Limits = DEFAULT_LIMITS
     ) -> Rule:
-        """Build from the canonical JSON AST: :meth:`to_json` text (or bytes) or :meth:`to_dict` output.
+        """Build from the canonical JSON AST: [`to_json`][] text (or bytes) or [`to_dict`][] output.
 
         Errors carry a JSON path.
 
@@ -166,11 +166,11 @@ class Rule:
         *,
         limits: Limits = DEFAULT_LIMITS,
     ) -> Rule:
-        """Read :meth:`to_document` output, checking its type, version and (when present) content hash.
+        """Read [`to_document`][] output, checking its type, version and (when present) content hash.
 
         As for policies: a document of another type, from a newer ``schema_version``, or whose rule no
-        longer matches its ``content_hash`` raises :class:`~user_ops.ConfigError`; an invalid rule
-        raises the rule errors of :meth:`from_json`.
+        longer matches its ``content_hash`` raises [`ConfigError`][user_ops.ConfigError]; an invalid rule
+        raises the rule errors of [`from_json`][].
 
         Examples
         --------
@@ -211,10 +211,10 @@ class Rule:
         return node_to_json(self._node)
 
     def to_json(self, *, indent: int | None = None) -> str:
-        """The canonical JSON AST as JSON text, ready to write to a file; :meth:`from_json` reads it.
+        """The canonical JSON AST as JSON text, ready to write to a file; [`from_json`][] reads it.
 
         Until the next release the text also answers the dict-like uses of the old ``to_json()``
-        (which returned what :meth:`to_dict` returns now), each with a ``DeprecationWarning``.
+        (which returned what [`to_dict`][] returns now), each with a ``DeprecationWarning``.
 
         Examples
         --------
@@ -224,7 +224,7 @@ class Rule:
         return dumps(self.to_dict(), indent=indent)
 
     def content_hash(self) -> str:
-        """SHA-256 of the canonical JSON AST (sorted keys), as :meth:`PolicyModel.content_hash`.
+        """SHA-256 of the canonical JSON AST (sorted keys), as a policy's `content_hash`.
 
         Examples
         --------
@@ -251,7 +251,7 @@ class Rule:
 
     @classmethod
     def document_json_schema(cls) -> dict[str, Any]:
-        """JSON Schema of :meth:`to_document` output (the AST's schema inside the versioned envelope).
+        """JSON Schema of [`to_document`][] output (the AST's schema inside the versioned envelope).
 
         Examples
         --------
@@ -370,7 +370,7 @@ class Rule:
         table:
             A Table or anything ``Table.coerce`` accepts (dict of columns, list of records, DataFrame).
         as_of, tz:
-            As for :meth:`evaluate_one`.
+            As for [`evaluate_one`][].
         tags:
             Tag name to boolean column (used by ``has_tag``; a TagSet passes them).
         """

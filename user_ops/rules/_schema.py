@@ -11,11 +11,11 @@ from user_ops.exceptions import DataError
 
 __all__ = ["FIELD_TYPES", "FieldType", "Schema"]
 
-#: The type of a field (column) a rule reads: what :class:`Schema` maps each field name to.
+#: The type of a field (column) a rule reads: what [`Schema`][] maps each field name to.
 FieldType = Literal[
     "int", "float", "decimal", "str", "bool", "datetime", "date", "duration", "list[str]", "null"
 ]
-#: Every :data:`FieldType`, as a tuple of strings (the types a plugin function may take and return).
+#: Every [`FieldType`][], as a tuple of strings (the types a plugin function may take and return).
 FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
 
 
@@ -24,6 +24,11 @@ class Schema(ValidatedModel):
 
     Types: ``int``, ``float``, ``decimal``, ``str``, ``bool``, ``datetime`` (aware instant), ``date``,
     ``duration``, ``list[str]`` and ``null`` (a field whose values are all missing, so of no known type).
+
+    Parameters
+    ----------
+    fields:
+        ``{field name: type}`` (positional, or ``fields=``).
 
     Examples
     --------

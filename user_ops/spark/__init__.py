@@ -3,12 +3,12 @@
 Mirrors the core on ``pyspark.sql.DataFrame`` (needs the ``spark`` extra and a Java runtime; pyspark
 is imported only when a function here runs, never at ``import user_ops.spark``):
 
-- :func:`customer_metrics`: one hash shuffle by ``customer_id``, then the core kernel on each whole
+- [`customer_metrics`][]: one hash shuffle by ``customer_id``, then the core kernel on each whole
   partition (its Arrow batches joined first);
-- :func:`fit_rfm`: the exact distributed RFM fit (:func:`user_ops.rfm.fit_partitioned`);
-- :func:`score_rfm`, :func:`evaluate_tags`, :func:`classify_lifecycle`: row-wise map steps;
-- :func:`plan_issuance`: an issuance plan with a global budget;
-- :func:`to_table` collects a result as a :class:`~user_ops.Table`; :func:`spark_reducer` runs the
+- [`fit_rfm`][]: the exact distributed RFM fit ([`user_ops.rfm.fit_partitioned`][]);
+- [`score_rfm`][], [`evaluate_tags`][], [`classify_lifecycle`][]: row-wise map steps;
+- [`plan_issuance`][]: an issuance plan with a global budget;
+- [`to_table`][] collects a result as a [`Table`][]; [`spark_reducer`][] runs the
   core's partitioned algorithms on any frame.
 
 Results are Spark DataFrames. The Python workers must import ``user_ops``: install the package in

@@ -1,4 +1,4 @@
-"""Moving data between Spark's Arrow batches and :class:`~user_ops.Table`, and Spark schemas for results.
+"""Moving data between Spark's Arrow batches and [`Table`][], and Spark schemas for results.
 
 Runs on the driver and in the Python workers; pyspark and pyarrow are imported inside the functions
 (``import user_ops.spark`` imports neither).
@@ -40,7 +40,7 @@ def join_batches(batches: Iterable[Any], schema: Any) -> Any:
 
 
 def in_input_order(joined: Any) -> Any:
-    """The partition's rows in input order (by :data:`ROW_COLUMN`), without that column.
+    """The partition's rows in input order (by [`ROW_COLUMN`][]), without that column.
 
     A shuffle delivers a partition's rows in no set order; the kernels break ties (two purchases at
     the same instant) by input position, so the order of the single-machine input is restored here.
@@ -115,12 +115,12 @@ def _spark_type(result: Table, name: str) -> Any:
 
 
 def to_table(frame: Any, *, sort_by: str | None = None) -> Table:
-    """Collect a Spark DataFrame to the driver as a :class:`~user_ops.Table` (through Arrow).
+    """Collect a Spark DataFrame to the driver as a [`Table`][] (through Arrow).
 
     Parameters
     ----------
     frame:
-        A ``pyspark.sql.DataFrame`` (e.g. the result of :func:`customer_metrics`).
+        A ``pyspark.sql.DataFrame`` (e.g. the result of [`customer_metrics`][]).
     sort_by:
         A column to order the rows by (Spark DataFrames have no row order; the single-machine
         results are sorted by ``customer_id``).

@@ -1,14 +1,14 @@
 """``plan_issuance`` on Spark: row-wise eligibility by the core, then a distributed global ranking.
 
 Who may get the coupon (audience, opt-out, holders, quiet period and frequency caps) is a row-wise
-question: the core's :func:`user_ops.coupons.issuance_reasons` answers it on each partition (the plan
-with the budget's order but not its limits), and :func:`user_ops.coupons.issuance_quota` gives the
+question: the core's [`user_ops.coupons.issuance_reasons`][] answers it on each partition (the plan
+with the budget's order but not its limits), and [`user_ops.coupons.issuance_quota`][] gives the
 quota. The budget is global: the eligible customers are sorted by the
 core's order (priority present first, higher first or lower with ``ascending``, then id), positions
 are numbered across the sorted partitions (a count per partition, offsets on the driver), and the
 first ``quota`` are selected. Spark sorts at scale, so every eligible customer gets its exact global
 ``rank``, as in the single-machine plan (the engine-agnostic top-k of
-:func:`user_ops.coupons.plan_issuance_partitioned` leaves the rank of those beyond the budget null).
+[`user_ops.coupons.plan_issuance_partitioned`][] leaves the rank of those beyond the budget null).
 With a ``contact_history`` frame, the contacts travel in one shuffle
 with the customers so that each partition sees its customers' contacts.
 """
@@ -68,7 +68,7 @@ def plan_issuance(
     Parameters
     ----------
     template, audience, as_of, caps, budget, holders, tz, id_column:
-        As in :func:`user_ops.coupons.plan_issuance` (``holders`` is sent to every task: keep it to
+        As in [`user_ops.coupons.plan_issuance`][] (``holders`` is sent to every task: keep it to
         ids that fit in memory).
     frame:
         A ``pyspark.sql.DataFrame``, one row per customer, with ``id_column`` and the columns the
@@ -82,7 +82,7 @@ def plan_issuance(
     Returns
     -------
     pyspark.sql.DataFrame
-        The core plan's table, equal to :func:`user_ops.coupons.plan_issuance`'s: ``id_column``,
+        The core plan's table, equal to [`user_ops.coupons.plan_issuance`][]'s: ``id_column``,
         ``selected``, ``reason``, ``rank`` (1-based position among *all* eligible customers, null
         for the rest) and, with a priority, ``priority``.
         ``groupBy("reason").count()`` gives the counts.

@@ -60,7 +60,7 @@ def map_tables(frame: Any, step: Callable[[Table], Table]) -> Any:
 def fit_rfm(metrics: Any, model: RFMModel, *, order_by: str | None = None) -> RFMModel:
     """Fit ``model`` on a Spark frame of per-customer metrics: the same fitted model as the core's fit.
 
-    Runs :func:`user_ops.rfm.fit_partitioned` with a Spark reducer: a few small passes (summaries,
+    Runs [`user_ops.rfm.fit_partitioned`][] with a Spark reducer: a few small passes (summaries,
     histograms, the values in the bins that hold the cut-points), only summaries travel to the driver.
     The model's columns are cached for the passes (so the metrics are computed once).
     The result equals ``model.fit(whole_table)`` (``==``, same ``content_hash``), so a model fitted on
@@ -69,13 +69,13 @@ def fit_rfm(metrics: Any, model: RFMModel, *, order_by: str | None = None) -> RF
     Parameters
     ----------
     metrics:
-        A ``pyspark.sql.DataFrame`` with the model's columns (e.g. :func:`customer_metrics`' result).
+        A ``pyspark.sql.DataFrame`` with the model's columns (e.g. [`customer_metrics`][]' result).
     model:
-        The :class:`~user_ops.rfm.RFMModel` to fit.
+        The [`RFMModel`][] to fit.
     order_by:
         For ``method="mean"`` on a column that is not integer-valued (``monetary``): the column the
         single-machine table is sorted by (default: the model's ``id_column`` when the frame has it,
-        the order :func:`user_ops.metrics.customer_metrics` returns).
+        the order [`user_ops.metrics.customer_metrics`][] returns).
 
     Examples
     --------
@@ -104,7 +104,7 @@ def fit_rfm(metrics: Any, model: RFMModel, *, order_by: str | None = None) -> RF
 
 
 def score_rfm(metrics: Any, model: RFMModel) -> Any:
-    """Score every customer of a Spark frame with a fitted model: :meth:`RFMModel.score`, row by row.
+    """Score every customer of a Spark frame with a fitted model: [`RFMModel.score`][], row by row.
 
     Returns a ``pyspark.sql.DataFrame`` with the id column (when the frame has the model's
     ``id_column``), ``r``, ``f``, ``m``, ``rfm_code``, ``segment``, ``segment_en``, ``segment_zh``.
@@ -136,7 +136,7 @@ def evaluate_tags(
     tz: TzLike | None = None,
     id_column: str | None = "customer_id",
 ) -> Any:
-    """Every tag of ``tag_set`` for every row of a Spark frame: :meth:`TagSet.evaluate`, row by row.
+    """Every tag of ``tag_set`` for every row of a Spark frame: [`TagSet.evaluate`][], row by row.
 
     Returns a ``pyspark.sql.DataFrame``: the ``id_column`` (when the frame has it), then one boolean
     column per tag in definition order.
@@ -164,7 +164,7 @@ def evaluate_tags(
 
 
 def classify_lifecycle(frame: Any, policy: Any, *, as_of: datetime, tz: TzLike | None = None) -> Any:
-    """Every customer's lifecycle stage and action: :meth:`LifecyclePolicy.classify`, row by row.
+    """Every customer's lifecycle stage and action: [`LifecyclePolicy.classify`][], row by row.
 
     Returns a ``pyspark.sql.DataFrame`` with ``customer_id`` (when the frame has it), ``stage``,
     ``stage_en``, ``stage_zh``, ``action``, ``action_en``, ``action_zh``.

@@ -2,7 +2,7 @@
 
 The plan: number the rows in input order; ``repartition(n, "customer_id")`` so that all rows of a
 customer meet in one partition; ``mapInArrow`` joins a partition's Arrow batches (a batch boundary
-can split a customer), restores input order and runs :func:`user_ops.metrics.customer_metrics` on the
+can split a customer), restores input order and runs [`user_ops.metrics.customer_metrics`][] on the
 whole partition. The only population-wide input of the kernel, the top-price threshold (a quantile of
 all order lines' unit prices), is computed exactly beforehand and passed to every partition.
 """
@@ -54,7 +54,7 @@ def customer_metrics(
     partitions: int | None = None,
     assume_partitioned: bool = False,
 ) -> Any:
-    """Per-customer metrics of a Spark transaction log: :func:`user_ops.metrics.customer_metrics`, at scale.
+    """Per-customer metrics of a Spark transaction log: [`user_ops.metrics.customer_metrics`][], at scale.
 
     Every value equals the single-machine result for the same rows bit for bit (row order included:
     ties between purchases at the same instant are broken by input position, as in the core).
@@ -66,7 +66,7 @@ def customer_metrics(
         ``ordered_at`` as a timestamp, ``amount``; optionally ``order_id``, ``discount``,
         ``is_promo``, ``unit_price``). Other columns are ignored.
     as_of, windows, tz, top_price_quantile, top_price_threshold, btyd_period, btyd_multiplier, btyd_end:
-        As in :func:`user_ops.metrics.customer_metrics`. Without ``top_price_threshold``, the
+        As in [`user_ops.metrics.customer_metrics`][]. Without ``top_price_threshold``, the
         quantile of all unit prices is computed exactly first (one aggregation: distinct prices and
         their counts, collected on the driver).
     customers:
@@ -82,7 +82,7 @@ def customer_metrics(
     -------
     pyspark.sql.DataFrame
         One row per customer, the core's columns in the core's order (no row order: collect with
-        :func:`user_ops.spark.to_table` and ``sort_by="customer_id"`` for the core's order).
+        [`user_ops.spark.to_table`][] and ``sort_by="customer_id"`` for the core's order).
 
     Raises
     ------

@@ -1,4 +1,4 @@
-"""A :class:`~user_ops._scale.Reducer` over a Spark DataFrame's partitions (``mapInArrow``).
+"""A [`Reducer`][] over a Spark DataFrame's partitions (``mapInArrow``).
 
 Each partition's Arrow batches are joined into one Table, the task runs on it in the Python worker,
 and its result travels back pickled in a one-row batch tagged with the partition number; the driver

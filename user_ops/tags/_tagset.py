@@ -112,6 +112,11 @@ class TagSet(PolicyModel):
     group. Tags are evaluated in dependency order; ``has_tag("x")`` sees ``x`` after its group was
     resolved.
 
+    Parameters
+    ----------
+    tags:
+        The [`TagRule`][] entries (positional, or ``tags=``).
+
     Examples
     --------
     >>> from datetime import datetime, timezone
@@ -270,7 +275,7 @@ class TagSet(PolicyModel):
         ----------
         table:
             Per-customer columns (a ``Table``, a dict of columns, records or a DataFrame), e.g. the
-            output of :func:`user_ops.customer_metrics`.
+            output of [`user_ops.customer_metrics`][].
         as_of:
             Evaluation instant (timezone-aware).
         tz:
@@ -416,15 +421,15 @@ def _check_priorities(tags: Sequence[TagRule]) -> None:
 
 
 class TagTable(Table):
-    """The result of :meth:`TagSet.evaluate`: the id column and one boolean column per tag.
+    """The result of [`TagSet.evaluate`][]: the id column and one boolean column per tag.
 
-    A :class:`~user_ops.Table` whose columns are the id column (when the input had it), then the tags
-    in definition order (:attr:`tag_names`); a customer has at most one tag of each group.
+    A [`Table`][user_ops.Table] whose columns are the id column (when the input had it), then the tags
+    in definition order ([`tag_names`][]); a customer has at most one tag of each group.
 
     Attributes
     ----------
     tag_set:
-        The :class:`TagSet` that produced it (its labels and groups feed :meth:`summary`).
+        The [`TagSet`][] that produced it (its labels and groups feed [`summary`][]).
     id_column:
         The id column copied from the input (``None`` when there is none).
 
