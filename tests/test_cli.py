@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from user_ops import __version__
-from user_ops.cli import DEMO_SECTIONS, demo_table, main
+from user_ops.cli import DEMO_SECTIONS, main
+from user_ops.datasets import synthetic_shop
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +45,7 @@ def test_demo_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
 def test_demo_numbers_match_the_data(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--customers", "300", "--seed", "5"]) == 0
     out = capsys.readouterr().out
-    table = demo_table(300, seed=5)
+    table = synthetic_shop(300, seed=5).customer_metrics()
     buyers = int((table["frequency"] > 0).sum())
     assert _number(out, "rows 行数") == 300
     assert _number(out, "buyers 购买用户") == buyers
@@ -74,7 +75,7 @@ def test_demo_rows_are_aligned(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_demo_sections_print_to_the_given_stream() -> None:
-    table = demo_table(50)
+    table = synthetic_shop(50).customer_metrics()
     for section in DEMO_SECTIONS:
         stream = io.StringIO()
         section(table, stream)
@@ -142,11 +143,12 @@ def test_python_dash_m_runs_the_demo() -> None:
 
 def test_demo_prints_the_default_tag_counts_and_an_explanation(capsys: pytest.CaptureFixture[str]) -> None:
     from user_ops import default_tags
-    from user_ops.datasets import DEFAULT_AS_OF
+    from user_ops.datasets import DEFAULT_AS_OF, synthetic_shop
 
     assert main(["demo", "--customers", "300", "--seed", "5"]) == 0
     out = capsys.readouterr().out
-    counts = default_tags().evaluate(demo_table(300, seed=5), as_of=DEFAULT_AS_OF).counts()
+    metrics = synthetic_shop(300, seed=5).customer_metrics()
+    counts = default_tags().evaluate(metrics, as_of=DEFAULT_AS_OF).counts()
     section = out.split("Default tags 默认标签\n")[1].split("\n\n")[0].splitlines()
     parsed = [re.search(r"\s([\d,]+)\s+[\d.]+ %\s+(\w+)$", row) for row in section]
     printed = {m.group(2): int(m.group(1).replace(",", "")) for m in parsed if m is not None}
@@ -179,7 +181,7 @@ def test_demo_prints_rfm_segments_and_the_pareto_figures(capsys: pytest.CaptureF
     section = out.split("RFM segments RFM分层 (quantile, 5 bins)\n")[1].split("\n\n")[0].splitlines()
     counts = [int(re.search(r"\s([\d,]+)\s+[\d.]+ %", row).group(1).replace(",", "")) for row in section]  # type: ignore[union-attr]
     assert sum(counts) == 400
-    table = demo_table(400, seed=3)
+    table = synthetic_shop(400, seed=3).customer_metrics()
     scores = RFMModel.quantile(bins=5).fit(table).score(table)
     assert max(counts) == max(scores.counts().values())
     top20 = pareto(table["monetary"][table["frequency"] > 0]).top20_share
@@ -189,7 +191,7 @@ def test_demo_prints_rfm_segments_and_the_pareto_figures(capsys: pytest.CaptureF
 def test_demo_metrics_section_matches_customer_metrics(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--customers", "300", "--seed", "5"]) == 0
     out = capsys.readouterr().out
-    table = demo_table(300, seed=5)
+    table = synthetic_shop(300, seed=5).customer_metrics()
     buyers = table["frequency"] > 0
     active = int((table["orders_90d"][buyers] > 0).sum())
     assert _number(out, "bought in the last 90 days 近90天购买") == active
@@ -205,7 +207,7 @@ def test_demo_prints_the_lifecycle_stage_table(capsys: pytest.CaptureFixture[str
     assert main(["demo", "--customers", "300", "--seed", "5"]) == 0
     out = capsys.readouterr().out
     section = out.split("Lifecycle stages 生命周期 → action 运营动作\n")[1].split("\n\n")[0].splitlines()
-    table = demo_table(300, seed=5)
+    table = synthetic_shop(300, seed=5).customer_metrics()
     counts = LifecyclePolicy.default_for(table).classify(table, as_of=DEFAULT_AS_OF).counts()
     assert sum(int(re.search(r"\s([\d,]+)\s+[\d.]+ %", row).group(1)) for row in section) == 300  # type: ignore[union-attr]
     assert len(section) == sum(1 for c in counts.values() if c)
@@ -217,9 +219,9 @@ def test_demo_prints_the_lifecycle_stage_table(capsys: pytest.CaptureFixture[str
 
 
 def test_demo_tiers_match_the_policy_and_sum_to_the_population() -> None:
-    from user_ops.cli import _section_membership, demo_tier_policy
+    from user_ops.cli._main import _section_membership, demo_tier_policy
 
-    table = demo_table(400, seed=3)
+    table = synthetic_shop(400, seed=3).customer_metrics()
     stream = io.StringIO()
     _section_membership(table, stream)
     printed = {
@@ -232,9 +234,9 @@ def test_demo_tiers_match_the_policy_and_sum_to_the_population() -> None:
 
 
 def test_demo_issuance_and_cart_quote_add_up() -> None:
-    from user_ops.cli import _section_coupons
+    from user_ops.cli._main import _section_coupons
 
-    table = demo_table(400, seed=3)
+    table = synthetic_shop(400, seed=3).customer_metrics()
     stream = io.StringIO()
     _section_coupons(table, stream)
     text = stream.getvalue()
@@ -246,3 +248,11 @@ def test_demo_issuance_and_cart_quote_add_up() -> None:
     discounts = [float(x) for x in re.findall(r"-([\d.]+) CNY", text)]
     to_pay = float(re.search(r"to pay 实付\s+([\d.]+) CNY", text).group(1))  # type: ignore[union-attr]
     assert round(subtotal + shipping - sum(discounts), 2) == to_pay
+
+
+def test_demo_table_moved_to_the_datasets_room_and_warns() -> None:
+    import user_ops.cli
+
+    with pytest.warns(DeprecationWarning, match=r"synthetic_shop\(n, seed=s\)\.customer_metrics\(\)"):
+        demo_table = user_ops.cli.demo_table
+    assert demo_table(120, seed=4).equals(synthetic_shop(120, seed=4).customer_metrics())

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from user_ops import LifecyclePolicy, RFMModel, Rule, Table, TagRule, TagSet, default_tags
-from user_ops._cli_policies import json_positions
-from user_ops._cli_progress import Progress
 from user_ops.cli import POLICY_TYPES, main
+from user_ops.cli._policies import json_positions
+from user_ops.cli._progress import Progress
 from user_ops.datasets import synthetic_shop
 from user_ops.exceptions import DataError
 from user_ops.metrics import Transactions, customer_metrics
@@ -479,7 +479,7 @@ def test_parquet_without_pyarrow_is_one_clear_line(
 def test_an_internal_error_is_one_line_unless_debugging(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import user_ops._cli_commands as commands
+    import user_ops.cli._commands as commands
 
     def broken(args: Any, out: Any) -> int:
         raise RuntimeError("a bug\nwith detail")

@@ -35,6 +35,7 @@ ROOMS = [
     "user_ops.plots",
     "user_ops.datasets",
     "user_ops.plugins",
+    "user_ops.cli",
     "user_ops.dask",
     "user_ops.spark",
 ]

@@ -35,6 +35,7 @@ _WITHOUT = {
     "user_ops.plugins",
     "user_ops.dask",
     "user_ops.spark",
+    "user_ops.cli",
 }
 ROOMS = tuple(room for room in ALL_ROOMS if room not in _WITHOUT)
 

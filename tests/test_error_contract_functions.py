@@ -24,7 +24,7 @@ from tests.test_docstrings import ROOMS as ALL_ROOMS
 from user_ops import UserOpsError
 
 # Every door but those that need an optional engine or only hold errors and plots.
-_WITHOUT = {"user_ops.exceptions", "user_ops.plots", "user_ops.dask", "user_ops.spark"}
+_WITHOUT = {"user_ops.exceptions", "user_ops.plots", "user_ops.dask", "user_ops.spark", "user_ops.cli"}
 ROOMS = tuple(room for room in ALL_ROOMS if room not in _WITHOUT)
 
 AS_OF = datetime(2025, 1, 5, 10, tzinfo=timezone.utc)

@@ -85,9 +85,12 @@ def test_wheel_holds_the_package_and_its_metadata(dist: dict[str, Path]) -> None
         metadata = wheel.read(info).decode("utf-8")
         entry_points = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode("utf-8")
     assert f"user_ops-{__version__}-py3-none-any.whl" == dist["wheel"].name
-    assert {"user_ops/__init__.py", "user_ops/py.typed", "user_ops/cli.py", "user_ops/__main__.py"} <= set(
-        names
-    )
+    assert {
+        "user_ops/__init__.py",
+        "user_ops/py.typed",
+        "user_ops/cli/__init__.py",
+        "user_ops/__main__.py",
+    } <= set(names)
     top_level = {n.split("/")[0] for n in names}
     assert top_level == {"user_ops", f"user_ops-{__version__}.dist-info"}  # no tests, docs, benchmarks
     assert not [n for n in names if JUNK.search(n)]

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from user_ops import ConfigError, DataError
-from user_ops.cli import demo_table
-from user_ops.datasets import DEFAULT_AS_OF
+from user_ops.datasets import DEFAULT_AS_OF, synthetic_shop
 from user_ops.lifecycle import LifecyclePolicy, default_policy, population_cycle
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -165,7 +164,7 @@ def test_population_cycle_and_default_for() -> None:
 
 
 def test_demo_shop_every_stage_populated_and_counts_add_up() -> None:
-    metrics = demo_table(2000)
+    metrics = synthetic_shop(2000).customer_metrics()
     policy = LifecyclePolicy.default_for(metrics)
     stages = policy.classify(metrics, as_of=DEFAULT_AS_OF)
     counts = stages.counts()

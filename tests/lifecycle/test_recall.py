@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from user_ops import ConfigError, DataError, TagRule, TagSet
-from user_ops.cli import demo_table
-from user_ops.datasets import DEFAULT_AS_OF
+from user_ops.datasets import DEFAULT_AS_OF, synthetic_shop
 from user_ops.lifecycle import LifecyclePolicy, recall_plan, stage_summary
 from user_ops.rfm import RFMModel
 
@@ -105,7 +104,7 @@ def test_labels_come_from_the_given_map_or_tag_set_when_segments_are_a_plain_tab
 
 
 def test_demo_shop_plan_and_summary_reconcile() -> None:
-    metrics = demo_table(2000)
+    metrics = synthetic_shop(2000).customer_metrics()
     stages = LifecyclePolicy.default_for(metrics).classify(metrics, as_of=DEFAULT_AS_OF)
     scores = RFMModel.quantile().fit(metrics).score(metrics)
     plan = recall_plan(stages, scores, metrics)

@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from user_ops import DataError
-from user_ops.cli import demo_table
-from user_ops.datasets import DEFAULT_AS_OF
+from user_ops.datasets import DEFAULT_AS_OF, synthetic_shop
 from user_ops.lifecycle import LifecyclePolicy, transitions
 
 POLICY = LifecyclePolicy.default()
@@ -48,8 +47,8 @@ def test_matrix_flows_and_customers() -> None:
 
 
 def test_stage_tables_from_two_as_of_dates() -> None:
-    metrics = demo_table(600)
-    earlier = demo_table(600)  # the same shop; classify it at an earlier instant too
+    metrics = synthetic_shop(600).customer_metrics()
+    earlier = synthetic_shop(600).customer_metrics()  # the same shop, classified at an earlier instant
     after = POLICY.classify(metrics, as_of=DEFAULT_AS_OF)
     before = POLICY.classify(earlier, as_of=DEFAULT_AS_OF - timedelta(days=1))
     moves = transitions(before, after)

@@ -278,9 +278,9 @@ def classify_lifecycle(
     Examples
     --------
     >>> import dask, dask.dataframe as dd
-    >>> from user_ops.cli import demo_table
+    >>> from user_ops.datasets import synthetic_shop
     >>> from user_ops.datasets import DEFAULT_AS_OF
-    >>> frame = dd.from_pandas(demo_table(200).to_pandas(), npartitions=3)
+    >>> frame = dd.from_pandas(synthetic_shop(200).customer_metrics().to_pandas(), npartitions=3)
     >>> with dask.config.set(scheduler="synchronous"):
     ...     stages = classify_lifecycle(frame, LifecyclePolicy.default(), as_of=DEFAULT_AS_OF).compute()
     >>> list(stages.columns)[:2]

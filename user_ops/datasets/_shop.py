@@ -147,6 +147,27 @@ class Shop:
     lines: Table
     as_of: datetime
 
+    def customer_metrics(self) -> Table:
+        """One row per customer as of ``as_of``: the order lines' metrics plus the customer's city.
+
+        ``Transactions(lines)`` → [`customer_metrics`][user_ops.metrics.customer_metrics] (every
+        customer, buyers or not), with ``city`` from [`customers`][user_ops.datasets.Shop]: the table
+        the demo, the docs and the examples start from.
+
+        Examples
+        --------
+        >>> metrics = synthetic_shop(200, seed=1).customer_metrics()
+        >>> len(metrics), "recency_days" in metrics and "city" in metrics
+        (200, True)
+        """
+        from user_ops.metrics import Transactions, customer_metrics  # metrics imports nothing of ours
+
+        metrics = customer_metrics(Transactions(self.lines), as_of=self.as_of, customers=self.customers)
+        ids = self.customers["customer_id"]
+        order = np.argsort(ids, kind="stable")
+        rows = order[np.searchsorted(ids, metrics["customer_id"], sorter=order)]
+        return metrics.with_columns({"city": self.customers["city"][rows]})
+
     def __repr__(self) -> str:
         refund = self.lines["amount"] < 0
         orders = int(self.lines["order_id"].max()) if len(self.lines) else 0  # ids are 1 .. orders

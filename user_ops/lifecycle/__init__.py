@@ -7,10 +7,10 @@ See ``docs/lifecycle.md``.
 
 Examples
 --------
->>> from user_ops.cli import demo_table
->>> from user_ops.datasets import DEFAULT_AS_OF
+>>> from user_ops.datasets import DEFAULT_AS_OF, synthetic_shop
 >>> from user_ops.lifecycle import LifecyclePolicy
->>> stages = LifecyclePolicy.default().classify(demo_table(300), as_of=DEFAULT_AS_OF)
+>>> metrics = synthetic_shop(300).customer_metrics()
+>>> stages = LifecyclePolicy.default().classify(metrics, as_of=DEFAULT_AS_OF)
 >>> stages.columns
 ('customer_id', 'stage', 'stage_en', 'stage_zh', 'action', 'action_en', 'action_zh')
 """

@@ -1,6 +1,6 @@
 """The data and policy commands of the command line: ``metrics``, ``rfm``, ``tags``, ``lifecycle``,
 ``schema`` and ``validate`` (``demo`` lives in [`user_ops.cli`][]; ``tiers``, ``points``, ``issue``
-and ``coupons`` in [`user_ops._cli_rooms`][]), and what every data command shares: reading the
+and ``coupons`` in [`user_ops.cli._rooms`][]), and what every data command shares: reading the
 input with its options, file lines in messages, the ``--as-of`` instant, atomic output.
 
 Each ``run_*`` function takes the parsed arguments and the output stream and returns the exit code;
@@ -29,13 +29,6 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from user_ops._cli_policies import (
-    available_policy_types,
-    check_policy_text,
-    policy_schema,
-    resolve_policy_type,
-)
-from user_ops._cli_progress import Progress
 from user_ops._table import Table
 from user_ops._table_io import (
     CLI,
@@ -49,6 +42,13 @@ from user_ops._table_io import (
     write_text,
 )
 from user_ops._time import get_tz, require_aware
+from user_ops.cli._policies import (
+    available_policy_types,
+    check_policy_text,
+    policy_schema,
+    resolve_policy_type,
+)
+from user_ops.cli._progress import Progress
 from user_ops.exceptions import ConfigError, DataError
 
 __all__ = ["Context", "add_commands", "add_data_options", "load_policy", "parse_as_of", "write_json"]

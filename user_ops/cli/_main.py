@@ -1,20 +1,4 @@
-"""Command line: ``python -m user_ops`` (or the ``user-ops`` script).
-
-Commands: ``demo``; ``metrics``, ``rfm``, ``tags``, ``lifecycle``, ``tiers``, ``points``,
-``issue`` (CSV or Parquet in and out); ``coupons check`` / ``coupons quote`` (JSON in and out);
-``schema`` (the JSON Schema of a policy type) and ``validate`` (a policy file, with positions). See
-``docs/cli.md``.
-
-Exit codes: 0 success; 1 bad input (a missing file, bad data, an invalid policy; one line on stderr,
-``validate`` lists the problems on stdout); 2 bad usage (argparse's usage message); 3 an internal error
-(one line; set ``USER_OPS_DEBUG=1`` for the traceback); 130 interrupted.
-
-Examples
---------
->>> main(["--version"])  # doctest: +ELLIPSIS
-user_ops ...
-0
-"""
+"""The implementation of the command line: the parser, ``main`` and the demo (see [`user_ops.cli`][])."""
 
 from __future__ import annotations
 
@@ -28,19 +12,18 @@ from typing import TextIO
 
 import numpy as np
 
-from user_ops._cli_commands import add_commands
-from user_ops._cli_rooms import add_room_commands
 from user_ops._table import Table
 from user_ops._version import __version__
+from user_ops.cli._commands import add_commands
+from user_ops.cli._rooms import add_room_commands
 from user_ops.datasets import DEFAULT_AS_OF, synthetic_shop
 from user_ops.exceptions import RuleError, UserOpsError
 from user_ops.lifecycle import LifecyclePolicy
 from user_ops.membership import Tier, TierPolicy
-from user_ops.metrics import Transactions, customer_metrics
 from user_ops.rfm import RFMModel, pareto, segment_summary
 from user_ops.tags import default_tags
 
-__all__ = ["DEMO_SECTIONS", "POLICY_TYPES", "demo_table", "main"]
+__all__ = ["DEMO_SECTIONS", "POLICY_TYPES", "main"]
 
 POLICY_TYPES: dict[str, str] = {
     "Rule": "user_ops.rules:Rule",
@@ -188,28 +171,8 @@ def _tolerant(stream: TextIO) -> TextIO:
 Section = Callable[[Table, TextIO], None]
 
 
-def demo_table(customers: int = 2000, *, seed: int = 7) -> Table:
-    """What the demo shows: the synthetic shop's order lines turned into per-customer metrics.
-
-    ``synthetic_shop`` → ``Transactions`` → ``customer_metrics`` (as of the data set's ``as_of``), with
-    each customer's city added from the shop's customer table.
-
-    Examples
-    --------
-    >>> table = demo_table(200, seed=1)
-    >>> len(table), "recency_days" in table and "city" in table
-    (200, True)
-    """
-    shop = synthetic_shop(customers, seed=seed)
-    metrics = customer_metrics(Transactions(shop.lines), as_of=shop.as_of, customers=shop.customers)
-    ids = shop.customers["customer_id"]
-    order = np.argsort(ids, kind="stable")
-    rows = order[np.searchsorted(ids, metrics["customer_id"], sorter=order)]
-    return metrics.with_columns({"city": shop.customers["city"][rows]})
-
-
 def _run_demo(args: argparse.Namespace, out: TextIO) -> int:
-    table = demo_table(args.customers, seed=args.seed)
+    table = synthetic_shop(args.customers, seed=args.seed).customer_metrics()
     as_of = DEFAULT_AS_OF.isoformat(sep=" ", timespec="minutes")
     print(f"user_ops {__version__} demo: synthetic shop 合成店铺数据", file=out)
     print(f"{_count(len(table))} customers, seed {args.seed}, as of {as_of}", file=out)

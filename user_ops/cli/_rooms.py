@@ -1,7 +1,7 @@
 """Command-line commands for the rooms beyond analytics: ``tiers`` (membership tiers), ``points``
 (points balances), ``issue`` (a coupon issuance plan) and ``coupons check`` / ``coupons quote``.
 
-They follow the conventions of the other data commands ([`user_ops._cli_commands`][]): ``--as-of``
+They follow the conventions of the other data commands ([`user_ops.cli._commands`][]): ``--as-of``
 with a UTC offset, ``--tz``, ``--column NAME=COLUMN``, ``--encoding``, ``--date-format``, output
 written atomically, one-line errors naming file lines, the same exit codes.
 
@@ -23,7 +23,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from user_ops._cli_commands import (
+from user_ops._table import Table
+from user_ops.cli._commands import (
     Context,
     add_as_of,
     add_data_options,
@@ -32,7 +33,6 @@ from user_ops._cli_commands import (
     speak,
     write_json,
 )
-from user_ops._table import Table
 from user_ops.exceptions import DataError, UserOpsError
 
 __all__ = ["add_room_commands"]
@@ -343,7 +343,7 @@ def _cart_inputs(args: argparse.Namespace) -> tuple[Any, Any, list[Any], Any]:
 
 def _load_coupons(path: str, template_type: Any, issued_type: Any) -> list[Any]:
     """A file holding a template, an issued coupon (it has a ``code``), or a list of them."""
-    from user_ops._cli_commands import _read_text
+    from user_ops.cli._commands import _read_text
 
     text = _read_text(path)
     try:
