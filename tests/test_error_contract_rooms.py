@@ -33,15 +33,20 @@ from user_ops.lifecycle import (
     BGNBD,
     LifecyclePolicy,
     aipl_policy,
-    engagement_columns,
-    engagement_metrics,
-    engagement_metrics_one,
     population_cycle,
     recall_plan,
     stage_summary,
     transitions,
 )
-from user_ops.metrics import Transactions, column_names, customer_metrics, customer_metrics_one
+from user_ops.metrics import (
+    Transactions,
+    column_names,
+    customer_metrics,
+    customer_metrics_one,
+    engagement_columns,
+    engagement_metrics,
+    engagement_metrics_one,
+)
 from user_ops.rfm import RFMModel, SegmentMap, pareto, segment_summary
 from user_ops.tags import TagRule, TagSet, default_tags
 

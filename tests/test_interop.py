@@ -28,17 +28,16 @@ from user_ops import (
     customer_metrics,
     default_tags,
 )
-from user_ops.datasets import synthetic_shop
+from user_ops.datasets import synthetic_events, synthetic_shop
 from user_ops.lifecycle import (
     BGNBD,
     aipl_policy,
-    engagement_metrics,
     population_cycle,
     recall_plan,
     stage_summary,
     transitions,
 )
-from user_ops.lifecycle._events import _synthetic_events
+from user_ops.metrics import engagement_metrics
 from user_ops.rfm import pareto, segment_summary
 
 KINDS = ("dict", "pandas", "polars", "arrow")
@@ -319,7 +318,7 @@ def test_recall_plan_with_segments_from_a_frame(shop: dict[str, Any], kind: str,
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_engagement_metrics_and_aipl(kind: str) -> None:
-    log = _synthetic_events(200, seed=4)
+    log = synthetic_events(200, seed=4)
     as_of = datetime(2024, 7, 1, tzinfo=UTC)
     reference = engagement_metrics(log, as_of=as_of)
     result = engagement_metrics(as_kind(log, kind), as_of=as_of)

@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from user_ops import ConfigError, UserOpsError
+from user_ops.datasets import synthetic_events
 from user_ops.lifecycle._aipl import AIPL_INTEREST_EVENTS, aipl_policy
-from user_ops.lifecycle._events import (
+from user_ops.lifecycle._policy import LifecyclePolicy
+from user_ops.metrics import (
     EVENT_TYPES,
-    _synthetic_events,
     engagement_metrics,
     engagement_metrics_one,
 )
-from user_ops.lifecycle._policy import LifecyclePolicy
 
 UTC = timezone.utc
 AS_OF = datetime(2024, 7, 1, tzinfo=UTC)
@@ -176,7 +176,7 @@ def test_json_round_trip_and_hash() -> None:
 
 
 def test_synthetic_population_reaches_every_stage() -> None:
-    log = _synthetic_events(400, seed=2)
+    log = synthetic_events(400, seed=2)
     metrics = engagement_metrics(log, as_of=AS_OF, customers=range(1000, 1400))
     stages = aipl_policy().classify(metrics, as_of=AS_OF)
     counts = stages.counts()
@@ -227,3 +227,13 @@ def test_classify_equals_classify_one(population: dict[str, Any]) -> None:
         assert one.stage == batch["stage"][i]
         assert one.action == batch["action"][i]
         assert policy.classify_one(metrics.row(i), as_of=AS_OF, tz=population["tz"]).stage == one.stage
+
+
+def test_engagement_names_moved_to_metrics_and_the_old_ones_warn() -> None:
+    import user_ops.lifecycle
+    import user_ops.metrics
+
+    for name in ("engagement_metrics", "engagement_metrics_one", "EVENT_TYPES", "EngagementMetrics"):
+        with pytest.warns(DeprecationWarning, match=f"user_ops.metrics.{name}"):
+            old = getattr(user_ops.lifecycle, name)
+        assert old is getattr(user_ops.metrics, name)

@@ -4,6 +4,7 @@
   log they are aggregated from;
 - [`synthetic_shop`][]: a shop at order-line level (customers, order lines with SKUs, categories,
   prices, quantities, discounts and refunds, seasonality), returned as a [`Shop`][];
+- [`synthetic_events`][]: an engagement events log (views, clicks, purchases, ...) for AIPL;
 - [`load_cdnow`][]: the CDNOW purchase sample.
 
 Examples
@@ -17,6 +18,7 @@ Examples
 (200, 'datetime')
 """
 
+from user_ops.datasets._events import synthetic_events
 from user_ops.datasets._shop import SHOP_CATEGORIES, Shop, synthetic_shop
 from user_ops.datasets._synthetic import (
     BUSINESS_TZ,
@@ -43,6 +45,7 @@ __all__ = [
     "Shop",
     "load_cdnow",
     "synthetic_customers",
+    "synthetic_events",
     "synthetic_shop",
     "synthetic_transactions",
 ]

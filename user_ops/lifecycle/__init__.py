@@ -18,16 +18,6 @@ Examples
 from user_ops.lifecycle._aipl import AIPL_INTEREST_EVENTS, aipl_policy
 from user_ops.lifecycle._bgnbd import BGNBD
 from user_ops.lifecycle._default import DEFAULT_FIELDS, default_policy, population_cycle
-from user_ops.lifecycle._events import (
-    DEFAULT_EVENT_WINDOWS,
-    EVENT_LABELS,
-    EVENT_TYPES,
-    EngagementMetrics,
-    EngagementReport,
-    engagement_columns,
-    engagement_metrics,
-    engagement_metrics_one,
-)
 from user_ops.lifecycle._policy import RESERVED_CODES, LifecyclePolicy, Stage, StageResult, StageTable
 from user_ops.lifecycle._recall import RecallPlan, recall_plan
 from user_ops.lifecycle._summary import stage_summary
@@ -36,13 +26,8 @@ from user_ops.lifecycle._transitions import Transitions, transitions
 __all__ = [
     "AIPL_INTEREST_EVENTS",
     "BGNBD",
-    "DEFAULT_EVENT_WINDOWS",
     "DEFAULT_FIELDS",
-    "EVENT_LABELS",
-    "EVENT_TYPES",
     "RESERVED_CODES",
-    "EngagementMetrics",
-    "EngagementReport",
     "LifecyclePolicy",
     "RecallPlan",
     "Stage",
@@ -51,11 +36,39 @@ __all__ = [
     "Transitions",
     "aipl_policy",
     "default_policy",
-    "engagement_columns",
-    "engagement_metrics",
-    "engagement_metrics_one",
     "population_cycle",
     "recall_plan",
     "stage_summary",
     "transitions",
 ]
+
+
+#: Names that moved to [`user_ops.metrics`][] (engagement metrics are per-customer metrics from a log).
+_MOVED_TO_METRICS = frozenset(
+    {
+        "DEFAULT_EVENT_WINDOWS",
+        "EVENT_LABELS",
+        "EVENT_TYPES",
+        "EngagementMetrics",
+        "EngagementReport",
+        "engagement_columns",
+        "engagement_metrics",
+        "engagement_metrics_one",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _MOVED_TO_METRICS:
+        import warnings
+
+        from user_ops import metrics
+
+        warnings.warn(
+            f"user_ops.lifecycle.{name} moved to user_ops.metrics.{name}; the old name works for one "
+            "more release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(metrics, name)
+    raise AttributeError(f"module 'user_ops.lifecycle' has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """``aipl_policy``: the AIPL staging (认知 → 兴趣 → 购买 → 忠诚) as a ready [`LifecyclePolicy`][].
 
-The stages are plain rules over the columns of [`engagement_metrics`][], in
+The stages are plain rules over the columns of [`engagement_metrics`][user_ops.metrics.engagement_metrics], in
 first-match order from the deepest stage: loyalty, purchase, interest, awareness, and the fallback
 ``unaware``. ``docs/aipl.md`` has the table of rules and a worked example.
 """
@@ -27,7 +27,8 @@ def aipl_policy(
 ) -> LifecyclePolicy:
     """The AIPL lifecycle: awareness 认知 → interest 兴趣 → purchase 购买 → loyalty 忠诚.
 
-    Stages, first match wins (every rule reads [`engagement_metrics`][] columns):
+    Stages, first match wins (each rule reads columns of
+    [`engagement_metrics`][user_ops.metrics.engagement_metrics]):
 
     ==============  ======  ====================================================  ===========================
     stage           中文    when                                                  action

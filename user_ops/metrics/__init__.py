@@ -2,7 +2,9 @@
 
 [`Transactions`][] validates a purchase log (order lines and refunds); [`customer_metrics`][]
 turns it into one row per customer, vectorized; [`customer_metrics_one`][] gives the same numbers
-for one customer's rows, in plain Python, for a request. Definitions: ``docs/metrics.md``.
+for one customer's rows, in plain Python, for a request; [`engagement_metrics`][] and
+[`engagement_metrics_one`][] do the same for an events log (views, clicks, carts, purchases), the
+input of AIPL. Definitions: ``docs/metrics.md``.
 
 Examples
 --------
@@ -16,19 +18,37 @@ Examples
 """
 
 from user_ops.metrics._batch import CustomerMetrics, customer_metrics
+from user_ops.metrics._engagement import (
+    DEFAULT_EVENT_WINDOWS,
+    EVENT_LABELS,
+    EVENT_TYPES,
+    EngagementMetrics,
+    EngagementReport,
+    engagement_columns,
+    engagement_metrics,
+    engagement_metrics_one,
+)
 from user_ops.metrics._one import customer_metrics_one
 from user_ops.metrics._options import BTYD_COLUMNS, DEFAULT_WINDOWS, MetricsReport, column_names
 from user_ops.metrics._transactions import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, Transactions
 
 __all__ = [
     "BTYD_COLUMNS",
+    "DEFAULT_EVENT_WINDOWS",
     "DEFAULT_WINDOWS",
+    "EVENT_LABELS",
+    "EVENT_TYPES",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "CustomerMetrics",
+    "EngagementMetrics",
+    "EngagementReport",
     "MetricsReport",
     "Transactions",
     "column_names",
     "customer_metrics",
     "customer_metrics_one",
+    "engagement_columns",
+    "engagement_metrics",
+    "engagement_metrics_one",
 ]

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from user_ops import DataError, Table
-from user_ops.lifecycle._events import (
+from user_ops.datasets import synthetic_events
+from user_ops.metrics import (
     EVENT_LABELS,
     EVENT_TYPES,
-    _synthetic_events,
     engagement_columns,
     engagement_metrics,
     engagement_metrics_one,
@@ -346,16 +346,16 @@ def test_one_customer_rejects_several_customers_and_bad_input() -> None:
 
 # -- synthetic data ---------------------------------------------------------------------------------
 def test_synthetic_events_are_deterministic_and_valid() -> None:
-    log = _synthetic_events(300, seed=7)
-    assert log.equals(_synthetic_events(300, seed=7))
-    assert not log.equals(_synthetic_events(300, seed=8))
+    log = synthetic_events(300, seed=7)
+    assert log.equals(synthetic_events(300, seed=7))
+    assert not log.equals(synthetic_events(300, seed=8))
     assert set(log["event"].tolist()) == set(EVENT_TYPES)
     m = engagement_metrics(log, as_of=AS_OF, customers=np.arange(1000, 1300))
     assert len(m) == 300
     assert 0 < m.report.rows_after_as_of < m.report.rows
-    assert len(_synthetic_events(0)) == 0
+    assert len(synthetic_events(0)) == 0
     with pytest.raises(DataError):
-        _synthetic_events(-1)
+        synthetic_events(-1)
 
 
 def test_large_log_is_aggregated_without_a_per_customer_loop() -> None:
