@@ -93,7 +93,8 @@ def test_windows_are_half_open_and_later_events_are_reported() -> None:
     assert (report.rows, report.rows_used, report.rows_after_as_of, report.rows_ignored) == (5, 3, 2, 0)
     assert report.customers == 1
     assert report.events["click"] == 3
-    assert "2 at or after as_of" in report.summary()
+    assert "2 at or after as_of" in report.describe() == str(report)
+    assert dict(zip(report.summary()["measure"], report.summary()["value"]))["rows_after_as_of"] == 2
     assert "EngagementMetrics(1 customers" in repr(m)
 
 

@@ -67,7 +67,7 @@ class CustomerMetrics(Table):
         return report
 
     def __repr__(self) -> str:
-        return f"CustomerMetrics({len(self)} customers; {self._report.summary()})"
+        return f"CustomerMetrics({len(self)} customers; {self._report.describe()})"
 
 
 def customer_metrics(

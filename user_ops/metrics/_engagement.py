@@ -30,6 +30,7 @@ from user_ops._table import (
 )
 from user_ops._time import Duration, TzLike, as_utc_us, get_tz, parse_duration, require_aware
 from user_ops.exceptions import DataError, value_repr
+from user_ops.metrics._options import counts_table
 
 __all__ = [
     "DEFAULT_EVENT_WINDOWS",
@@ -374,8 +375,10 @@ class EngagementReport:
     ...                             vocabulary={"客服": None}).report
     >>> report.rows_used, report.rows_after_as_of, report.rows_ignored, report.events["view"]
     (2, 1, 1, 2)
-    >>> report.summary()
+    >>> report.describe()
     '4 rows: 2 used, 1 at or after as_of (left out), 1 ignored; 2 customers (0 without events)'
+    >>> report.summary().to_dicts()[6]
+    {'measure': 'events_view', 'value': 2}
     """
 
     rows: int
@@ -389,7 +392,17 @@ class EngagementReport:
     tz: str
     windows: tuple[str, ...]
 
-    def summary(self) -> str:
+    def summary(self) -> Table:
+        """The run's counts as a [`Table`][user_ops.Table] (``measure``, ``value``), ``events_*`` last."""
+        names = ("rows", "rows_used", "rows_after_as_of", "rows_ignored", "customers")
+        extra = {"customers_without_events": self.customers_without_events}
+        extra.update({f"events_{event}": count for event, count in self.events.items()})
+        return counts_table(self, names, extra)
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self) -> str:
         """One line for logs: rows used, left out and ignored, and customers."""
         return (
             f"{self.rows:,} rows: {self.rows_used:,} used, {self.rows_after_as_of:,} at or after as_of "
@@ -428,7 +441,7 @@ class EngagementMetrics(Table):
         return report
 
     def __repr__(self) -> str:
-        return f"EngagementMetrics({len(self)} customers; {self._report.summary()})"
+        return f"EngagementMetrics({len(self)} customers; {self._report.describe()})"
 
 
 # -- batch ------------------------------------------------------------------------------------------

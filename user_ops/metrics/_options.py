@@ -8,10 +8,21 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Literal, cast
 
+import numpy as np
+
+from user_ops._table import Table
 from user_ops._time import Duration, TzLike, as_utc_us, get_tz, parse_duration, require_aware
 from user_ops.exceptions import DataError, value_repr
 
-__all__ = ["BTYD_COLUMNS", "MetricsReport", "Options", "column_names", "make_options", "overflow_error"]
+__all__ = [
+    "BTYD_COLUMNS",
+    "MetricsReport",
+    "Options",
+    "column_names",
+    "counts_table",
+    "make_options",
+    "overflow_error",
+]
 
 BtydPeriod = Literal["D", "W"]
 #: The trailing windows ``customer_metrics`` counts orders and spend in by default (``orders_30d``, ...).
@@ -200,8 +211,10 @@ class MetricsReport:
     >>> report = customer_metrics(tx, as_of=datetime(2024, 7, 1, tzinfo=timezone.utc)).report
     >>> report.rows_used, report.rows_after_as_of, report.refund_rows, report.orders
     (3, 1, 1, 2)
-    >>> report.summary()
+    >>> report.describe()
     '4 rows: 3 used, 1 at or after as_of (left out), 1 refunds; 2 orders; 2 customers (0 without orders)'
+    >>> report.summary().to_dicts()[:2]
+    [{'measure': 'rows', 'value': 4}, {'measure': 'rows_used', 'value': 3}]
     """
 
     rows: int
@@ -220,13 +233,39 @@ class MetricsReport:
     btyd_period: str
     btyd_multiplier: float
 
-    def summary(self) -> str:
+    def summary(self) -> Table:
+        """The run's counts as a [`Table`][user_ops.Table]: ``measure`` (the field's name) and ``value``."""
+        return counts_table(
+            self,
+            (
+                "rows",
+                "rows_used",
+                "rows_after_as_of",
+                "refund_rows",
+                "orders",
+                "customers",
+                "customers_without_orders",
+                "customers_registered_after_as_of",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self) -> str:
         """One line for logs, e.g. ``"1,000 rows: 990 used, 10 at or after as_of (left out) ..."``."""
         return (
             f"{self.rows:,} rows: {self.rows_used:,} used, {self.rows_after_as_of:,} at or after as_of "
             f"(left out), {self.refund_rows:,} refunds; {self.orders:,} orders; {self.customers:,} "
             f"customers ({self.customers_without_orders:,} without orders)"
         )
+
+
+def counts_table(report: object, names: tuple[str, ...], extra: dict[str, int] | None = None) -> Table:
+    """A report's integer fields (and ``extra`` counts) as a two-column Table: ``measure``, ``value``."""
+    measures = list(names) + list(extra or {})
+    values = [int(getattr(report, name)) for name in names] + list((extra or {}).values())
+    return Table({"measure": np.array(measures, dtype=object), "value": np.array(values, dtype=np.int64)})
 
 
 def zone_name(zone: tzinfo) -> str:
