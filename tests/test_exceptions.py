@@ -58,11 +58,22 @@ def test_rule_errors_carry_a_position_and_a_caret() -> None:
                 "transitions",
                 "stage_summary",
                 "recall_plan",
+            },
+        ),
+        (
+            "user_ops.metrics",
+            {
+                "Transactions",
+                "customer_metrics",
+                "customer_metrics_one",
+                "MetricsReport",
                 "engagement_metrics",
             },
         ),
-        ("user_ops.metrics", {"Transactions", "customer_metrics", "customer_metrics_one", "MetricsReport"}),
-        ("user_ops.datasets", {"synthetic_customers", "synthetic_transactions", "load_cdnow"}),
+        (
+            "user_ops.datasets",
+            {"synthetic_customers", "synthetic_transactions", "synthetic_events", "load_cdnow"},
+        ),
     ],
 )
 def test_rooms_export_their_public_names(module: str, names: set[str]) -> None:
