@@ -72,7 +72,7 @@ def _add_tiers(commands: Any) -> None:
 def run_tiers(args: argparse.Namespace, out: TextIO) -> int:
     """``tiers``: a tier per member, from metric values or from an event history."""
     from user_ops.membership import TierPolicy
-    from user_ops.membership._tier_events import _TABLE_FIELDS
+    from user_ops.membership.tiers._events import _TABLE_FIELDS
 
     context = Context(args, out)
     policy = load_policy(TierPolicy, args.policy)

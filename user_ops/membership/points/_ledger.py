@@ -38,8 +38,8 @@ import numpy as np
 from user_ops._table import record_list
 from user_ops._time import EPOCH, as_utc_us, local_date, parse_duration, require_aware
 from user_ops.exceptions import DataError
-from user_ops.membership._ledger_entry import INT64_MAX, KIND_ORDER, LedgerEntry, coerce_entry
-from user_ops.membership._points import NEVER_US, PointsPolicy, add_duration, lot_dates_us
+from user_ops.membership.points._entry import INT64_MAX, KIND_ORDER, LedgerEntry, coerce_entry
+from user_ops.membership.points._policy import NEVER_US, PointsPolicy, add_duration, lot_dates_us
 
 __all__ = [
     "Consumption",

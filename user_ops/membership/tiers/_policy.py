@@ -30,8 +30,8 @@ from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops._time import Duration, TzLike, get_tz, parse_duration, require_aware
 from user_ops.exceptions import DataError
-from user_ops.membership._benefits import Benefit, _check_unique_keys
-from user_ops.membership._tier_events import (
+from user_ops.membership.benefits._benefits import Benefit, check_unique_keys
+from user_ops.membership.tiers._events import (
     GrowthEarned,
     MetricEvent,
     PointsEarned,
@@ -40,7 +40,7 @@ from user_ops.membership._tier_events import (
     TierOverride,
     coerce_history,
 )
-from user_ops.membership._tier_state import (
+from user_ops.membership.tiers._state import (
     METRIC_ZH,
     TierChange,
     TierState,
@@ -49,7 +49,7 @@ from user_ops.membership._tier_state import (
     make_progress,
     when_text,
 )
-from user_ops.membership._tier_window import (
+from user_ops.membership.tiers._window import (
     Calendar,
     MetricSeries,
     Scheduled,
@@ -135,7 +135,7 @@ class Tier(PolicyModel):
                 f"retention ({self.retention}) is above entry ({self.entry}); keeping a tier cannot need "
                 "more than reaching it"
             )
-        _check_unique_keys(self.benefits, f"tier {self.code!r}")
+        check_unique_keys(self.benefits, f"tier {self.code!r}")
         return self
 
     @property

@@ -1,0 +1,35 @@
+"""Membership tiers (会员等级): the tier policy, the events of a tier history, and what evaluation returns.
+
+A part of the ``user_ops.membership`` room, whose door exports every name listed here: import them
+from there.
+"""
+
+from user_ops.membership.tiers._events import (
+    GrowthEarned,
+    MetricEvent,
+    PointsEarned,
+    Purchase,
+    Refund,
+    TierEvent,
+    TierOverride,
+)
+from user_ops.membership.tiers._policy import BUILTIN_METRICS, Tier, TierPolicy, TierTable
+from user_ops.membership.tiers._state import Progress, TierChange, TierState, TierTimeline
+
+__all__ = [
+    "BUILTIN_METRICS",
+    "GrowthEarned",
+    "MetricEvent",
+    "PointsEarned",
+    "Progress",
+    "Purchase",
+    "Refund",
+    "Tier",
+    "TierChange",
+    "TierEvent",
+    "TierOverride",
+    "TierPolicy",
+    "TierState",
+    "TierTable",
+    "TierTimeline",
+]
