@@ -60,6 +60,7 @@ from user_ops.membership.stored_value import (
 )
 from user_ops.membership.tiers import (
     BUILTIN_METRICS,
+    TIER_EVENT_COLUMNS,
     GrowthEarned,
     MetricEvent,
     PointsEarned,
@@ -81,6 +82,7 @@ __all__ = [
     "BUILTIN_METRICS",
     "CARD_ENTRY_KINDS",
     "ENTRY_KINDS",
+    "TIER_EVENT_COLUMNS",
     "Benefit",
     "BenefitSet",
     "BenefitTable",

@@ -5,6 +5,7 @@ from there.
 """
 
 from user_ops.membership.tiers._events import (
+    TIER_EVENT_COLUMNS,
     GrowthEarned,
     MetricEvent,
     PointsEarned,
@@ -18,6 +19,7 @@ from user_ops.membership.tiers._state import Progress, TierChange, TierState, Ti
 
 __all__ = [
     "BUILTIN_METRICS",
+    "TIER_EVENT_COLUMNS",
     "GrowthEarned",
     "MetricEvent",
     "PointsEarned",

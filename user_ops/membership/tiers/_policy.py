@@ -698,8 +698,9 @@ class TierPolicy(PolicyModel):
         history:
             A sequence of tier events ([`Purchase`][], [`Refund`][], [`PointsEarned`][],
             [`GrowthEarned`][], [`MetricEvent`][], [`TierOverride`][]) or their dicts, or a
-            table of events. A ``Mapping`` without an ``at`` key is instead a *record* of metric values
-            (the scalar twin of [`evaluate`][]): its [`metric_column`][] is the metric.
+            table of events (its columns: [`TIER_EVENT_COLUMNS`][]). A ``Mapping`` without an
+            ``at`` key is instead a *record* of metric values (the scalar twin of [`evaluate`][]):
+            its [`metric_column`][] is the metric.
         as_of:
             Timezone-aware instant.
         tz:
