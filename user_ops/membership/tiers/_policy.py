@@ -30,6 +30,7 @@ from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops._time import Duration, TzLike, get_tz, parse_duration, require_aware
 from user_ops.exceptions import DataError
+from user_ops.membership._history import Deduplicator
 from user_ops.membership.benefits._benefits import Benefit, check_unique_keys
 from user_ops.membership.tiers._events import (
     GrowthEarned,
@@ -68,6 +69,13 @@ _MINOR = " of minor units (spend is exact money)"
 
 
 _INT64_MAX = 2**63 - 1
+
+
+def _reused_key(position: int, earlier_position: int, earlier: Any, event: Any) -> str:
+    return (
+        f"history[{position}].key: {event.key!r} is also the key of history[{earlier_position}], "
+        "a different event (keys identify events)"
+    )
 
 
 def _threshold_value(value: int | Money) -> int:
@@ -416,17 +424,10 @@ class TierPolicy(PolicyModel):
         events = coerce_history(history, currency=self.currency)
         changes: list[tuple[datetime, int]] = []
         overrides: list[TierOverride] = []
-        seen: dict[str, tuple[int, Any]] = {}
+        keys: Deduplicator[Any] = Deduplicator(_reused_key)
         for position, event in enumerate(events):
-            if event.key:
-                first = seen.setdefault(event.key, (position, event))
-                if first[0] != position:
-                    if first[1] == event:
-                        continue  # the same event stored twice: idempotent
-                    raise DataError(
-                        f"history[{position}].key: {event.key!r} is also the key of history[{first[0]}], "
-                        "a different event (keys identify events)"
-                    )
+            if not keys.first(event.key, event, position):
+                continue  # the same event stored twice: idempotent
             # UTC throughout: an aware datetime in a repeated (DST) hour never equals one in another zone.
             at = event.at.astimezone(timezone.utc)
             if isinstance(event, TierOverride):
