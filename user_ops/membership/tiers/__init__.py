@@ -14,8 +14,8 @@ from user_ops.membership.tiers._events import (
     TierEvent,
     TierOverride,
 )
-from user_ops.membership.tiers._policy import BUILTIN_METRICS, Tier, TierPolicy, TierTable
-from user_ops.membership.tiers._state import Progress, TierChange, TierState, TierTimeline
+from user_ops.membership.tiers._policy import BUILTIN_METRICS, Tier, TierPolicy
+from user_ops.membership.tiers._state import Progress, TierChange, TierState, TierTable, TierTimeline
 
 __all__ = [
     "BUILTIN_METRICS",
