@@ -854,21 +854,7 @@ def replay(
     policy = PointsPolicy() if policy is None else policy
     if not isinstance(policy, PointsPolicy):
         raise DataError(f"policy must be a PointsPolicy, got {type(policy).__name__}")
-    return replay_with_dates(entries, as_of=as_of, policy=policy, dates=None)
-
-
-def replay_with_dates(
-    entries: Iterable[LedgerEntry | Mapping[str, Any]],
-    *,
-    as_of: datetime,
-    policy: PointsPolicy,
-    dates: dict[str, tuple[int, int]] | None,
-) -> PointsState:
-    """[`replay`][] with ``(available_us, expires_us)`` of order points already computed, by key.
-
-    ``as_of`` must already be checked.
-    """
-    fold, as_of_us, applied, duplicates, ignored = _fold(entries, as_of, policy, dates)
+    fold, as_of_us, applied, duplicates, ignored = _fold(entries, as_of, policy, None)
     return fold.state(as_of, as_of_us, applied, duplicates, ignored)
 
 

@@ -402,7 +402,7 @@ class TierEngine:
         )
         self._record(run, at, "downgrade", before, value, tier.retention_value, True, reason)
 
-    def _apply_override(self, run: _Run, override: TierOverride, tz: tzinfo) -> None:
+    def _apply_override(self, run: _Run, override: TierOverride) -> None:
         before = run.index
         run.index = self.policy.index(override.tier)
         run.since = override.at
@@ -473,7 +473,7 @@ class TierEngine:
                 if run.override is None:
                     self._upgrade(run, series, fact, tz)
             while override_at < len(overrides) and overrides[override_at].at == fact:
-                self._apply_override(run, overrides[override_at], tz)
+                self._apply_override(run, overrides[override_at])
                 override_at += 1
 
     def _state(self, run: _Run, series: MetricSeries, as_of: datetime, zone: tzinfo) -> TierState:
