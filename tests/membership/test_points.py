@@ -600,7 +600,7 @@ def test_point_totals_beyond_int64_are_refused_in_both_paths() -> None:
 def test_running_maximum_per_customer_holds_past_a_million_customers() -> None:
     import numpy as np
 
-    from user_ops.membership._ledger_batch import _group_running_max
+    from user_ops.membership.points._batch import _group_running_max
 
     # The per-customer shift (customer code × 2**43) used to wrap past 2**20 customers.
     group = np.array([0, 0, 2**21, 2**21, 2**22], dtype=np.int64)
@@ -920,7 +920,7 @@ def test_property_batch_and_replay_refuse_the_same_ledgers_or_agree(
 
 def test_batch_vectorized_policy_dates_match_scalar() -> None:
     from user_ops._time import as_utc_us
-    from user_ops.membership._points import lot_dates_us
+    from user_ops.membership.points._policy import lot_dates_us
 
     instants = [datetime(2024, 1, 31, 23, 30, tzinfo=UTC) + timedelta(hours=7 * k) for k in range(400)]
     at_us = __import__("numpy").array([as_utc_us(t) for t in instants], dtype="int64")
@@ -965,7 +965,7 @@ def test_long_ledgers_use_vectorized_dates_equal_to_the_scalar_ones() -> None:
 def test_batch_sort_order_packed_and_lexsort_agree() -> None:
     import numpy as np
 
-    from user_ops.membership._ledger_batch import _sort_order
+    from user_ops.membership.points._batch import _sort_order
 
     rng = np.random.default_rng(3)
     group = rng.integers(0, 50, 2000)

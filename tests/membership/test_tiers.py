@@ -698,7 +698,7 @@ def test_events_round_trip_through_json() -> None:
     documents = json.loads(json.dumps([e.to_dict() for e in events]))
     p = policy()
     assert p.simulate(documents, until=day(30)) == p.simulate(events, until=day(30))
-    from user_ops.membership._tier_events import coerce_history
+    from user_ops.membership.tiers._events import coerce_history
 
     assert coerce_history(documents) == events
 
@@ -926,7 +926,7 @@ def test_property_after_an_override_ends_the_member_is_where_their_history_puts_
 )
 def test_fast_window_arithmetic_matches_duration_subtraction(seconds: int, text: str, zone: str) -> None:
     from user_ops._time import get_tz, parse_duration
-    from user_ops.membership._tier_window import add_duration
+    from user_ops.membership.tiers._window import add_duration
 
     instant = datetime(2019, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
     duration, tz = parse_duration(text), get_tz(zone)

@@ -71,13 +71,12 @@ def _add_tiers(commands: Any) -> None:
 
 def run_tiers(args: argparse.Namespace, out: TextIO) -> int:
     """``tiers``: a tier per member, from metric values or from an event history."""
-    from user_ops.membership import TierPolicy
-    from user_ops.membership._tier_events import _TABLE_FIELDS
+    from user_ops.membership import TIER_EVENT_COLUMNS, TierPolicy
 
     context = Context(args, out)
     policy = load_policy(TierPolicy, args.policy)
     as_of = context.need_as_of("for tiers")
-    known = {"customer_id", policy.metric_column, *_TABLE_FIELDS} | (
+    known = {"customer_id", policy.metric_column, *TIER_EVENT_COLUMNS} | (
         {args.current} if args.current else set()
     )
     table = context.read_input(known)

@@ -3,9 +3,14 @@
 Everything is a pure function over an append-only history the host stores: the tier a customer holds,
 the points they can spend and when those expire are computed at ``as_of``, so no answer depends on a
 batch job having run.
+
+The room has four parts, one subpackage each: ``tiers`` (the tier policy, tier histories and what
+evaluating them returns), ``points`` (the points policy, the ledger and its balances),
+``stored_value`` (stored-value cards) and ``benefits`` (what each tier grants). This door exports every
+public name of the four; import them from here.
 """
 
-from user_ops.membership._benefits import (
+from user_ops.membership.benefits import (
     Benefit,
     BenefitSet,
     BenefitTable,
@@ -27,19 +32,23 @@ from user_ops.membership._benefits import (
     register_benefit_type,
     unregister_benefit_type,
 )
-from user_ops.membership._ledger import (
+from user_ops.membership.points import (
+    BALANCE_COLUMNS,
+    ENTRY_KINDS,
     Consumption,
+    EventReward,
+    LedgerEntry,
     LedgerIssue,
     Lot,
+    OrderLine,
+    PointsPolicy,
     PointsState,
     RedemptionQuote,
+    balances,
     quote_redemption,
     replay,
 )
-from user_ops.membership._ledger_batch import BALANCE_COLUMNS, balances
-from user_ops.membership._ledger_entry import ENTRY_KINDS, LedgerEntry
-from user_ops.membership._points import EventReward, OrderLine, PointsPolicy
-from user_ops.membership._stored_value import (
+from user_ops.membership.stored_value import (
     CARD_ENTRY_KINDS,
     BonusTier,
     CardEntry,
@@ -49,23 +58,31 @@ from user_ops.membership._stored_value import (
     quote_spend,
     replay_card,
 )
-from user_ops.membership._tier_events import (
+from user_ops.membership.tiers import (
+    BUILTIN_METRICS,
+    TIER_EVENT_COLUMNS,
     GrowthEarned,
     MetricEvent,
     PointsEarned,
+    Progress,
     Purchase,
     Refund,
+    Tier,
+    TierChange,
     TierEvent,
     TierOverride,
+    TierPolicy,
+    TierState,
+    TierTable,
+    TierTimeline,
 )
-from user_ops.membership._tier_state import Progress, TierChange, TierState, TierTimeline
-from user_ops.membership._tiers import BUILTIN_METRICS, Tier, TierPolicy, TierTable
 
 __all__ = [
     "BALANCE_COLUMNS",
     "BUILTIN_METRICS",
     "CARD_ENTRY_KINDS",
     "ENTRY_KINDS",
+    "TIER_EVENT_COLUMNS",
     "Benefit",
     "BenefitSet",
     "BenefitTable",

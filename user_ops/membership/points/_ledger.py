@@ -38,8 +38,9 @@ import numpy as np
 from user_ops._table import record_list
 from user_ops._time import EPOCH, as_utc_us, local_date, parse_duration, require_aware
 from user_ops.exceptions import DataError
-from user_ops.membership._ledger_entry import INT64_MAX, KIND_ORDER, LedgerEntry, coerce_entry
-from user_ops.membership._points import NEVER_US, PointsPolicy, add_duration, lot_dates_us
+from user_ops.membership._history import deduplicate, order_and_split
+from user_ops.membership.points._entry import ENTRY_KINDS, INT64_MAX, KIND_ORDER, LedgerEntry, coerce_entry
+from user_ops.membership.points._policy import NEVER_US, PointsPolicy, add_duration, lot_dates_us
 
 __all__ = [
     "Consumption",
@@ -804,26 +805,6 @@ def _policy_dates(entries: list[LedgerEntry], policy: PointsPolicy, tz: tzinfo) 
     return {e.key: pair for e, pair in zip(plain, zip(available.tolist(), expires.tolist()))}
 
 
-def _deduplicate(entries: Iterable[Any]) -> tuple[list[LedgerEntry], int]:
-    seen: dict[str, tuple[LedgerEntry, int]] = {}
-    unique: list[LedgerEntry] = []
-    duplicates = 0
-    for position, raw in enumerate(entries):
-        entry = coerce_entry(raw, position=position)
-        earlier = seen.get(entry.key)
-        if earlier is None:
-            seen[entry.key] = (entry, position)
-            unique.append(entry)
-        elif earlier[0] == entry:
-            duplicates += 1
-        else:
-            raise DataError(
-                f"entry at position {position}: idempotency key {entry.key!r} was already used at position "
-                f"{earlier[1]} for a different entry ({_difference(earlier[0], entry)})"
-            )
-    return unique, duplicates
-
-
 def _difference(first: LedgerEntry, second: LedgerEntry) -> str:
     a, b = first.to_dict(), second.to_dict()
     names = [name for name in sorted(set(a) | set(b)) if a.get(name) != b.get(name)]
@@ -873,21 +854,7 @@ def replay(
     policy = PointsPolicy() if policy is None else policy
     if not isinstance(policy, PointsPolicy):
         raise DataError(f"policy must be a PointsPolicy, got {type(policy).__name__}")
-    return replay_with_dates(entries, as_of=as_of, policy=policy, dates=None)
-
-
-def replay_with_dates(
-    entries: Iterable[LedgerEntry | Mapping[str, Any]],
-    *,
-    as_of: datetime,
-    policy: PointsPolicy,
-    dates: dict[str, tuple[int, int]] | None,
-) -> PointsState:
-    """[`replay`][] with ``(available_us, expires_us)`` of order points already computed, by key.
-
-    ``as_of`` must already be checked.
-    """
-    fold, as_of_us, applied, duplicates, ignored = _fold(entries, as_of, policy, dates)
+    fold, as_of_us, applied, duplicates, ignored = _fold(entries, as_of, policy, None)
     return fold.state(as_of, as_of_us, applied, duplicates, ignored)
 
 
@@ -925,31 +892,9 @@ def replay_summary(
     }
 
 
-# Ranks of entries at one instant: the kinds in KIND_ORDER, then a refund of a redemption at that very
-# instant (it cannot come before the redemption it gives back), then an expiry record of the lot such a
-# refund created.
-_RANK_STEP = 4
-_REFUND_OF_SAME_INSTANT = KIND_ORDER["redeem"] * _RANK_STEP + 1
-_EXPIRE_OF_SAME_INSTANT = KIND_ORDER["redeem"] * _RANK_STEP + 2
-
-
-def _application_order(unique: list[LedgerEntry]) -> list[tuple[int, int, str, LedgerEntry]]:
-    """``(at_us, rank, key, entry)`` per entry; sorted, they give the order entries apply in."""
-    keyed = [(as_utc_us(entry.at), KIND_ORDER[entry.kind] * _RANK_STEP, entry.key, entry) for entry in unique]
-    referring = [(item, item[3].ref) for item in keyed if item[3].kind in ("refund", "expire")]
-    if not referring:
-        return keyed
-    where = {item[2]: item for item in keyed}
-    deferred: set[str] = set()
-    for (at_us, _, key, entry), ref in referring:  # a refund of a redemption at its very instant
-        target = where.get(ref or "")
-        if entry.kind == "refund" and target and target[0] == at_us and target[3].kind == "redeem":
-            deferred.add(key)
-            where[key] = (at_us, _REFUND_OF_SAME_INSTANT, key, entry)
-    for (at_us, _, key, entry), ref in referring:  # the expiry record of the lot that refund created
-        if entry.kind == "expire" and ref in deferred and where[ref or ""][0] == at_us:
-            where[key] = (at_us, _EXPIRE_OF_SAME_INSTANT, key, entry)
-    return [where[item[2]] for item in keyed]
+# At one instant a refund of a redemption made at that instant follows it (it cannot give back what
+# was not taken yet), and so does the expiry record of the lot such a refund creates.
+_FOLLOWS = {"refund": "redeem", "expire": "refund"}
 
 
 def _fold(
@@ -960,10 +905,13 @@ def _fold(
 ) -> tuple[_Replayer, int, int, int, tuple[str, ...]]:
     tz = policy.zone(as_of)
     as_of_us = as_utc_us(as_of)
-    unique, duplicates = _deduplicate(record_list(entries, what="ledger entries"))
-    keyed = _application_order(unique)
-    ignored = tuple(sorted(item[2] for item in keyed if item[0] > as_of_us))
-    applied = sorted((item for item in keyed if item[0] <= as_of_us), key=lambda item: item[:3])
+    unique, duplicates = deduplicate(
+        record_list(entries, what="ledger entries"),
+        lambda record, position: coerce_entry(record, position=position),
+        what="entry",
+        difference=_difference,
+    )
+    applied, ignored = order_and_split(unique, as_of_us=as_of_us, kinds=ENTRY_KINDS, follows=_FOLLOWS)
     if dates is None:
         dates = _policy_dates([item[3] for item in applied], policy, tz)
     fold = _Replayer(policy, tz, dates)

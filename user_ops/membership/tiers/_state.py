@@ -1,4 +1,5 @@
-"""Results of tier evaluation: ``TierState`` (one member now), ``Progress``, the ``TierChange`` timeline."""
+"""Results of tier evaluation: ``TierState`` (one member now), ``Progress``, the ``TierChange`` timeline,
+``TierTable`` (a population)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,19 @@ import html
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
 
 from user_ops._money import Money
 from user_ops._table import Table
+from user_ops.exceptions import DataError
 
-__all__ = ["Progress", "TierChange", "TierState", "TierTimeline", "format_metric", "when_text"]
+if TYPE_CHECKING:
+    from user_ops.membership.tiers._policy import TierPolicy
+
+__all__ = ["Progress", "TierChange", "TierState", "TierTable", "TierTimeline", "format_metric", "when_text"]
 
 _VERBS_EN = {
     "spend": "spend {x} more",
@@ -332,3 +340,44 @@ class TierTimeline:
         )
         head = "<tr><th>at</th><th>kind</th><th>from</th><th>to</th><th>reason</th></tr>"
         return f"<table><thead>{head}</thead><tbody>{rows}</tbody></table>"
+
+
+class TierTable(Table):
+    """The result of [`TierPolicy.evaluate`][]: a Table that remembers its policy and tier indexes.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> from user_ops.membership import Tier, TierPolicy
+    >>> policy = TierPolicy([Tier(code="a", label_en="A", label_zh="甲", entry=0),
+    ...                      Tier(code="b", label_en="B", label_zh="乙", entry=3)], metric="orders")
+    >>> result = policy.evaluate({"orders": [1, 5]}, as_of=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    >>> result["tier"].tolist(), result.index.tolist()
+    (['a', 'b'], [0, 1])
+    """
+
+    __slots__ = ("index", "policy")
+    policy: TierPolicy | None
+    index: npt.NDArray[np.int64] | None
+
+    def counts(self) -> dict[str | None, int]:
+        """Members per tier, lowest first (tiers without members as 0; ``None`` counts no tier).
+
+        Examples
+        --------
+        >>> from datetime import datetime, timezone
+        >>> from user_ops.membership import Tier, TierPolicy
+        >>> policy = TierPolicy([Tier(code="a", label_en="A", label_zh="甲", entry=1)], metric="orders")
+        >>> policy.evaluate({"orders": [0, 1, 2]}, as_of=datetime(2025, 1, 1, tzinfo=timezone.utc)).counts()
+        {'a': 2, None: 1}
+        """
+        policy, index = getattr(self, "policy", None), getattr(self, "index", None)
+        if policy is None or index is None:
+            raise DataError("counts() needs the result of TierPolicy.evaluate")
+        found = np.bincount(index + 1, minlength=len(policy.tiers) + 1)
+        counts: dict[str | None, int] = {
+            code: int(n) for code, n in zip(policy.codes, found[1:], strict=True)
+        }
+        if found[0]:
+            counts[None] = int(found[0])
+        return counts

@@ -27,6 +27,7 @@ from user_ops._policy import PolicyModel
 from user_ops._table import record_list
 from user_ops._time import as_utc_us, require_aware
 from user_ops.exceptions import DataError
+from user_ops.membership._history import deduplicate, order_and_split
 
 __all__ = [
     "CARD_ENTRY_KINDS",
@@ -43,10 +44,10 @@ CardEntryKind = Literal["topup", "refund", "spend", "withdraw"]
 #: Entry kinds in the order entries at the same instant are applied (then by key); a refund of a spend
 #: at that spend's own instant comes right after the spends.
 CARD_ENTRY_KINDS: tuple[CardEntryKind, ...] = cast("tuple[CardEntryKind, ...]", get_args(CardEntryKind))
-_KIND_RANK = {kind: rank for rank, kind in enumerate(CARD_ENTRY_KINDS)}
-# Sort ranks: every kind's, doubled, leaves room for "a refund right after the spends at its instant".
-_SORT_RANK = {kind: 2 * rank for kind, rank in _KIND_RANK.items()}
-_REFUND_OF_SAME_INSTANT = _SORT_RANK["spend"] + 1
+_KINDS = frozenset(CARD_ENTRY_KINDS)
+# At one instant a refund of a spend made at that instant follows it (it cannot give back what was not
+# spent yet).
+_FOLLOWS = {"refund": "spend"}
 
 
 class BonusTier(PolicyModel):
@@ -288,7 +289,7 @@ def _validate_card_entry(entry: CardEntry, where: str) -> None:
     if not isinstance(entry.key, str) or not entry.key:
         raise DataError(f"{where}: key must be a non-empty string, got {entry.key!r}")
     where = f"{where} {entry.key!r}"
-    if entry.kind not in _KIND_RANK:
+    if entry.kind not in _KINDS:
         raise DataError(
             f"{where}: unknown kind {entry.kind!r}; expected one of {', '.join(CARD_ENTRY_KINDS)}"
         )
@@ -495,18 +496,6 @@ class _CardFold:
         return known[ref]
 
 
-def _application_order(unique: list[CardEntry]) -> list[tuple[int, int, str, CardEntry]]:
-    """``(at_us, rank, key, entry)`` per entry; sorted, they give the order entries apply in."""
-    keyed = [(as_utc_us(e.at), _SORT_RANK[e.kind], e.key, e) for e in unique]
-    spends = {key: at_us for at_us, _, key, e in keyed if e.kind == "spend"}
-    return [
-        (at_us, _REFUND_OF_SAME_INSTANT, key, e)
-        if e.kind == "refund" and spends.get(e.ref or "") == at_us
-        else (at_us, rank, key, e)
-        for at_us, rank, key, e in keyed
-    ]
-
-
 def replay_card(
     entries: Iterable[CardEntry | Mapping[str, Any]],
     *,
@@ -542,32 +531,21 @@ def replay_card(
     if not isinstance(policy, StoredValuePolicy):
         raise DataError(f"policy must be a StoredValuePolicy, got {type(policy).__name__}")
     unit = policy.unit
-    seen: dict[str, tuple[CardEntry, int]] = {}
-    unique: list[CardEntry] = []
-    duplicates = 0
-    for position, raw in enumerate(record_list(entries, what="card entries")):
-        entry = _coerce_card_entry(raw, position=position)
+
+    def entry_at(record: Any, position: int) -> CardEntry:
+        entry = _coerce_card_entry(record, position=position)
         if entry.amount.currency != unit:
             raise DataError(
                 f"card entry at position {position} {entry.key!r}: {entry.amount} is not in the card's "
                 f"currency {policy.currency}"
             )
-        earlier = seen.get(entry.key)
-        if earlier is None:
-            seen[entry.key] = (entry, position)
-            unique.append(entry)
-        elif earlier[0] == entry:
-            duplicates += 1
-        else:
-            raise DataError(
-                f"card entry at position {position}: idempotency key {entry.key!r} was already used at "
-                f"position {earlier[1]} for a different entry"
-            )
-    as_of_us = as_utc_us(as_of)
-    keyed = _application_order(unique)
-    ignored = tuple(sorted(item[2] for item in keyed if item[0] > as_of_us))
+        return entry
+
+    unique, duplicates = deduplicate(record_list(entries, what="card entries"), entry_at, what="card entry")
+    applied, ignored = order_and_split(
+        unique, as_of_us=as_utc_us(as_of), kinds=CARD_ENTRY_KINDS, follows=_FOLLOWS
+    )
     fold = _CardFold(policy)
-    applied = sorted((item for item in keyed if item[0] <= as_of_us), key=lambda item: item[:3])
     for *_, entry in applied:
         fold.apply(entry)
     money = {name: Money.from_minor(value, unit) for name, value in fold.totals.items()}

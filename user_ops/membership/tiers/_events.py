@@ -19,6 +19,7 @@ from user_ops._time import require_aware
 from user_ops.exceptions import DataError, UserOpsError
 
 __all__ = [
+    "TIER_EVENT_COLUMNS",
     "GrowthEarned",
     "MetricEvent",
     "PointsEarned",
@@ -246,7 +247,11 @@ TierEvent = Annotated[
 
 _EVENT_TYPES = (Purchase, Refund, PointsEarned, GrowthEarned, MetricEvent, TierOverride)
 _BY_KIND: dict[str, type[Any]] = {model.model_fields["kind"].default: model for model in _EVENT_TYPES}
-_TABLE_FIELDS = {
+#: The columns a table of tier events may have: ``at`` and ``kind``, then what the kinds need
+#: (``amount_minor`` and optionally ``currency`` for purchases and refunds, ``cancels_order``,
+#: ``points``, ``growth``, ``metric`` and ``value``, and ``tier``, ``until``, ``reason``, ``on_end`` for
+#: overrides), and the event's ``key``. Any other column is refused.
+TIER_EVENT_COLUMNS: tuple[str, ...] = (
     "at",
     "kind",
     "key",
@@ -261,7 +266,7 @@ _TABLE_FIELDS = {
     "until",
     "reason",
     "on_end",
-}
+)
 
 
 def _event(value: Any, position: int) -> Any:
@@ -283,9 +288,9 @@ def _event(value: Any, position: int) -> Any:
 
 
 def _rows_of_table(table: Table, currency: str) -> list[dict[str, Any]]:
-    unknown = sorted(set(table.columns) - _TABLE_FIELDS)
+    unknown = sorted(set(table.columns) - set(TIER_EVENT_COLUMNS))
     if unknown:
-        raise DataError(f"history table: unknown columns {unknown} (known: {sorted(_TABLE_FIELDS)})")
+        raise DataError(f"history table: unknown columns {unknown} (known: {sorted(TIER_EVENT_COLUMNS)})")
     for needed in ("at", "kind"):
         if needed not in table.columns:
             raise DataError(f"history table: missing column {needed!r}")

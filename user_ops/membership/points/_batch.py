@@ -31,9 +31,9 @@ import numpy.typing as npt
 from user_ops._table import Table, _is_none
 from user_ops._time import as_utc_us, parse_duration, require_aware
 from user_ops.exceptions import DataError
-from user_ops.membership._ledger import replay_summary
-from user_ops.membership._ledger_entry import KIND_ORDER, coerce_entry
-from user_ops.membership._points import PointsPolicy, add_duration, lot_dates_us
+from user_ops.membership.points._entry import KIND_ORDER, coerce_entry
+from user_ops.membership.points._ledger import replay_summary
+from user_ops.membership.points._policy import PointsPolicy, add_duration, lot_dates_us
 
 __all__ = ["BALANCE_COLUMNS", "balances"]
 

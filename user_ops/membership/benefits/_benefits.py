@@ -483,7 +483,7 @@ Benefit = Annotated[
 _BENEFIT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Benefit)
 
 
-def _check_unique_keys(benefits: Sequence[Any], where: str) -> None:
+def check_unique_keys(benefits: Sequence[Any], where: str) -> None:
     seen: set[str] = set()
     for benefit in benefits:
         if benefit.key in seen:
@@ -512,7 +512,7 @@ class TierBenefits(PolicyModel):
 
     @model_validator(mode="after")
     def _unique(self) -> TierBenefits:
-        _check_unique_keys(self.benefits, f"tier {self.tier!r}")
+        check_unique_keys(self.benefits, f"tier {self.tier!r}")
         return self
 
 

@@ -30,7 +30,7 @@ from user_ops._time import (
     wall_to_utc_us,
 )
 from user_ops.exceptions import DataError
-from user_ops.membership._ledger_entry import LedgerEntry
+from user_ops.membership.points._entry import LedgerEntry
 
 __all__ = ["NEVER_US", "EventReward", "OrderLine", "PointsPolicy", "add_duration", "lot_dates_us"]
 
