@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -78,6 +78,7 @@ class Rule:
         "_by_rule_types",
         "_date_modes",
         "_fields",
+        "_functions",
         "_node",
         "_scalar_cache",
         "_scalar_fn",
@@ -104,7 +105,7 @@ class Rule:
         self._node: A.Node = node
         self._source = source
         self._spans = spans or {}
-        self._fields = _checked_field_names(node, self._locate)
+        self._fields, self._functions = _checked_names(node, self._locate)
         self._signature = _signature_function(self._fields)
         self._scalar_cache: dict[Any, tuple[TNode, ScalarFn]] = {}
         self._by_rule_types: OrderedDict[Any, tuple[TNode, ScalarFn]] = OrderedDict()
@@ -297,6 +298,41 @@ class Rule:
     def fields(self) -> tuple[str, ...]:
         """Names of the fields the rule reads, in order of first use."""
         return self._fields
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        """Names of the functions the rule calls (built-ins and plugins), in order of first use.
+
+        Examples
+        --------
+        >>> Rule.parse("days_since(last_order_at) > 30 and len(tags) > days_since(signup_at)").functions
+        ('days_since', 'len')
+        """
+        return self._functions
+
+    def walk(self) -> Iterator[A.Node]:
+        """Every node of the AST, depth-first: a node before its children, children left to right.
+
+        The order is that of the rule text: the operands of a comparison or an arithmetic
+        operation left then right, the items of ``and``/``or`` and a list literal and the
+        arguments of a call in order, the item of ``in`` before its list. The walk is iterative: a
+        rule of any depth or length is walked without recursion.
+
+        Examples
+        --------
+        >>> from user_ops.rules import CallNode, StrLit
+        >>> rule = Rule.parse('has_tag("vip") or (orders_90d >= 3 and not has_tag("churned"))')
+        >>> [type(node).__name__ for node in rule.walk()][:4]
+        ['OrNode', 'CallNode', 'StrLit', 'AndNode']
+        >>> [node.args[0].value for node in rule.walk()
+        ...  if isinstance(node, CallNode) and node.fn == "has_tag" and isinstance(node.args[0], StrLit)]
+        ['vip', 'churned']
+        """
+        stack: list[A.Node] = [self._node]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(child for _, child in reversed(A.children(node)))
 
     @property
     def source(self) -> str | None:
@@ -660,8 +696,10 @@ def _signature_function(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], A
     return lambda record: tuple([type(record.get(name, _ABSENT)) for name in fields])
 
 
-def _checked_field_names(node: A.Node, locate: Callable[[A.Node, str], dict[str, Any]]) -> tuple[str, ...]:
-    """The fields ``node`` reads, in order of first use, after refusing what can never work.
+def _checked_names(
+    node: A.Node, locate: Callable[[A.Node, str], dict[str, Any]]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The fields ``node`` reads and the functions it calls, in order of first use, once checked.
 
     Two mistakes are caught here, whatever the data, so they surface when the rule is built rather
     than when it is first evaluated: a comparison with a ``null`` literal (always unknown, so it never
@@ -669,6 +707,7 @@ def _checked_field_names(node: A.Node, locate: Callable[[A.Node, str], dict[str,
     rule would pay for every one); the path of a culprit is found afterwards.
     """
     names: dict[str, None] = {}
+    functions: dict[str, None] = {}
     stack: list[A.Node] = [node]
     while stack:
         current = stack.pop()
@@ -690,10 +729,11 @@ def _checked_field_names(node: A.Node, locate: Callable[[A.Node, str], dict[str,
             if lookup_function(current.fn) is None:
                 where = locate(current, _path_to(node, current))
                 raise RuleTypeError(_unknown_function_message(current.fn), **where)
+            functions.setdefault(current.fn)
             stack.extend(reversed(current.args))
         elif kind not in _LEAVES:
             stack.extend(child for _, child in reversed(A.children(current)))
-    return tuple(names)
+    return tuple(names), tuple(functions)
 
 
 _LEAVES = frozenset(
@@ -738,7 +778,8 @@ def _unknown_function_message(name: str) -> str:
     hint = f" (did you mean {close[0]}()?)" if close else ""
     return (
         f"unknown function {_short_text(name)}(){hint}; a plugin function must be registered "
-        "(user_ops.plugins.register_function, or load_entry_points()) before a rule calling it is built"
+        "(user_ops.rules.register_function, or user_ops.plugins.load_entry_points()) before a rule "
+        "calling it is built"
     )
 
 
