@@ -1,7 +1,10 @@
 """The rule language: parse, type-check, evaluate (one record or a whole table) and explain.
 
 Rules are written as text (``orders_90d >= 3 and city in ["北京", "上海"]``), as the canonical JSON AST
-(the node models exported here), or imported from JsonLogic. See ``docs/rules.md`` for the reference.
+(the node models exported here), or imported from JsonLogic. A rule tells what it reads and calls
+([`Rule.fields`][user_ops.rules.Rule.fields], [`Rule.functions`][user_ops.rules.Rule.functions]) and
+walks its AST ([`Rule.walk`][user_ops.rules.Rule.walk]); [`register_function`][] adds a function to
+the language. See ``docs/rules.md`` for the reference.
 """
 
 from user_ops.rules._ast import (
@@ -27,7 +30,7 @@ from user_ops.rules._ast import (
     StrLit,
 )
 from user_ops.rules._explain import ExplainNode, Explanation, NodeStats, PopulationExplanation
-from user_ops.rules._functions import REGISTRY as _REGISTRY
+from user_ops.rules._functions import function_names, functions, register_function, unregister_function
 from user_ops.rules._limits import DEFAULT_LIMITS, Limits
 from user_ops.rules._rule import Rule
 from user_ops.rules._schema import FIELD_TYPES, FieldType, Schema
@@ -63,16 +66,8 @@ __all__ = [
     "Rule",
     "Schema",
     "StrLit",
+    "function_names",
     "functions",
+    "register_function",
+    "unregister_function",
 ]
-
-
-def functions() -> dict[str, str]:
-    """Every function rules can call, with its one-line description.
-
-    Examples
-    --------
-    >>> "days_since" in functions()
-    True
-    """
-    return {name: spec.doc for name in _REGISTRY.names() if (spec := _REGISTRY.get(name)) is not None}
