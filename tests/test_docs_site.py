@@ -656,7 +656,12 @@ def test_each_room_page_lists_its_names_in_a_summary_then_functions_classes_erro
             for name in module.__all__:
                 assert name in summary_links, f"{page}: {room}.{name} is not in the summary"
                 value = getattr(module, name)
-                if room != "user_ops" and not inspect.ismodule(value):
+                home = _home_room(room, name, value, documented)
+                if room != "user_ops" and not inspect.ismodule(value) and home != room:
+                    # a room's re-export of another room's name (user_ops.plugins.register_function
+                    # is user_ops.rules'): listed, linked to where it is documented
+                    assert summary_links[name].endswith(f"/#{home}.{name}"), (page, name, home)
+                elif room != "user_ops" and not inspect.ismodule(value):
                     # documented on its room's page (only the top level lists other rooms' names)
                     assert summary_links[name] == f"#{room}.{name}", (page, name, summary_links[name])
                     assert f"{room}.{name}" in headings, f"{page}: {room}.{name} is not documented"
@@ -673,6 +678,18 @@ def test_each_room_page_lists_its_names_in_a_summary_then_functions_classes_erro
     # The functions of the coupons room are where a reader looks first, not after 42 classes.
     coupons = [h for h in _headings(site, "reference/coupons") if h.count(".") == 2]
     assert coupons.index("user_ops.coupons.check") < coupons.index("user_ops.coupons.CouponTemplate")
+
+
+def _home_room(room: str, name: str, value: Any, rooms: set[str]) -> str:
+    """The other room that defines and exports ``value`` (its reference home), else ``room``."""
+    module = getattr(value, "__module__", None) if inspect.isclass(value) or callable(value) else None
+    if not isinstance(module, str):
+        return room
+    for other in sorted(rooms - {room, "user_ops"}, key=len, reverse=True):
+        door = importlib.import_module(other)
+        if module.startswith(other + ".") and name in door.__all__ and getattr(door, name) is value:
+            return other
+    return room
 
 
 def _with_submodules(room: str) -> list[str]:
