@@ -13,6 +13,9 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 __all__ = [
     "ConfigError",
     "DataError",
@@ -270,6 +273,18 @@ def value_repr(value: object, width: int = 60) -> str:
     except Exception:  # anything a repr raises: RecursionError, ValueError, ...
         text = f"<{type(value).__name__}>"
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def missing_field_error(name: str, record: Mapping[str, Any]) -> DataError:
+    """The error for a record without field ``name`` (rules and RFM read records), with a hint."""
+    import difflib
+
+    close = difflib.get_close_matches(name, [str(k) for k in record], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return DataError(
+        f"the record has no field {name!r}{hint}; give it the value None when it is missing, "
+        "or parse the rule with a schema"
+    )
 
 
 def _encodable(text: str) -> str:

@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 from user_ops._money import Currency
 from user_ops._policy import PolicyModel
 from user_ops._table import Table
-from user_ops.exceptions import ConfigError, DataError, NotFittedError, value_repr
+from user_ops.exceptions import ConfigError, DataError, NotFittedError, missing_field_error, value_repr
 from user_ops.rfm._binning import MAX_LEVELS, assign, assign_one, check_dimension, fit_mean, fit_quantile
 from user_ops.rfm._segments import CODE_TEXT, NEVER_BOUGHT, SegmentMap
 
@@ -548,8 +548,6 @@ def _numeric_column(data: Table, name: str) -> tuple[FloatArray, BoolArray]:
 
 def _record_value(record: Mapping[str, Any], name: str, *, nullable: bool) -> float | None:
     if name not in record:
-        from user_ops.rules._runtime import missing_field_error
-
         raise missing_field_error(name, record)
     value = record[name]
     if value is None or (isinstance(value, float) and math.isnan(value)):

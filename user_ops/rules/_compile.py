@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from user_ops._time import as_utc_us, days_from_epoch, parse_duration
-from user_ops.exceptions import DataError, RuleTypeError, UserOpsWarning
+from user_ops.exceptions import DataError, RuleTypeError, UserOpsWarning, missing_field_error
 from user_ops.rules import _ast as A
 from user_ops.rules._casts import NUMERIC, cast_batch, cast_scalar, join_numeric, unify
 from user_ops.rules._functions import FunctionSpec, SignatureError, lookup_function
@@ -38,7 +38,6 @@ from user_ops.rules._runtime import (
     Vec,
     convert_scalar,
     lookup,
-    missing_field_error,
     or_nulls,
     placeholders,
     read_column,

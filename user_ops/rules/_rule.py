@@ -19,7 +19,14 @@ from user_ops._json_text import dumps, unwrap_double_encoded
 from user_ops._policy import canonical_hash, check_content_hash, document_schema, read_document
 from user_ops._table import Table
 from user_ops._time import TzLike, get_tz, require_aware
-from user_ops.exceptions import DataError, RuleError, RuleSyntaxError, RuleTypeError, value_repr
+from user_ops.exceptions import (
+    DataError,
+    RuleError,
+    RuleSyntaxError,
+    RuleTypeError,
+    missing_field_error,
+    value_repr,
+)
 from user_ops.rules import _ast as A
 from user_ops.rules._compile import ScalarFn, TNode, compile_node, evaluate_batch
 from user_ops.rules._dates import DateMode, with_dates_in_columns, with_dates_in_record
@@ -30,7 +37,6 @@ from user_ops.rules._runtime import (
     ScalarContext,
     is_missing,
     lookup,
-    missing_field_error,
     value_type,
 )
 from user_ops.rules._schema import Schema

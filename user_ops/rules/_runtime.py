@@ -25,7 +25,6 @@ trips over them.
 from __future__ import annotations
 
 import decimal
-import difflib
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -165,15 +164,6 @@ def lookup(record: Mapping[str, Any], name: str) -> Any:
 
 def is_missing(value: Any) -> bool:
     return value is _MISSING
-
-
-def missing_field_error(name: str, record: Mapping[str, Any]) -> DataError:
-    close = difflib.get_close_matches(name, [str(k) for k in record], n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return DataError(
-        f"the record has no field {name!r}{hint}; give it the value None when it is missing, "
-        "or parse the rule with a schema"
-    )
 
 
 def value_type(value: Any, name: str) -> str:
