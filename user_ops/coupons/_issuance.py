@@ -38,7 +38,6 @@ from user_ops._time import TzLike, as_utc_us, get_tz, parse_duration, require_aw
 from user_ops.coupons._model import Count, CouponTemplate
 from user_ops.exceptions import ConfigError, DataError
 from user_ops.rules import CallNode, Rule, StrLit
-from user_ops.rules import _ast as rule_ast
 from user_ops.tags import TagSet
 
 __all__ = [
@@ -444,19 +443,10 @@ def _audience_rules(template: CouponTemplate, audience: Rule | str | None) -> li
 
 def _has_tag_names(rules: list[Rule]) -> list[str]:
     """The tags the rules read with ``has_tag("...")`` (a string literal, as the function requires)."""
-    found: dict[str, None] = {}
-    stack: list[Any] = [rule.node for rule in rules]
-    while stack:
-        node = stack.pop()
-        if (
-            isinstance(node, CallNode)
-            and node.fn == "has_tag"
-            and node.args
-            and isinstance(node.args[0], StrLit)
-        ):
-            found.setdefault(node.args[0].value)
-        stack.extend(child for _, child in rule_ast.children(node))
-    return list(found)
+    calls = (
+        node for rule in rules for node in rule.walk() if isinstance(node, CallNode) and node.fn == "has_tag"
+    )
+    return list(dict.fromkeys(c.args[0].value for c in calls if c.args and isinstance(c.args[0], StrLit)))
 
 
 def _tags_needed(rules: list[Rule], tags: TagSet | None) -> bool:

@@ -18,8 +18,7 @@ from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops._time import TzLike
 from user_ops.exceptions import ConfigError, DataError, _UnknownNameError, value_repr
-from user_ops.rules import CallNode, Explanation, Rule
-from user_ops.rules import _ast as A
+from user_ops.rules import Explanation, Rule
 
 __all__ = ["RESERVED_CODES", "LifecyclePolicy", "Stage", "StageResult", "StageTable"]
 
@@ -87,7 +86,7 @@ class Stage(PolicyModel):
     @field_validator("when")
     @classmethod
     def _no_tags(cls, when: Rule | None) -> Rule | None:
-        if when is not None and _calls(when.node, "has_tag"):
+        if when is not None and "has_tag" in when.functions:
             raise ValueError("stage rules cannot use has_tag(): add the tag as a column of the table instead")
         return when
 
@@ -103,16 +102,6 @@ class Stage(PolicyModel):
     def action_label(self, lang: str = "en") -> str:
         """The action label in ``"en"`` or ``"zh"``."""
         return self.action_zh if _lang(lang) == "zh" else self.action_en
-
-
-def _calls(node: A.Node, name: str) -> bool:
-    stack: list[A.Node] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, CallNode) and current.fn == name:
-            return True
-        stack.extend(child for _, child in A.children(current))
-    return False
 
 
 def _lang(lang: object) -> str:

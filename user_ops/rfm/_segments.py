@@ -16,8 +16,7 @@ from user_ops._policy import PolicyModel
 from user_ops._table import Table
 from user_ops.exceptions import ConfigError, DataError, _UnknownNameError, value_repr
 from user_ops.rfm._binning import MAX_LEVELS
-from user_ops.rules import CallNode, Rule, Schema
-from user_ops.rules import _ast as A
+from user_ops.rules import Rule, Schema
 
 __all__ = [
     "NEVER_BOUGHT",
@@ -95,7 +94,7 @@ class Segment(PolicyModel):
         if when is None:
             return None
         when.check(_SCHEMA)  # unknown fields and type errors surface now, not at scoring time
-        used = sorted(_time_calls(when.node))
+        used = sorted(_TIME_FUNCTIONS.intersection(when.functions))
         if used:
             raise ValueError(f"segment rules read scores only; {', '.join(used)}() has no meaning here")
         return when
@@ -118,17 +117,6 @@ def _rule_items(rules: Any) -> list[tuple[str, str]]:
         if isinstance(item, (str, bytes)) or not isinstance(item, Sequence) or len(item) != 2:
             raise ConfigError(f"rules[{position}] must be a pair (code, rule text), got {value_repr(item)}")
     return [(code, text) for code, text in items]
-
-
-def _time_calls(node: A.Node) -> set[str]:
-    found: set[str] = set()
-    stack: list[A.Node] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, CallNode) and current.fn in _TIME_FUNCTIONS:
-            found.add(current.fn)
-        stack.extend(child for _, child in A.children(current))
-    return found
 
 
 class _GridCache:

@@ -18,7 +18,6 @@ from user_ops._table import Table
 from user_ops._time import TzLike
 from user_ops.exceptions import ConfigError, _UnknownNameError, value_repr
 from user_ops.rules import CallNode, Explanation, Rule, StrLit
-from user_ops.rules import _ast as A
 
 __all__ = ["TagExplanation", "TagRule", "TagSet", "TagTable"]
 
@@ -71,7 +70,7 @@ class TagRule(PolicyModel):
 
     @model_validator(mode="after")
     def _find_references(self) -> TagRule:
-        self._references = _has_tag_names(self.when.node)
+        self._references = _has_tag_names(self.when)
         return self
 
     def label(self, lang: str = "en") -> str:
@@ -91,17 +90,11 @@ def _check_lang(lang: object) -> None:
         raise ConfigError(f"lang must be 'en' or 'zh', got {lang!r}")
 
 
-def _has_tag_names(node: A.Node) -> tuple[str, ...]:
-    found: dict[str, None] = {}
-    stack: list[A.Node] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, CallNode) and current.fn == "has_tag" and len(current.args) == 1:
-            argument = current.args[0]
-            if isinstance(argument, StrLit):
-                found.setdefault(argument.value)
-        stack.extend(child for _, child in A.children(current))
-    return tuple(found)
+def _has_tag_names(rule: Rule) -> tuple[str, ...]:
+    calls = (node for node in rule.walk() if isinstance(node, CallNode) and node.fn == "has_tag")
+    return tuple(
+        dict.fromkeys(c.args[0].value for c in calls if len(c.args) == 1 and isinstance(c.args[0], StrLit))
+    )
 
 
 class TagSet(PolicyModel):
