@@ -278,3 +278,9 @@ def test_evaluate_id_column_that_is_a_tag_or_not_a_name_is_a_config_error() -> N
     assert tags.evaluate({"frequency": [1]}, as_of=AS_OF, id_column="id").columns == ("customer_id",)
     with pytest.raises(ConfigError, match="id_column must be a column name or None, got int"):
         spend_tags().evaluate({"monetary": [1.0], "frequency": [1]}, as_of=AS_OF, id_column=3)  # type: ignore[arg-type]
+
+
+def test_references_follow_the_rule_text() -> None:
+    tag = TagRule(name="mixed", when='has_tag("b") or (x > 1 and has_tag("a")) or has_tag("b")')
+    assert tag.references == ("b", "a")
+    assert TagRule(name="plain", when="x > 1").references == ()
