@@ -32,6 +32,7 @@ ROOMS = [
     "user_ops.lifecycle",
     "user_ops.membership",
     "user_ops.coupons",
+    "user_ops.coupons.partitioned",  # a semi-public module: the Dask/Spark map/reduce protocol
     "user_ops.plots",
     "user_ops.datasets",
     "user_ops.plugins",

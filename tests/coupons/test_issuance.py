@@ -27,8 +27,8 @@ from user_ops.coupons import (
     Validity,
     plan_issuance,
     plan_issuance_one,
-    plan_issuance_partitioned,
 )
+from user_ops.coupons.partitioned import plan_issuance_partitioned
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import bench_issuance
@@ -778,3 +778,34 @@ def test_property_tag_audiences_agree_on_the_batch_scalar_and_partitioned_paths(
 
 def test_benchmark_baseline_agrees_with_plan_issuance() -> None:
     assert bench_issuance.check(5000, seed=3) > 0
+
+
+# -- the map/reduce protocol moved to user_ops.coupons.partitioned (issue 14) -----------------------
+@pytest.mark.parametrize(
+    "name",
+    [
+        "IssuanceCutoff",
+        "issuance_candidates",
+        "issuance_cutoff",
+        "issuance_finish",
+        "issuance_quota",
+        "issuance_reasons",
+        "plan_issuance_partitioned",
+    ],
+)
+def test_the_old_names_on_the_coupons_door_warn_and_give_the_same_object(name: str) -> None:
+    import user_ops.coupons
+    from user_ops.coupons import partitioned
+
+    moved = rf"user_ops.coupons.{name} is deprecated; import it from user_ops.coupons.partitioned"
+    with pytest.warns(DeprecationWarning, match=moved):
+        value = getattr(user_ops.coupons, name)
+    assert value is getattr(partitioned, name)
+    assert name not in user_ops.coupons.__all__ and name in partitioned.__all__
+
+
+def test_the_coupons_door_still_refuses_unknown_names() -> None:
+    import user_ops.coupons
+
+    with pytest.raises(AttributeError, match="no attribute 'IssuanceCandidates'"):
+        user_ops.coupons.IssuanceCandidates  # noqa: B018  (new in partitioned: no old name to keep)

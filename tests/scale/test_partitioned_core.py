@@ -32,8 +32,8 @@ from user_ops.coupons import (
     IssuanceBudget,
     IssuanceCaps,
     plan_issuance,
-    plan_issuance_partitioned,
 )
+from user_ops.coupons.partitioned import plan_issuance_partitioned
 from user_ops.rfm import RFMModel, fit_partitioned
 
 

@@ -6,7 +6,13 @@ with its numbers; the library stores nothing — usage counters live in the host
 [`RedemptionStore`][], whose conformance suite is [`user_ops.coupons.testing.check_store`][].
 """
 
-from user_ops.coupons import testing  # the conformance suite: coupons.testing.check_store
+import warnings
+from typing import Any
+
+from user_ops.coupons import (
+    partitioned,  # the map/reduce protocol of the Dask and Spark adapters
+    testing,  # the conformance suite: coupons.testing.check_store
+)
 from user_ops.coupons._best import BestCombination, best_combination
 from user_ops.coupons._check import check
 from user_ops.coupons._issuance import (
@@ -34,15 +40,6 @@ from user_ops.coupons._model import (
     Stacking,
     Target,
     Validity,
-)
-from user_ops.coupons._partitioned import (
-    IssuanceCutoff,
-    issuance_candidates,
-    issuance_cutoff,
-    issuance_finish,
-    issuance_quota,
-    issuance_reasons,
-    plan_issuance_partitioned,
 )
 from user_ops.coupons._quote import (
     AppliedCoupon,
@@ -84,7 +81,6 @@ __all__ = [
     "FrequencyCap",
     "IssuanceBudget",
     "IssuanceCaps",
-    "IssuanceCutoff",
     "IssuanceDecision",
     "IssuancePlan",
     "IssuanceReason",
@@ -112,14 +108,24 @@ __all__ = [
     "Validity",
     "best_combination",
     "check",
-    "issuance_candidates",
-    "issuance_cutoff",
-    "issuance_finish",
-    "issuance_quota",
-    "issuance_reasons",
+    "partitioned",
     "plan_issuance",
     "plan_issuance_one",
-    "plan_issuance_partitioned",
     "quote",
     "testing",
 ]
+
+# Moved to user_ops.coupons.partitioned (issue 14): importable from here for one more release.
+_MOVED = frozenset(partitioned.__all__) - {"IssuanceCandidates"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        warnings.warn(
+            f"user_ops.coupons.{name} is deprecated; import it from user_ops.coupons.partitioned "
+            "(the old name goes in the next release)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(partitioned, name)
+    raise AttributeError(f"module 'user_ops.coupons' has no attribute {name!r}")

@@ -1,20 +1,28 @@
-"""Targeted issuance over partitioned customers: the per-customer checks map, the budget is a top-k.
+"""Targeted issuance over partitioned customers: the map/reduce protocol of the Dask and Spark adapters.
 
-[`plan_issuance`][] decides in two parts. The audience, opt-out, holder, quiet-period and
-frequency-cap checks read one customer (and that customer's contacts) only: they run per partition,
-with the contact history co-partitioned by customer id. The budget needs everyone's priority: the
-first ``k`` eligible customers in priority order (higher first, nulls last, ties by id) get the
-coupon. By default every partition sends all its eligible customers' (priority, id) keys, 16 bytes
-each, so the driver ranks everyone exactly; with ``exact_ranks=False`` each partition sends only its
-own first ``k`` (a top-k: less to move, but eligible customers beyond the budget get no rank). The
-selected ids and ranks go back to a second map step. The engine adapters use the three kernels
-([`issuance_reasons`][], [`issuance_candidates`][], [`issuance_finish`][]) and
-[`issuance_cutoff`][] on the driver; [`plan_issuance_partitioned`][] chains them over a
-[`PairReducer`][].
+A semi-public module: the building blocks of ``user_ops.dask`` and ``user_ops.spark``, for
+writing an adapter to another engine. A host planning an issuance calls
+[`plan_issuance`][user_ops.coupons.plan_issuance] (or an adapter's ``plan_issuance``) instead.
 
-With ``exact_ranks=True`` the result equals [`plan_issuance`][] on the whole table row for row;
-with ``exact_ranks=False`` it equals it for ``selected``, ``reason`` and ``priority``, and for ``rank``
-of the selected customers.
+[`plan_issuance`][user_ops.coupons.plan_issuance] decides in two parts. The audience, opt-out, holder,
+quiet-period and frequency-cap checks read one customer (and that customer's contacts) only: they
+run per partition, with the contact history co-partitioned by customer id. The budget needs
+everyone's priority: the first ``k`` eligible customers in priority order (higher first, nulls last,
+ties by id) get the coupon. By default every partition sends all its eligible customers' (priority,
+id) keys, 16 bytes each, so the driver ranks everyone exactly; with ``exact_ranks=False`` each
+partition sends only its own first ``k`` (a top-k: less to move, but eligible customers beyond the
+budget get no rank). The selected ids and ranks go back to a second map step. The engine adapters
+use the three kernels ([`issuance_reasons`][], [`issuance_candidates`][], [`issuance_finish`][])
+and [`issuance_cutoff`][] on the driver, which merges the partitions' [`IssuanceCandidates`][] into
+an [`IssuanceCutoff`][]; [`plan_issuance_partitioned`][] chains them over a pair reducer (a
+callable running a task on every pair of co-partitioned customer and contact partitions).
+
+With ``exact_ranks=True`` the result equals [`plan_issuance`][user_ops.coupons.plan_issuance] on the
+whole table row for row; with ``exact_ranks=False`` it equals it for ``selected``, ``reason`` and
+``priority``, and for ``rank`` of the selected customers.
+
+Until the next release these names can also be imported from ``user_ops.coupons``, with a
+``DeprecationWarning``.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ from user_ops.rules import Rule
 from user_ops.tags import TagSet
 
 __all__ = [
+    "IssuanceCandidates",
     "IssuanceCutoff",
     "issuance_candidates",
     "issuance_cutoff",
@@ -74,10 +83,11 @@ def issuance_reasons(
     id_column: str = "customer_id",
     tags: TagSet | None = None,
 ) -> Table:
-    """Map step: [`plan_issuance`][] on one partition with the budget's order but not its limits.
+    """Map step: the issuance plan of one partition, with the budget's order but not its limits.
 
-    Returns the plan table: ``reason`` is every check but the budget (``SELECTED`` means eligible),
-    ``rank`` the order among the partition's eligible.
+    [`plan_issuance`][user_ops.coupons.plan_issuance] on the partition. Returns the plan table:
+    ``reason`` is every check but the budget (``SELECTED`` means eligible), ``rank`` the order among
+    the partition's eligible.
 
     Examples
     --------
@@ -127,7 +137,27 @@ def issuance_quota(
 
 
 @dataclass(frozen=True)
-class _Candidates:
+class IssuanceCandidates:
+    """A partition's map result: its first eligible customers with their priority, and its reason counts.
+
+    What [`issuance_candidates`][] returns and [`issuance_cutoff`][] merges on the driver.
+
+    Attributes
+    ----------
+    ids:
+        The ids of the partition's candidates (its first ``quota`` eligible customers, or all).
+    values, nulls:
+        Their priority values and which are null (both None without a priority column).
+    counts:
+        How many of the partition's customers got each reason (``SELECTED``: eligible).
+
+    Examples
+    --------
+    >>> c = IssuanceCandidates(np.array([4, 9]), None, None, {"SELECTED": 2, "OPTED_OUT": 1})
+    >>> c.ids.tolist(), c.counts["SELECTED"]
+    ([4, 9], 2)
+    """
+
     ids: npt.NDArray[Any]
     values: npt.NDArray[Any] | None
     nulls: npt.NDArray[np.bool_] | None
@@ -136,7 +166,7 @@ class _Candidates:
 
 def issuance_candidates(
     reasons: Table, *, quota: int | None, priority: str | None, id_column: str = "customer_id"
-) -> _Candidates:
+) -> IssuanceCandidates:
     """Map step: the partition's first ``quota`` eligible customers (all with no quota) and its counts.
 
     Examples
@@ -158,7 +188,7 @@ def issuance_candidates(
         all_values, all_nulls = _priority(reasons, "priority")
         values, nulls = all_values[take], all_nulls[take]
     codes, counts = np.unique(np.asarray(reasons["reason"]).astype(str), return_counts=True)
-    return _Candidates(ids, values, nulls, {str(c): int(n) for c, n in zip(codes, counts)})
+    return IssuanceCandidates(ids, values, nulls, {str(c): int(n) for c, n in zip(codes, counts)})
 
 
 @dataclass(frozen=True)
@@ -180,7 +210,7 @@ class IssuanceCutoff:
 
 
 def issuance_cutoff(
-    candidates: list[_Candidates],
+    candidates: list[IssuanceCandidates],
     *,
     quota: int | None,
     budget_reason: IssuanceReason,
@@ -191,15 +221,15 @@ def issuance_cutoff(
 
     Examples
     --------
-    >>> c = [_Candidates(np.array([4]), None, None, {"SELECTED": 1}),
-    ...      _Candidates(np.array([2]), None, None, {"SELECTED": 1})]
+    >>> c = [IssuanceCandidates(np.array([4]), None, None, {"SELECTED": 1}),
+    ...      IssuanceCandidates(np.array([2]), None, None, {"SELECTED": 1})]
     >>> cut = issuance_cutoff(c, quota=1, budget_reason=IssuanceReason.BUDGET_COUNT, ascending=False)
     >>> cut.ids, cut.ranks, cut.selected       # both ranked, the first one selected
     (array([2, 4]), array([1, 2]), 1)
     """
     if isinstance(candidates, (str, bytes)) or not isinstance(candidates, Sequence):
         raise DataError(f"issuance_cutoff() takes a list of map results, got {type(candidates).__name__}")
-    if not all(isinstance(c, _Candidates) for c in candidates):
+    if not all(isinstance(c, IssuanceCandidates) for c in candidates):
         raise DataError("issuance_cutoff() takes the results of issuance_candidates(), one per partition")
     present = [c for c in candidates if len(c.ids)]
     counts: dict[str, int] = {}
@@ -270,7 +300,7 @@ def _map_reasons(options: dict[str, Any], customers: Table, contacts: Table | No
 
 def _map_candidates(
     options: dict[str, Any], quota: int | None, customers: Table, contacts: Table | None
-) -> _Candidates:
+) -> IssuanceCandidates:
     reasons = _map_reasons(options, customers, contacts)
     budget = options.get("budget")
     priority = None if budget is None else budget.priority
@@ -297,11 +327,12 @@ def plan_issuance_partitioned(
     exact_ranks: bool = True,
     tags: TagSet | None = None,
 ) -> IssuancePlan:
-    """[`plan_issuance`][] over co-partitioned (customers, contact history) partitions.
+    """The issuance plan over co-partitioned (customers, contact history) partitions.
 
-    ``reduce`` runs a task on every pair of partitions (customers, their contacts or None); two
-    passes: reasons and candidates, then the final rows. The plan's table is the partitions' rows in
-    partition order, equal to [`plan_issuance`][] row for row. ``tags`` (a ``TagSet`` the audience
+    [`plan_issuance`][user_ops.coupons.plan_issuance] as map/reduce: ``reduce`` runs a task on every
+    pair of partitions (customers, their contacts or None); two passes: reasons and candidates, then
+    the final rows. The plan's table is the partitions' rows in partition order, equal to the
+    single-machine plan row for row. ``tags`` (a ``TagSet`` the audience
     reads with ``has_tag``) is evaluated per partition: a tag reads one customer's row only. With
     ``exact_ranks=True`` (default) every eligible customer's (priority, id) key reaches the driver
     (16 bytes each) so customers beyond the budget keep their global ``rank`` too;

@@ -13,10 +13,9 @@ import numpy.typing as npt
 from user_ops._scale import exact_quantile
 from user_ops._table import Table
 from user_ops._time import TzLike, as_utc_us, require_aware
-from user_ops.coupons import (
-    CouponTemplate,
-    IssuanceBudget,
-    IssuanceCaps,
+from user_ops.coupons import CouponTemplate, IssuanceBudget, IssuanceCaps
+from user_ops.coupons.partitioned import (
+    IssuanceCandidates,
     IssuanceCutoff,
     issuance_candidates,
     issuance_cutoff,
@@ -385,5 +384,7 @@ def plan_issuance(
     return reasons.map_partitions(_finish_partition, cutoff, id_column, meta=final_meta)
 
 
-def _candidates(quota: int | None, priority: str | None, id_column: str, reasons: Table) -> Any:
+def _candidates(
+    quota: int | None, priority: str | None, id_column: str, reasons: Table
+) -> IssuanceCandidates:
     return issuance_candidates(reasons, quota=quota, priority=priority, id_column=id_column)

@@ -1,16 +1,16 @@
 """``plan_issuance`` on Spark: row-wise eligibility by the core, then a distributed global ranking.
 
 Who may get the coupon (audience, opt-out, holders, quiet period and frequency caps) is a row-wise
-question: the core's [`user_ops.coupons.issuance_reasons`][] answers it on each partition (the plan
-with the budget's order but not its limits), and [`user_ops.coupons.issuance_quota`][] gives the
-quota. The budget is global: the eligible customers are sorted by the
-core's order (priority present first, higher first or lower with ``ascending``, then id), positions
-are numbered across the sorted partitions (a count per partition, offsets on the driver), and the
-first ``quota`` are selected. Spark sorts at scale, so every eligible customer gets its exact global
-``rank``, as in the single-machine plan (the engine-agnostic top-k of
-[`user_ops.coupons.plan_issuance_partitioned`][] leaves the rank of those beyond the budget null).
-With a ``contact_history`` frame, the contacts travel in one shuffle
-with the customers so that each partition sees its customers' contacts.
+question: the core's [`user_ops.coupons.partitioned.issuance_reasons`][] answers it on each
+partition (the plan with the budget's order but not its limits), and
+[`user_ops.coupons.partitioned.issuance_quota`][] gives the quota. The budget is global: the
+eligible customers are sorted by the core's order (priority present first, higher first or lower
+with ``ascending``, then id), positions are numbered across the sorted partitions (a count per
+partition, offsets on the driver), and the first ``quota`` are selected. Spark sorts at scale, so
+every eligible customer gets its exact global ``rank``, as in the single-machine plan (the
+engine-agnostic top-k of [`user_ops.coupons.partitioned.plan_issuance_partitioned`][] leaves the
+rank of those beyond the budget null). With a ``contact_history`` frame, the contacts travel in one
+shuffle with the customers so that each partition sees its customers' contacts.
 """
 
 from __future__ import annotations
@@ -23,14 +23,8 @@ import numpy as np
 
 from user_ops._table import Table
 from user_ops._time import TzLike, require_aware
-from user_ops.coupons import (
-    CouponTemplate,
-    IssuanceBudget,
-    IssuanceCaps,
-    IssuanceReason,
-    issuance_quota,
-    issuance_reasons,
-)
+from user_ops.coupons import CouponTemplate, IssuanceBudget, IssuanceCaps, IssuanceReason
+from user_ops.coupons.partitioned import issuance_quota, issuance_reasons
 from user_ops.exceptions import DataError
 from user_ops.rules import Rule
 from user_ops.spark._arrow import (
