@@ -132,8 +132,10 @@ def test_example_plugin_installs_and_loads_from_its_entry_point(tmp_path: Path) 
             import warnings
             from datetime import datetime, timezone
             import user_ops
-            from user_ops.plugins import function_names, load_entry_points
+            from user_ops.membership import BenefitTable, CustomBenefit, TierBenefits, benefits_for
+            from user_ops.plugins import benefit_type_names, function_names, load_entry_points
             assert "safe_ratio" not in function_names(), "plugins must not load at import"
+            assert "lounge" not in benefit_type_names(), "plugins must not load at import"
             assert load_entry_points() == ["example"] or "example" in load_entry_points()
             rule = user_ops.Rule.parse('safe_ratio(spend, orders) > 100 and email_domain(email) == "qq.com"')
             as_of = datetime(2024, 6, 30, tzinfo=timezone.utc)
@@ -146,6 +148,17 @@ def test_example_plugin_installs_and_loads_from_its_entry_point(tmp_path: Path) 
                                     as_of=as_of)
             assert got.tolist() == [True, False]
             assert any("row by row" in str(w.message) for w in caught)
+            assert "lounge" in benefit_type_names()
+            lounge = CustomBenefit(type="lounge", params={"visits_per_year": 4})
+            assert lounge.label("zh") == "机场贵宾厅每年4次", lounge.label("zh")
+            granted = benefits_for(BenefitTable(tiers=[TierBenefits(tier="gold", benefits=[lounge])]), "gold")
+            assert granted.labels("en") == ["4 airport lounge visits a year"]
+            try:
+                CustomBenefit(type="lounge", params={"visits_per_year": 0})
+            except user_ops.ConfigError as exc:
+                assert "visits_per_year" in str(exc)
+            else:
+                raise AssertionError("the plugin's model validates the parameters")
             print("ok")
             """
         )

@@ -1,17 +1,21 @@
 """Plugins: extend ``user_ops`` from code or from installed packages' entry points.
 
-The registry of rule functions lives with the rule language: [`register_function`][],
-[`unregister_function`][] and [`function_names`][] are ``user_ops.rules``' own, re-exported here
-so that a plugin finds everything it registers in one place.
+Two things can be added, each registered with its room and re-exported here, so that a plugin finds
+everything it registers in one place:
 
-A plugin function has a scalar implementation (plain Python values in, a value out) and, ideally, a
-batch implementation (numpy arrays in, one array out). Without the batch one, batch evaluation calls
-the scalar one row by row and warns with [`UserOpsWarning`][]. Null arguments give a null
-result without calling either implementation (unless ``propagate_nulls=False``).
+- **rule functions**: [`register_function`][], [`unregister_function`][] and
+  [`function_names`][] are ``user_ops.rules``' own. A plugin function has a scalar implementation
+  (plain Python values in, a value out) and, ideally, a batch implementation (numpy arrays in, one
+  array out). Without the batch one, batch evaluation calls the scalar one row by row and warns
+  with [`UserOpsWarning`][]. Null arguments give a null result without calling either
+  implementation (unless ``propagate_nulls=False``).
+- **benefit types** of membership tiers: [`register_benefit_type`][],
+  [`unregister_benefit_type`][] and [`benefit_type_names`][] are ``user_ops.membership``'s; a
+  registered type is used as a [`CustomBenefit`][user_ops.membership.CustomBenefit].
 
 Installed packages offer plugins through the entry-point group ``user_ops.plugins``; they are loaded
 only by [`load_entry_points`][], never at import. Each entry point names a callable that registers
-its functions (or a module that does so when imported).
+the plugin's rule functions and benefit types (or a module that does so when imported).
 
 Examples
 --------
@@ -28,6 +32,20 @@ Examples
 ...     {"spend": 500.0, "orders": 2.0}, as_of=datetime(2024, 6, 30, tzinfo=timezone.utc))
 True
 >>> unregister_function("ratio")
+
+A benefit type names a pydantic model for its parameters:
+
+>>> from pydantic import BaseModel
+>>> from user_ops.membership import CustomBenefit
+>>> from user_ops.plugins import register_benefit_type, unregister_benefit_type
+>>> class Parking(BaseModel):
+...     hours: int
+>>> register_benefit_type(
+...     "parking", Parking, label=lambda p: (f"{p.hours} h free parking", f"免费停车{p.hours}小时"))
+'parking'
+>>> CustomBenefit(type="parking", params={"hours": 3}).label("zh")
+'免费停车3小时'
+>>> unregister_benefit_type("parking")
 """
 
 from __future__ import annotations
@@ -36,13 +54,17 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from user_ops.exceptions import PluginError
+from user_ops.membership import benefit_type_names, register_benefit_type, unregister_benefit_type
 from user_ops.rules import function_names, register_function, unregister_function
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "benefit_type_names",
     "function_names",
     "load_entry_points",
+    "register_benefit_type",
     "register_function",
+    "unregister_benefit_type",
     "unregister_function",
 ]
 

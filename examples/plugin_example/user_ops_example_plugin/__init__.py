@@ -1,14 +1,19 @@
-"""An example user_ops plugin: ``safe_ratio(a, b)`` (scalar + batch) and ``email_domain(s)`` (scalar only)."""
+"""An example user_ops plugin.
+
+Two rule functions, ``safe_ratio(a, b)`` (scalar + batch) and ``email_domain(s)`` (scalar only), and
+one membership benefit type, ``lounge`` (airport-lounge visits a year).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, Field
 
-from user_ops.plugins import register_function
+from user_ops.plugins import register_benefit_type, register_function
 
-__all__ = ["register"]
+__all__ = ["Lounge", "register"]
 
 
 def _safe_ratio(a: float, b: float) -> float | None:
@@ -28,8 +33,22 @@ def _email_domain(email: str) -> str | None:
     return domain.lower() if at else None
 
 
+class Lounge(BaseModel):
+    """The parameters of a ``lounge`` benefit: how many lounge visits a year the tier grants."""
+
+    visits_per_year: int = Field(ge=1)
+
+
+def _lounge_label(params: Lounge) -> tuple[str, str]:
+    visits = params.visits_per_year
+    return f"{visits} airport lounge visits a year", f"机场贵宾厅每年{visits}次"
+
+
 def register() -> None:
-    """Entry point: register this plugin's functions (called by ``user_ops.plugins.load_entry_points``)."""
+    """Entry point: register this plugin's rule functions and benefit type.
+
+    Called by ``user_ops.plugins.load_entry_points``; ``replace=True`` makes a second load harmless.
+    """
     register_function(
         "safe_ratio",
         _safe_ratio,
@@ -47,3 +66,4 @@ def register() -> None:
         replace=True,
         doc="the domain of an e-mail address, lower-cased",
     )
+    register_benefit_type("lounge", Lounge, label=_lounge_label, replace=True)
