@@ -797,7 +797,7 @@ def test_the_old_names_on_the_coupons_door_warn_and_give_the_same_object(name: s
     import user_ops.coupons
     from user_ops.coupons import partitioned
 
-    moved = rf"user_ops.coupons.{name} is deprecated; import it from user_ops.coupons.partitioned"
+    moved = rf"user_ops.coupons.{name} moved to user_ops.coupons.partitioned.{name}"
     with pytest.warns(DeprecationWarning, match=moved):
         value = getattr(user_ops.coupons, name)
     assert value is getattr(partitioned, name)

@@ -6,9 +6,7 @@ with its numbers; the library stores nothing — usage counters live in the host
 [`RedemptionStore`][], whose conformance suite is [`user_ops.coupons.testing.check_store`][].
 """
 
-import warnings
-from typing import Any
-
+from user_ops._moved import moved_names
 from user_ops.coupons import (
     partitioned,  # the map/reduce protocol of the Dask and Spark adapters
     testing,  # the conformance suite: coupons.testing.check_store
@@ -115,17 +113,8 @@ __all__ = [
     "testing",
 ]
 
-# Moved to user_ops.coupons.partitioned (issue 14): importable from here for one more release.
-_MOVED = frozenset(partitioned.__all__) - {"IssuanceCandidates"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        warnings.warn(
-            f"user_ops.coupons.{name} is deprecated; import it from user_ops.coupons.partitioned "
-            "(the old name goes in the next release)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(partitioned, name)
-    raise AttributeError(f"module 'user_ops.coupons' has no attribute {name!r}")
+# The map/reduce protocol moved to user_ops.coupons.partitioned (issue 14): the old names work for one
+# more release, with a DeprecationWarning.
+__getattr__ = moved_names(
+    __name__, dict.fromkeys(set(partitioned.__all__) - {"IssuanceCandidates"}, partitioned.__name__)
+)

@@ -15,6 +15,7 @@ Examples
 ('customer_id', 'stage', 'stage_en', 'stage_zh', 'action', 'action_en', 'action_zh')
 """
 
+from user_ops._moved import moved_names
 from user_ops.lifecycle._aipl import AIPL_INTEREST_EVENTS, aipl_policy
 from user_ops.lifecycle._bgnbd import BGNBD
 from user_ops.lifecycle._default import DEFAULT_FIELDS, default_policy, population_cycle
@@ -43,32 +44,21 @@ __all__ = [
 ]
 
 
-#: Names that moved to [`user_ops.metrics`][] (engagement metrics are per-customer metrics from a log).
-_MOVED_TO_METRICS = frozenset(
-    {
-        "DEFAULT_EVENT_WINDOWS",
-        "EVENT_LABELS",
-        "EVENT_TYPES",
-        "EngagementMetrics",
-        "EngagementReport",
-        "engagement_columns",
-        "engagement_metrics",
-        "engagement_metrics_one",
-    }
+# Engagement metrics moved to user_ops.metrics (per-customer metrics from a log): the old names
+# work for one more release, with a DeprecationWarning.
+__getattr__ = moved_names(
+    __name__,
+    dict.fromkeys(
+        (
+            "DEFAULT_EVENT_WINDOWS",
+            "EVENT_LABELS",
+            "EVENT_TYPES",
+            "EngagementMetrics",
+            "EngagementReport",
+            "engagement_columns",
+            "engagement_metrics",
+            "engagement_metrics_one",
+        ),
+        "user_ops.metrics",
+    ),
 )
-
-
-def __getattr__(name: str) -> object:
-    if name in _MOVED_TO_METRICS:
-        import warnings
-
-        from user_ops import metrics
-
-        warnings.warn(
-            f"user_ops.lifecycle.{name} moved to user_ops.metrics.{name}; the old name works for one "
-            "more release",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(metrics, name)
-    raise AttributeError(f"module 'user_ops.lifecycle' has no attribute {name!r}")
