@@ -411,3 +411,24 @@ def test_decimal_nan_is_a_null_in_both_paths_and_infinity_an_error_in_both() -> 
     both_raise("x > 1", [{"x": Decimal("-Infinity")}], "non-finite decimal")
     with pytest.raises(DataError, match="row 1: non-finite decimal"):  # a null beside it hid it
         Rule.parse("x > 1").values({"x": [None, Decimal("-Infinity")]}, as_of=AS_OF)
+
+
+@pytest.mark.parametrize(
+    ("text", "record"),
+    [
+        ("i == 0 or d == i + 3", {"i": 2**63 - 1, "d": None}),  # found by hypothesis
+        ("i == 0 or d == i + 3", {"i": 2**63 - 1, "d": 5}),
+        ("i == 0 or (i + 3) * d > 1", {"i": 2**63 - 1, "d": None}),
+        ("i == 0 or i + 3 in []", {"i": 2**63 - 1}),
+    ],
+)
+def test_an_operand_that_overflows_raises_in_both_paths_whatever_the_other_operand(
+    text: str, record: dict[str, Any]
+) -> None:
+    # The batch path evaluates every operand of every row; the scalar path used to skip the right
+    # operand once the left was null, so the same row raised in one path and was unknown in the other.
+    rule = Rule.parse(text)
+    with pytest.raises(DataError, match="integer overflow"):
+        rule.evaluate_one(record, as_of=AS_OF)
+    with pytest.raises(DataError, match="integer overflow"):
+        rule.evaluate({name: [value] for name, value in record.items()}, as_of=AS_OF)

@@ -198,7 +198,7 @@ class TCompare(TNode):
         left, right = self.left.scalar(), self.right.scalar()
         lt, rt, target = self.left.type, self.right.type, self.target
         if "null" in (lt, rt):
-            return lambda record, ctx: None
+            return _operands_then_null(left, right)
         if isinstance(self.right, TConst) and (rt == target or target != "datetime"):
             constant = cast_scalar(self.right.value, rt, target, None)  # type: ignore[arg-type]
             fused = self._fused_field_constant(compare, constant)
@@ -219,11 +219,11 @@ class TCompare(TNode):
             return compare_cast_const
 
         def compare_values(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
+            # Both sides are evaluated before the null test, as the batch path evaluates every row:
+            # an operand that overflows raises in both paths, whatever the other operand holds.
             a = left(record, ctx)
-            if a is None:
-                return None
             b = right(record, ctx)
-            if b is None:
+            if a is None or b is None:
                 return None
             return compare(cast_scalar(a, lt, target, ctx), cast_scalar(b, rt, target, ctx))
 
@@ -406,7 +406,12 @@ class TIn(TNode):
         miss: bool | None = None if self.has_null else False
         negated = self.negated
         if not members and not self.has_null:
-            return lambda record, ctx: negated
+
+            def in_nothing(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
+                inner(record, ctx)  # evaluated, as in the batch path: an operand that raises, raises
+                return negated
+
+            return in_nothing
 
         def member(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
             value = inner(record, ctx)
@@ -461,14 +466,12 @@ class TArith(TNode):
         right_target = self._right_target()
         text = _LazyText(self.node)
         if "null" in (lt, rt):
-            return lambda record, ctx: None
+            return _operands_then_null(left, right)
 
         def arith(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
             a = left(record, ctx)
-            if a is None:
-                return None
-            b = right(record, ctx)
-            if b is None:
+            b = right(record, ctx)  # evaluated even after a null, as in the batch path
+            if a is None or b is None:
                 return None
             return _scalar_arith(
                 op,
@@ -610,10 +613,8 @@ class TCall(TNode):
 
         def call2(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
             a = first(record, ctx)
-            if a is None:
-                return None
-            b = second(record, ctx)
-            return None if b is None else impl(ctx, a, b)
+            b = second(record, ctx)  # evaluated even after a null, as in the batch path
+            return None if a is None or b is None else impl(ctx, a, b)
 
         return call2
 
@@ -722,6 +723,18 @@ _decimal_ops = {
     op: np.frompyfunc(lambda a, b, op=op: _decimal_arith(op, a, b, "decimal arithmetic"), 2, 1)
     for op in ("+", "-", "*", "/", "%")
 }
+
+
+def _operands_then_null(left: ScalarFn, right: ScalarFn) -> ScalarFn:
+    """A node whose answer is always null still evaluates its operands, as the batch path does, so an
+    operand that raises (an overflow) raises in both paths."""
+
+    def operands_then_null(record: Mapping[str, Any], ctx: ScalarContext) -> Any:
+        left(record, ctx)
+        right(record, ctx)
+        return None
+
+    return operands_then_null
 
 
 def _batch_arith(op: str, x: Any, y: Any, nulls: Any, operand: str, result: str, text: object) -> Vec:
